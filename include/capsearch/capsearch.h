@@ -1,0 +1,207 @@
+/* capsearch: offline image search driven by captions.
+ *
+ * The public C API. Every call that can fail returns a cs_status and fills a
+ * caller-owned cs_error with a message meant for the user. Objects are opaque
+ * and freed by their own *_free / *_close function. */
+#ifndef CAPSEARCH_H
+#define CAPSEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cs_status {
+    CS_OK = 0,
+    CS_ERR_INVALID = 1,     /* bad argument or input the caller can fix */
+    CS_ERR_IO = 2,          /* file system error */
+    CS_ERR_NOMEM = 3,       /* allocation failed */
+    CS_ERR_CORRUPT = 4,     /* data is damaged or not what it claims to be */
+    CS_ERR_UNSUPPORTED = 5, /* format or feature not available in this build */
+    CS_ERR_TOO_LARGE = 6,   /* refused by a size or pixel limit */
+    CS_ERR_DB = 7,          /* SQLite error */
+    CS_ERR_VECTOR = 8,      /* FAISS error */
+    CS_ERR_CANCELLED = 9,   /* stopped on request (Ctrl-C) */
+    CS_ERR_NOT_FOUND = 10,  /* no such image, file or folder */
+    CS_ERR_BUSY = 11,       /* the library is locked by another writer */
+} cs_status;
+
+#define CS_ERROR_MESSAGE_MAX 1024
+
+typedef struct cs_error {
+    cs_status code;
+    char message[CS_ERROR_MESSAGE_MAX];
+} cs_error;
+
+/* A short name for a status ("invalid argument", "I/O error"...). */
+const char *cs_status_name(cs_status status);
+const char *cs_version(void);
+
+/* ---- library (a folder holding the catalog, the vector file and caches) ---- */
+
+typedef struct cs_library cs_library;
+
+typedef struct cs_open_options {
+    int read_only;        /* open the catalog read-only (search, stats) */
+    int skip_vectors;     /* do not load or reconcile the vector file */
+} cs_open_options;
+
+/* The default library folder: $CAPSEARCH_DB, else $XDG_DATA_HOME/capsearch,
+ * else ~/.local/share/capsearch. Writes at most `size` bytes including NUL. */
+cs_status cs_default_library_dir(char *out, size_t size, cs_error *err);
+
+/* Opens (creating when needed and not read-only) the library in `dir`,
+ * migrates an older catalog, and reconciles the vector file with it. */
+cs_status cs_library_open(const char *dir, const cs_open_options *options,
+                          cs_library **out, cs_error *err);
+void cs_library_close(cs_library *lib);
+const char *cs_library_dir(const cs_library *lib);
+
+/* ---- indexing ---- */
+
+typedef enum cs_index_event {
+    CS_EVENT_WALK_DONE,   /* the folders were walked; total is known */
+    CS_EVENT_FILE_DONE,   /* one file indexed, reused, or failed */
+    CS_EVENT_BATCH,       /* a batch was committed */
+    CS_EVENT_FINISHED,
+} cs_index_event;
+
+typedef struct cs_index_progress {
+    cs_index_event event;
+    uint64_t total;       /* files that need work in this run */
+    uint64_t done;        /* of those, finished (indexed + reused + failed) */
+    uint64_t indexed;
+    uint64_t reused;      /* renamed or copied files whose results were reused */
+    uint64_t failed;
+    uint64_t unchanged;   /* files skipped because nothing changed */
+    uint64_t removed;     /* catalog entries of deleted files */
+    uint64_t bytes;       /* bytes read so far */
+    double elapsed_s;
+    const char *path;     /* CS_EVENT_FILE_DONE: the file */
+    const char *error;    /* CS_EVENT_FILE_DONE: why it failed, or NULL */
+} cs_index_progress;
+
+typedef void (*cs_progress_fn)(const cs_index_progress *progress, void *user);
+
+typedef struct cs_index_options {
+    int threads;                  /* decode workers; 0 = one per core */
+    int batch_size;               /* images per transaction; 0 = default (64) */
+    uint64_t max_file_bytes;      /* 0 = default (256 MiB) */
+    uint64_t max_pixels;          /* 0 = default (178 megapixels) */
+    int no_purge;                 /* keep catalog entries of missing files */
+    cs_progress_fn progress;      /* may be NULL */
+    void *progress_user;
+    volatile int *cancel;         /* set non-zero to stop after the batch in flight */
+} cs_index_options;
+
+/* Indexes every image under the given folders (recursively, hidden entries
+ * skipped): new and changed files are processed, renamed or copied files reuse
+ * stored results, and entries of deleted files are removed. Files that cannot
+ * be read or decoded are recorded in the errors table and do not stop the run. */
+cs_status cs_index(cs_library *lib, const char *const *dirs, size_t ndirs,
+                   const cs_index_options *options, cs_index_progress *report,
+                   cs_error *err);
+
+/* ---- search ---- */
+
+typedef struct cs_source_rank {
+    const char *source;   /* "text", "vector" */
+    int rank;             /* 1-based rank in that source's list, 0 = absent */
+    double score;         /* that source's raw score (bm25: lower is better) */
+} cs_source_rank;
+
+#define CS_MAX_SOURCES 4
+
+typedef struct cs_result {
+    int64_t id;
+    char *path;
+    double score;         /* fused score (higher is better) */
+    char *caption;
+    char *tags;           /* space-separated tags */
+    int width, height;
+    int64_t taken_at;     /* seconds since the epoch as local wall time, 0 = unknown */
+    int nsources;
+    cs_source_rank sources[CS_MAX_SOURCES];
+} cs_result;
+
+typedef struct cs_results {
+    size_t count;
+    cs_result *items;
+    size_t total_candidates;  /* distinct images found by any source */
+    double took_ms;
+    char *fts_query;          /* the FTS5 expression that was run (for explain) */
+} cs_results;
+
+typedef struct cs_search_options {
+    int k;                /* results wanted; 0 = 20 */
+    int offset;           /* results to skip (paging) */
+    int explain;          /* fill sources[] */
+    double text_weight;   /* RRF weight of the text list; 0 = 1.0 */
+    int rrf_k;            /* RRF constant; 0 = 60 */
+} cs_search_options;
+
+cs_status cs_search(cs_library *lib, const char *query,
+                    const cs_search_options *options, cs_results **out,
+                    cs_error *err);
+/* Images that look like image `id` (by the stored image embedding). */
+cs_status cs_search_similar(cs_library *lib, int64_t id,
+                            const cs_search_options *options, cs_results **out,
+                            cs_error *err);
+void cs_results_free(cs_results *results);
+
+/* ---- facts about the library ---- */
+
+typedef struct cs_stats {
+    int64_t images;
+    int64_t vectors;            /* entries in the vector index */
+    int64_t embeddings;         /* embedding rows in the catalog */
+    int64_t errors;
+    int64_t generation;
+    int schema_version;
+    int64_t catalog_bytes;
+    int64_t vector_bytes;
+    int64_t total_image_bytes;  /* sum of indexed file sizes */
+    char embedding_model[128];
+} cs_stats;
+
+cs_status cs_library_stats(cs_library *lib, cs_stats *out, cs_error *err);
+
+typedef struct cs_error_entry {
+    char *path;
+    char *reason;
+    int64_t at;                 /* when it was recorded, unix seconds */
+} cs_error_entry;
+
+typedef struct cs_error_list {
+    size_t count;
+    cs_error_entry *items;
+} cs_error_list;
+
+cs_status cs_library_errors(cs_library *lib, cs_error_list **out, cs_error *err);
+void cs_error_list_free(cs_error_list *list);
+
+typedef struct cs_duplicate_group {
+    size_t count;
+    int64_t *ids;
+    char **paths;
+    int *distances;            /* Hamming distance of each member to the first */
+} cs_duplicate_group;
+
+typedef struct cs_duplicate_groups {
+    size_t count;
+    cs_duplicate_group *groups;
+} cs_duplicate_groups;
+
+/* Groups images whose 64-bit perceptual hashes differ in at most
+ * `max_distance` bits (0..16). */
+cs_status cs_library_duplicates(cs_library *lib, int max_distance,
+                                cs_duplicate_groups **out, cs_error *err);
+void cs_duplicate_groups_free(cs_duplicate_groups *groups);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,180 @@
+#include "common/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+cs_status fs_read_file(const char *path, uint64_t max_bytes, uint8_t **out,
+                       size_t *len, cs_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cs_error_errno(err, errno, "cannot open", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return cs_error_errno(err, e, "cannot stat", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return cs_error_set(err, CS_ERR_INVALID, "'%s' is not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        close(fd);
+        return cs_error_set(err, CS_ERR_TOO_LARGE,
+                            "'%s' is %lld bytes, over the limit of %llu bytes", path,
+                            (long long)st.st_size, (unsigned long long)max_bytes);
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *buf = malloc(size + 1);
+    if (!buf) {
+        close(fd);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory reading '%s' (%zu bytes)", path, size);
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            free(buf);
+            close(fd);
+            return cs_error_errno(err, e, "cannot read", path);
+        }
+        if (n == 0)
+            break;   /* the file shrank while we read it: keep what is there */
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = 0;
+    *out = buf;
+    *len = got;
+    return CS_OK;
+}
+
+cs_status fs_mkdir_p(const char *path, cs_error *err)
+{
+    size_t n = strlen(path);
+    if (n == 0)
+        return cs_error_set(err, CS_ERR_INVALID, "empty folder name");
+    char *tmp = strdup(path);
+    if (!tmp)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    for (char *p = tmp + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+                cs_status rc = cs_error_errno(err, errno, "cannot create folder", tmp);
+                free(tmp);
+                return rc;
+            }
+            *p = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    free(tmp);
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cs_error_set(err, CS_ERR_IO, "'%s' exists and is not a folder", path);
+    return CS_OK;
+}
+
+static void fsync_parent(const char *path)
+{
+    char *dir = strdup(path);
+    if (!dir)
+        return;
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        strcpy(dir, ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);   /* best effort: makes the rename durable */
+        close(fd);
+    }
+    free(dir);
+}
+
+cs_status fs_write_atomic(const char *path, fs_write_fn write_fn, void *user,
+                          cs_error *err)
+{
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 16);
+    if (!tmp)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp-XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        cs_status rc = cs_error_errno(err, errno, "cannot create temporary file", tmp);
+        free(tmp);
+        return rc;
+    }
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        cs_status rc = cs_error_errno(err, errno, "cannot open temporary file", tmp);
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return rc;
+    }
+    cs_status rc = write_fn(f, user, err);
+    if (rc == CS_OK && fflush(f) != 0)
+        rc = cs_error_errno(err, errno, "cannot write", tmp);
+    if (rc == CS_OK && fsync(fileno(f)) != 0)
+        rc = cs_error_errno(err, errno, "cannot sync", tmp);
+    if (fclose(f) != 0 && rc == CS_OK)
+        rc = cs_error_errno(err, errno, "cannot close", tmp);
+    if (rc == CS_OK && rename(tmp, path) != 0)
+        rc = cs_error_errno(err, errno, "cannot replace", path);
+    if (rc != CS_OK)
+        unlink(tmp);
+    else
+        fsync_parent(path);
+    free(tmp);
+    return rc;
+}
+
+char *fs_path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    bool slash = la > 0 && a[la - 1] != '/';
+    char *s = malloc(la + lb + 2);
+    if (!s)
+        return NULL;
+    memcpy(s, a, la);
+    if (slash)
+        s[la++] = '/';
+    memcpy(s + la, b, lb + 1);
+    return s;
+}
+
+int64_t fs_file_size(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    return (int64_t)st.st_size;
+}
+
+double fs_now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
