@@ -164,6 +164,10 @@ typedef struct cs_stats {
     int64_t vector_bytes;
     int64_t total_image_bytes;  /* sum of indexed file sizes */
     char embedding_model[128];
+    /* How the vector file was repaired when the library was opened. */
+    int vectors_rebuilt;
+    int64_t vectors_added_on_open;
+    int64_t vectors_removed_on_open;
 } cs_stats;
 
 cs_status cs_library_stats(cs_library *lib, cs_stats *out, cs_error *err);

@@ -17,15 +17,22 @@
  * name without its extension, split on separators (/ _ - . space and other
  * punctuation), camelCase boundaries (fooBar -> foo bar, HTTPServer -> http
  * server) and letter/digit boundaries (IMG2021 -> img 2021). Camera counter
- * noise is dropped: all-digit runs longer than 4 digits and the prefixes
- * img, dsc, dscn, dcim, pxl, mvimg. Non-ASCII letters are kept as they are.
- * `root` may be NULL (then only the file name counts). Returns a malloc'd
- * string ("" when nothing is left), NULL on allocation failure. */
+ * noise is dropped: all-digit runs longer than 4 digits, the prefixes
+ * img, dsc, dscn, dcim, pxl, mvimg, and a digit run right after one of them
+ * in the same component (the counter of IMG_1234, DSCN0001). ASCII and
+ * Latin-1 capitals are lower-cased; other non-ASCII letters are kept as they
+ * are (the FTS tokenizer folds their case and diacritics). Bytes that are not
+ * valid UTF-8 act as separators. A word is listed once, first place kept.
+ * `root` may be NULL or "" (then only the file name counts), and so does a
+ * path that is not inside root. Returns a malloc'd string ("" when nothing is
+ * left), NULL on allocation failure. */
 char *caption_path_words(const char *root, const char *path);
 
 /* Time words for a wall-clock timestamp (timegm() encoding, see cs_exif):
  * year, month name, weekday, season (southern hemisphere when `southern`),
- * and time of day (morning 5-12, afternoon 12-17, evening 17-21, night). */
+ * and time of day (morning 5-12, afternoon 12-17, evening 17-21, night).
+ * A timestamp outside the years 1..9999 (a broken clock) gives "" for every
+ * word and day 0. */
 typedef struct caption_date_words {
     char year[8];
     const char *month;       /* "january" ... */
@@ -37,7 +44,8 @@ typedef struct caption_date_words {
 
 void caption_date_words_for(int64_t taken_at, bool southern, caption_date_words *out);
 
-/* "portrait", "landscape", "square" or "panorama" (aspect >= 2:1 either way). */
+/* "portrait", "landscape", "square" (sides within 5% of each other) or
+ * "panorama" (aspect >= 2:1 either way); NULL when a side is not positive. */
 const char *caption_shape_word(int width, int height);
 
 typedef struct caption_tag {
@@ -58,17 +66,28 @@ typedef struct caption_facts {
 
 typedef struct caption_result {
     char *caption;           /* one sentence, e.g. "A landscape photo, mostly
-                                blue and white, taken on a summer evening in
-                                July 2021 with a Canon EOS 5D." */
+                                blue and white, taken on a summer evening,
+                                Sunday 4 July 2021, with a Canon EOS 5D." */
     char *tags_text;         /* tag names, space-separated, for the index */
     char *exif_text;         /* date and camera words for the index */
     caption_tag tags[CAPTION_MAX_TAGS];
     int ntags;
 } caption_result;
 
-/* Composes the metadata caption. Colours under 10% share are left out of the
- * sentence (kept as tags down to 5%). Returns CS_ERR_NOMEM on allocation
- * failure; `out` is then empty. */
+/* Composes the metadata caption. Unknown parts are left out of the sentence.
+ * Colours under 10% share are left out of the sentence (at most three are
+ * named) and kept as tags down to 5%; same-named colours are merged. It says
+ * "photo" when a camera is known or the format is JPEG/HEIF, else "image".
+ * The camera is the make as people say it ("NIKON CORPORATION" -> "Nikon")
+ * followed by the model without a repeated make. Tags, in this order: colours
+ * (score = share), shape, date (year, month, season, time of day), camera
+ * (make, model), format; each (kind, name) once, names lower-case and cut to
+ * fit 63 bytes before the word that crosses the limit (or, for one long word,
+ * at a UTF-8 character boundary). exif_text holds year, month, weekday, day,
+ * season, time of day and the camera words. The hemisphere comes from GPS
+ * when present. Returns CS_ERR_INVALID for missing facts or a negative or
+ * array-less colour count, CS_ERR_NOMEM on allocation failure; `out` is then
+ * empty. */
 cs_status caption_from_metadata(const caption_facts *facts, caption_result *out,
                                 cs_error *err);
 void caption_result_free(caption_result *result);

@@ -125,6 +125,8 @@ cs_status fs_write_atomic(const char *path, fs_write_fn write_fn, void *user,
         free(tmp);
         return rc;
     }
+    /* mkstemp creates 0600; the file replaces one anybody could read. */
+    fchmod(fd, 0644);
     FILE *f = fdopen(fd, "wb");
     if (!f) {
         cs_status rc = cs_error_errno(err, errno, "cannot open temporary file", tmp);

@@ -55,8 +55,12 @@ typedef struct cs_decode_options {
     int target_min_side;      /* decode at least this large on the short side
                                  (after orientation) when the source allows; the
                                  result may be larger. 0 = full size */
-    uint64_t max_pixels;      /* refuse images whose full size exceeds this */
+    uint64_t max_pixels;      /* refuse images whose full size exceeds this;
+                                 0 = CS_IMAGE_DEFAULT_MAX_PIXELS */
 } cs_decode_options;
+
+/* The pixel limit when the caller gives none (~ the 16384 x 10923 JPEG limit). */
+#define CS_IMAGE_DEFAULT_MAX_PIXELS 178956970ull
 
 typedef struct cs_decoded {
     cs_image image;           /* orientation applied; possibly reduced */
@@ -64,6 +68,8 @@ typedef struct cs_decoded {
     int full_height;
     cs_image_format format;
     cs_exif exif;
+    bool partial;             /* a damaged or truncated JPEG was decoded as far
+                                 as possible; the rest is filled with gray */
 } cs_decoded;
 
 /* Decodes an in-memory file. Checks dimensions against max_pixels before any
@@ -96,8 +102,12 @@ cs_status image_thumbnail(const cs_image *src, int max_side, cs_image *dst,
 
 /* CIE L*a*b* (D65) of an sRGB colour. */
 void color_srgb_to_lab(uint8_t r, uint8_t g, uint8_t b, float lab[3]);
-/* The palette name nearest to a Lab colour ("red", "navy", "beige", ...). */
+/* The palette name nearest to a Lab colour ("red", "navy", "beige", ...):
+ * black white gray red maroon orange brown beige yellow olive green teal
+ * blue navy purple pink. Nearest by CIEDE2000 to a few shades per name. */
 const char *color_name_for_lab(const float lab[3]);
+/* CIEDE2000 colour difference (Sharma, Wu and Dalal 2005; kL = kC = kH = 1). */
+float color_delta_e(const float lab1[3], const float lab2[3]);
 
 typedef struct cs_color_share {
     const char *name;         /* palette name, static storage */
@@ -114,7 +124,13 @@ int image_dominant_colors(const cs_image *image, cs_color_share *out, int max_ou
 
 /* 64-bit DCT hash: luma, 32x32 area resize, 2-D DCT-II, the 8x8 lowest
  * frequencies compared with their median. Row-major bit order: bit 63 is
- * coefficient (0,0). */
+ * coefficient (0,0).
+ * Exactly: luma = 0.299 R + 0.587 G + 0.114 B; C(u,v) = sum over y, x of
+ * L[y][x] cos(pi (2y+1) u / 64) cos(pi (2x+1) v / 64) (unnormalised), for
+ * u, v < 8, DC included; median = mean of the 32nd and 33rd smallest of the
+ * 64; bit (63 - 8u - v) is set when C(u,v) > median + 1e-9 * max |C| (the
+ * margin keeps floating-point noise on coefficients that equal the median,
+ * as in flat images, from deciding bits). Returns 0 for an empty image. */
 uint64_t image_phash(const cs_image *image);
 /* The same from a prepared 32x32 luma block (row-major, any scale). */
 uint64_t phash_from_luma32(const float luma[32 * 32]);

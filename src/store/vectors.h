@@ -8,6 +8,10 @@
  *   magic "CSVEC\0\0\1" (8 bytes), u64 generation, u32 dim, u32 model id
  *   length, model id bytes, then the FAISS index as faiss_write_index writes
  *   it, then u64 trailer = generation again (a torn write is detected).
+ * Loading accepts only what vectors_save writes (an IDMap2 over a flat
+ * inner-product index, sizes matching the file exactly) and reports anything
+ * else as CS_ERR_CORRUPT. There is no checksum: a flipped bit inside a stored
+ * vector or id value can go unnoticed (the catalog remains the truth).
  *
  * All calls on one `vectors` object must come from one thread at a time;
  * vectors_search may run concurrently with other searches. */
@@ -40,7 +44,8 @@ int vectors_dim(const vectors *v);
 int64_t vectors_count(const vectors *v);
 
 /* Adds n vectors (n * dim floats) with their ids. An id already present is
- * replaced. */
+ * replaced. Ids must be >= 0 and distinct within one call, and values finite
+ * (CS_ERR_INVALID otherwise, and nothing changes). */
 cs_status vectors_add(vectors *v, size_t n, const int64_t *ids, const float *data,
                       cs_error *err);
 /* Removes ids; absent ids are ignored. *removed may be NULL. */
@@ -50,7 +55,8 @@ cs_status vectors_remove(vectors *v, size_t n, const int64_t *ids, size_t *remov
 cs_status vectors_ids(const vectors *v, int64_t **ids, size_t *n, cs_error *err);
 
 /* The k best matches of one query (inner product, highest first). Writes up
- * to k results and sets *found. */
+ * to k results and sets *found (fewer than k when the index holds fewer;
+ * 0 for an empty index). k <= 0 is CS_ERR_INVALID. */
 cs_status vectors_search(const vectors *v, const float *query, int k, int64_t *ids,
                          float *scores, int *found, cs_error *err);
 

@@ -9,7 +9,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "capsearch/capsearch.h"
+
 static int check_failures;
+
+/* A function, not an inline ?:, so passing &err does not trip -Waddress. */
+static inline const char *check_error_message(const cs_error *err)
+{
+    return err ? err->message : "";
+}
 
 #define CHECK(cond)                                                          \
     do {                                                                     \
@@ -56,7 +64,7 @@ static int check_failures;
         cs_status check_rc_ = (expr);                                             \
         if (check_rc_ != CS_OK) {                                                 \
             fprintf(stderr, "%s:%d: %s returned %d: %s\n", __FILE__, __LINE__,    \
-                    #expr, (int)check_rc_, (errp) ? (errp)->message : "");       \
+                    #expr, (int)check_rc_, check_error_message(errp));           \
             check_failures++;                                                     \
         }                                                                         \
     } while (0)

@@ -1,0 +1,88 @@
+-- capsearch catalog, schema version 2: what a new library is created with.
+-- index/migrations/ holds the steps from each older version; a test checks
+-- that migrating a version-1 catalog yields exactly this schema.
+-- See index/FORMAT.md for the meaning of every table and column.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE images (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    path         TEXT NOT NULL UNIQUE,
+    folder       TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    mtime_ns     INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    width        INTEGER NOT NULL,
+    height       INTEGER NOT NULL,
+    format       TEXT NOT NULL,
+    taken_at     INTEGER,
+    camera_make  TEXT,
+    camera_model TEXT,
+    gps_lat      REAL,
+    gps_lon      REAL,
+    status       INTEGER NOT NULL DEFAULT 0,
+    indexed_at   INTEGER NOT NULL,
+    phash        INTEGER
+);
+CREATE INDEX images_content_hash ON images(content_hash);
+CREATE INDEX images_folder ON images(folder);
+CREATE INDEX images_taken_at ON images(taken_at);
+
+CREATE TABLE captions (
+    image_id   INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    caption    TEXT NOT NULL DEFAULT '',
+    tags       TEXT NOT NULL DEFAULT '',
+    ocr        TEXT NOT NULL DEFAULT '',
+    path_words TEXT NOT NULL DEFAULT '',
+    exif_text  TEXT NOT NULL DEFAULT ''
+);
+
+CREATE VIRTUAL TABLE captions_fts USING fts5(
+    caption, tags, ocr, path_words, exif_text,
+    content = 'captions', content_rowid = 'image_id',
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER captions_after_insert AFTER INSERT ON captions BEGIN
+    INSERT INTO captions_fts(rowid, caption, tags, ocr, path_words, exif_text)
+    VALUES (new.image_id, new.caption, new.tags, new.ocr, new.path_words, new.exif_text);
+END;
+CREATE TRIGGER captions_after_delete AFTER DELETE ON captions BEGIN
+    INSERT INTO captions_fts(captions_fts, rowid, caption, tags, ocr, path_words, exif_text)
+    VALUES ('delete', old.image_id, old.caption, old.tags, old.ocr, old.path_words, old.exif_text);
+END;
+CREATE TRIGGER captions_after_update AFTER UPDATE ON captions BEGIN
+    INSERT INTO captions_fts(captions_fts, rowid, caption, tags, ocr, path_words, exif_text)
+    VALUES ('delete', old.image_id, old.caption, old.tags, old.ocr, old.path_words, old.exif_text);
+    INSERT INTO captions_fts(rowid, caption, tags, ocr, path_words, exif_text)
+    VALUES (new.image_id, new.caption, new.tags, new.ocr, new.path_words, new.exif_text);
+END;
+
+CREATE TABLE tags (
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    tag      TEXT NOT NULL,
+    kind     TEXT NOT NULL,
+    score    REAL NOT NULL,
+    PRIMARY KEY (image_id, kind, tag)
+) WITHOUT ROWID;
+CREATE INDEX tags_tag ON tags(tag);
+
+CREATE TABLE embeddings (
+    id       INTEGER PRIMARY KEY,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    model    TEXT NOT NULL,
+    dim      INTEGER NOT NULL,
+    data     BLOB NOT NULL,
+    UNIQUE (model, image_id)
+);
+CREATE INDEX embeddings_image ON embeddings(image_id);
+
+CREATE TABLE errors (
+    path     TEXT PRIMARY KEY,
+    size     INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    reason   TEXT NOT NULL,
+    at       INTEGER NOT NULL
+) WITHOUT ROWID;

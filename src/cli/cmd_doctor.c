@@ -1,0 +1,155 @@
+/* capsearch doctor: what this build has, what the library holds, and what
+ * is missing with how to get it. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+#include <webp/decode.h>
+
+#include "capsearch_config.h"
+#include "cli/cli.h"
+#if CAPSEARCH_HAVE_HEIF
+#include <libheif/heif.h>
+#endif
+
+typedef struct dependency_row {
+    const char *name;
+    const char *built;       /* version at build time */
+    char runtime[64];        /* version of the loaded library, where it tells */
+} dependency_row;
+
+static void webp_version(char *out, size_t size)
+{
+    int v = WebPGetDecoderVersion();
+    snprintf(out, size, "%d.%d.%d", (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
+}
+
+static size_t collect_dependencies(dependency_row *rows)
+{
+    size_t n = 0;
+    rows[n] = (dependency_row){"sqlite", CAPSEARCH_BUILT_WITH_SQLITE, ""};
+    snprintf(rows[n++].runtime, sizeof rows[0].runtime, "%s", sqlite3_libversion());
+    rows[n] = (dependency_row){"libuv", CAPSEARCH_BUILT_WITH_UV, ""};
+    snprintf(rows[n++].runtime, sizeof rows[0].runtime, "%s", uv_version_string());
+    rows[n] = (dependency_row){"faiss", CAPSEARCH_BUILT_WITH_FAISS, ""};
+    snprintf(rows[n++].runtime, sizeof rows[0].runtime, "%s",
+             CAPSEARCH_HAVE_FAISS_C ? "faiss_c library" : "static, C API from capsearch's shim");
+    rows[n++] = (dependency_row){"openblas", CAPSEARCH_BUILT_WITH_OPENBLAS, ""};
+    rows[n++] = (dependency_row){"libjpeg-turbo", CAPSEARCH_BUILT_WITH_TURBOJPEG, ""};
+    rows[n] = (dependency_row){"libwebp", CAPSEARCH_BUILT_WITH_WEBP, ""};
+    webp_version(rows[n++].runtime, sizeof rows[0].runtime);
+    rows[n] = (dependency_row){"libheif", CAPSEARCH_BUILT_WITH_HEIF, ""};
+#if CAPSEARCH_HAVE_HEIF
+    snprintf(rows[n].runtime, sizeof rows[0].runtime, "%s", heif_get_version());
+#endif
+    n++;
+    rows[n++] = (dependency_row){"libexif", CAPSEARCH_BUILT_WITH_EXIF, ""};
+    rows[n] = (dependency_row){"jansson", CAPSEARCH_BUILT_WITH_JANSSON, ""};
+    snprintf(rows[n++].runtime, sizeof rows[0].runtime, "%s", jansson_version_str());
+    rows[n++] = (dependency_row){"xxhash", CAPSEARCH_BUILT_WITH_XXHASH, ""};
+    return n;
+}
+
+static const char *decoders[][2] = {
+    {"jpeg", "libjpeg-turbo (DCT-domain downscaling)"},
+    {"png gif bmp tga pnm", "stb_image"},
+    {"webp", "libwebp"},
+#if CAPSEARCH_HAVE_HEIF
+    {"heic avif", "libheif"},
+#endif
+};
+
+static bool fts5_available(void)
+{
+    return sqlite3_compileoption_used("ENABLE_FTS5") != 0;
+}
+
+int cmd_doctor(int argc, char **argv)
+{
+    static const struct option options[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
+    cli_common common = {0};
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (cli_common_option(opt, &common))
+            continue;
+        if (opt == 'h') {
+            puts("usage: capsearch doctor [--db DIR] [--json]\n\n"
+                 "Prints the versions of every library capsearch uses, the image formats\n"
+                 "it decodes, the models it has, and the state of the library.");
+            return EXIT_OK;
+        }
+        return cli_usage_error("doctor", "unknown option");
+    }
+    dependency_row deps[16];
+    size_t ndeps = collect_dependencies(deps);
+    char dir[4096];
+    cs_error err = {0};
+    const char *path = common.db;
+    if (!path && cs_default_library_dir(dir, sizeof dir, &err) == CS_OK)
+        path = dir;
+    struct stat st;
+    bool have_library = path && stat(path, &st) == 0;
+    cs_library *lib = NULL;
+    cs_stats stats = {0};
+    cs_status lib_rc = CS_ERR_NOT_FOUND;
+    if (have_library) {
+        lib_rc = cs_library_open(path, NULL, &lib, &err);
+        if (lib_rc == CS_OK)
+            lib_rc = cs_library_stats(lib, &stats, &err);
+    }
+    const char *models_note =
+        "no learned models in this version: image vectors are the built-in colour layout "
+        "(capsearch/color-layout-v1), captions come from file names, EXIF, shape and colours";
+
+    if (common.json) {
+        json_t *jdeps = json_object();
+        for (size_t i = 0; i < ndeps; i++)
+            json_object_set_new(jdeps, deps[i].name,
+                                json_pack("{s:s, s:s?}", "built", deps[i].built, "runtime",
+                                          deps[i].runtime[0] ? deps[i].runtime : NULL));
+        json_t *jdec = json_object();
+        for (size_t i = 0; i < sizeof decoders / sizeof *decoders; i++)
+            json_object_set_new(jdec, decoders[i][0], json_string(decoders[i][1]));
+        json_t *jlib = json_pack("{s:o, s:b}", "path", cli_json_text(path), "exists", have_library);
+        if (lib_rc == CS_OK)
+            json_object_update_new(jlib, json_pack("{s:I, s:I, s:I, s:i, s:b, s:I, s:I}",
+                "images", (json_int_t)stats.images, "vectors", (json_int_t)stats.vectors,
+                "errors", (json_int_t)stats.errors, "schema_version", stats.schema_version,
+                "vectors_rebuilt", stats.vectors_rebuilt,
+                "vectors_added_on_open", (json_int_t)stats.vectors_added_on_open,
+                "vectors_removed_on_open", (json_int_t)stats.vectors_removed_on_open));
+        else if (have_library)
+            json_object_set_new(jlib, "problem", cli_json_text(err.message));
+        cli_print_json(json_pack("{s:s, s:o, s:b, s:o, s:s, s:o}", "capsearch", cs_version(),
+                                 "dependencies", jdeps, "fts5", fts5_available(),
+                                 "decoders", jdec, "models", models_note, "library", jlib));
+    } else {
+        printf("capsearch %s\n\ndependencies (built with / running):\n", cs_version());
+        for (size_t i = 0; i < ndeps; i++)
+            printf("  %-14s %-12s %s\n", deps[i].name, deps[i].built, deps[i].runtime);
+        printf("  sqlite FTS5    %s\n", fts5_available() ? "yes" : "MISSING: install Debian's libsqlite3-0");
+        printf("\nimage formats:\n");
+        for (size_t i = 0; i < sizeof decoders / sizeof *decoders; i++)
+            printf("  %-20s %s\n", decoders[i][0], decoders[i][1]);
+#if !CAPSEARCH_HAVE_HEIF
+        printf("  heic avif            missing: install libheif-dev and rebuild\n");
+#endif
+        printf("\nmodels:\n  %s\n", models_note);
+        printf("\nlibrary %s:\n", path ? path : "(none)");
+        if (!have_library)
+            printf("  not created yet: run 'capsearch index DIR'\n");
+        else if (lib_rc != CS_OK)
+            printf("  PROBLEM: %s\n", err.message);
+        else
+            printf("  %lld images, %lld vectors, %lld errors, schema version %d%s\n",
+                   (long long)stats.images, (long long)stats.vectors, (long long)stats.errors,
+                   stats.schema_version,
+                   stats.vectors_rebuilt ? "; the vector file was rebuilt"
+                   : (stats.vectors_added_on_open || stats.vectors_removed_on_open)
+                       ? "; the vector file was repaired" : "");
+    }
+    cs_library_close(lib);
+    return have_library && lib_rc != CS_OK ? cli_exit_code(lib_rc) : EXIT_OK;
+}

@@ -1,0 +1,175 @@
+/* capsearch stats, capsearch errors, capsearch duplicates */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+/* Parses the options shared by the report commands. Returns -1 after
+ * --help, EXIT_USAGE on a bad option, EXIT_OK otherwise. */
+static int parse_simple(int argc, char **argv, cli_common *common, const char *help,
+                        long *distance)
+{
+    static const struct option options[] = {
+        CLI_COMMON_OPTIONS,
+        {"distance", required_argument, NULL, 'd'},
+        {0, 0, 0, 0},
+    };
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (cli_common_option(opt, common))
+            continue;
+        if (opt == 'h') {
+            fputs(help, stdout);
+            return -1;
+        }
+        if (opt == 'd' && distance) {
+            if (!cli_parse_int(optarg, 0, 16, distance))
+                return cli_usage_error(argv[0], "--distance takes a number of bits from 0 to 16");
+            continue;
+        }
+        return cli_usage_error(argv[0], "unknown option");
+    }
+    if (optind != argc)
+        return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+    return EXIT_OK;
+}
+
+static void human_bytes(int64_t bytes, char *out, size_t size)
+{
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(out, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+int cmd_stats(int argc, char **argv)
+{
+    cli_common common = {0};
+    int code = parse_simple(argc, argv, &common,
+                            "usage: capsearch stats [--db DIR] [--json]\n\n"
+                            "Counts of images, vectors and errors, and the library's sizes.\n",
+                            NULL);
+    if (code != EXIT_OK)
+        return code < 0 ? EXIT_OK : code;
+    cs_library *lib = NULL;
+    if ((code = cli_open_library(&common, NULL, &lib)) != EXIT_OK)
+        return code;
+    cs_stats st;
+    cs_error err = {0};
+    if (cs_library_stats(lib, &st, &err) != CS_OK) {
+        code = cli_fail(&common, &err);
+    } else if (common.json) {
+        cli_print_json(json_pack(
+            "{s:o, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:I, s:s}",
+            "library", cli_json_text(cs_library_dir(lib)), "images", (json_int_t)st.images,
+            "vectors", (json_int_t)st.vectors, "embeddings", (json_int_t)st.embeddings,
+            "errors", (json_int_t)st.errors, "generation", (json_int_t)st.generation,
+            "schema_version", st.schema_version, "catalog_bytes", (json_int_t)st.catalog_bytes,
+            "vector_bytes", (json_int_t)st.vector_bytes,
+            "image_bytes", (json_int_t)st.total_image_bytes, "embedding_model",
+            st.embedding_model));
+    } else {
+        char cat[32], vec[32], img[32];
+        human_bytes(st.catalog_bytes, cat, sizeof cat);
+        human_bytes(st.vector_bytes, vec, sizeof vec);
+        human_bytes(st.total_image_bytes, img, sizeof img);
+        printf("library     %s\n", cs_library_dir(lib));
+        printf("images      %lld (%s of image files)\n", (long long)st.images, img);
+        printf("vectors     %lld in the index, %lld in the catalog (%s)\n",
+               (long long)st.vectors, (long long)st.embeddings, st.embedding_model);
+        printf("errors      %lld file(s) could not be indexed\n", (long long)st.errors);
+        printf("catalog     %s (schema version %d, generation %lld)\n", cat,
+               st.schema_version, (long long)st.generation);
+        printf("vector file %s\n", vec);
+    }
+    cs_library_close(lib);
+    return code;
+}
+
+int cmd_errors(int argc, char **argv)
+{
+    cli_common common = {0};
+    int code = parse_simple(argc, argv, &common,
+                            "usage: capsearch errors [--db DIR] [--json]\n\n"
+                            "Files that could not be indexed, with the reason. They are tried\n"
+                            "again when they change.\n", NULL);
+    if (code != EXIT_OK)
+        return code < 0 ? EXIT_OK : code;
+    cs_library *lib = NULL;
+    if ((code = cli_open_library(&common, NULL, &lib)) != EXIT_OK)
+        return code;
+    cs_error_list *list = NULL;
+    cs_error err = {0};
+    if (cs_library_errors(lib, &list, &err) != CS_OK) {
+        code = cli_fail(&common, &err);
+    } else if (common.json) {
+        json_t *items = json_array();
+        for (size_t i = 0; i < list->count; i++)
+            json_array_append_new(items, json_pack("{s:o, s:o, s:I}",
+                "path", cli_json_text(list->items[i].path),
+                "reason", cli_json_text(list->items[i].reason),
+                "at", (json_int_t)list->items[i].at));
+        cli_print_json(json_pack("{s:o}", "errors", items));
+    } else {
+        for (size_t i = 0; i < list->count; i++)
+            printf("%s\n    %s\n", list->items[i].path, list->items[i].reason);
+        if (list->count == 0)
+            fprintf(stderr, "no errors\n");
+    }
+    cs_error_list_free(list);
+    cs_library_close(lib);
+    return code;
+}
+
+int cmd_duplicates(int argc, char **argv)
+{
+    cli_common common = {0};
+    long distance = 6;
+    int code = parse_simple(argc, argv, &common,
+                            "usage: capsearch duplicates [--distance BITS] [--db DIR] [--json]\n\n"
+                            "Groups of near-duplicate images: resized, recompressed or lightly\n"
+                            "edited copies. Two images are near-duplicates when their 64-bit\n"
+                            "perceptual hashes differ in at most BITS bits (default 6; 0 =\n"
+                            "identical hashes, up to 16 = loose).\n", &distance);
+    if (code != EXIT_OK)
+        return code < 0 ? EXIT_OK : code;
+    cs_library *lib = NULL;
+    cs_open_options oo = {.skip_vectors = 1};
+    if ((code = cli_open_library(&common, &oo, &lib)) != EXIT_OK)
+        return code;
+    cs_duplicate_groups *groups = NULL;
+    cs_error err = {0};
+    if (cs_library_duplicates(lib, (int)distance, &groups, &err) != CS_OK) {
+        code = cli_fail(&common, &err);
+    } else if (common.json) {
+        json_t *list = json_array();
+        for (size_t g = 0; g < groups->count; g++) {
+            json_t *members = json_array();
+            const cs_duplicate_group *group = &groups->groups[g];
+            for (size_t i = 0; i < group->count; i++)
+                json_array_append_new(members, json_pack("{s:I, s:o, s:i}",
+                    "id", (json_int_t)group->ids[i], "path", cli_json_text(group->paths[i]),
+                    "distance", group->distances[i]));
+            json_array_append_new(list, members);
+        }
+        cli_print_json(json_pack("{s:i, s:o}", "distance", (int)distance, "groups", list));
+    } else {
+        for (size_t g = 0; g < groups->count; g++) {
+            const cs_duplicate_group *group = &groups->groups[g];
+            printf("group %zu (%zu images)\n", g + 1, group->count);
+            for (size_t i = 0; i < group->count; i++)
+                printf("  %2d bits  %s\n", group->distances[i], group->paths[i]);
+        }
+        if (groups->count == 0)
+            fprintf(stderr, "no near-duplicates within %ld bits\n", distance);
+    }
+    cs_duplicate_groups_free(groups);
+    cs_library_close(lib);
+    return code;
+}

@@ -1,0 +1,186 @@
+/* capsearch search TEXT, capsearch similar ID */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+typedef struct search_args {
+    cli_common common;
+    cs_search_options options;
+    const char *subject;     /* the query text, or the image id */
+} search_args;
+
+static void format_date(int64_t taken_at, char *out, size_t size)
+{
+    if (!taken_at) {
+        out[0] = '\0';
+        return;
+    }
+    time_t t = (time_t)taken_at;
+    struct tm tm;
+    if (gmtime_r(&t, &tm))
+        strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);   /* wall-clock time, no zone */
+    else
+        out[0] = '\0';
+}
+
+static json_t *result_json(const cs_result *r, bool explain)
+{
+    char date[32];
+    format_date(r->taken_at, date, sizeof date);
+    json_t *o = json_pack("{s:I, s:o, s:f, s:o, s:o, s:i, s:i, s:o}",
+                          "id", (json_int_t)r->id, "path", cli_json_text(r->path),
+                          "score", r->score, "caption", cli_json_text(r->caption),
+                          "tags", cli_json_text(r->tags), "width", r->width,
+                          "height", r->height,
+                          "taken_at", date[0] ? json_string(date) : json_null());
+    if (o && explain) {
+        json_t *sources = json_object();
+        for (int s = 0; s < r->nsources; s++) {
+            json_t *src = r->sources[s].rank
+                ? json_pack("{s:i, s:f}", "rank", r->sources[s].rank, "score", r->sources[s].score)
+                : json_pack("{s:n}", "rank");
+            json_object_set_new(sources, r->sources[s].source, src);
+        }
+        json_object_set_new(o, "explain", sources);
+    }
+    return o;
+}
+
+static void print_results(const search_args *a, const cs_results *res)
+{
+    if (a->common.json) {
+        json_t *items = json_array();
+        for (size_t i = 0; i < res->count; i++)
+            json_array_append_new(items, result_json(&res->items[i], a->options.explain));
+        json_t *doc = json_pack("{s:o, s:o, s:I, s:f}", "query", cli_json_text(a->subject),
+                                "results", items, "candidates",
+                                (json_int_t)res->total_candidates, "took_ms", res->took_ms);
+        if (doc && a->options.explain && res->fts_query)
+            json_object_set_new(doc, "fts_query", cli_json_text(res->fts_query));
+        cli_print_json(doc);
+        return;
+    }
+    if (res->count == 0)
+        fprintf(stderr, "no images match '%s'\n", a->subject);
+    for (size_t i = 0; i < res->count; i++) {
+        const cs_result *r = &res->items[i];
+        printf("%3zu. %s\n", (size_t)a->options.offset + i + 1, r->path);
+        printf("     %s\n", r->caption && *r->caption ? r->caption : "(no caption)");
+        if (a->options.explain) {
+            printf("     id %lld  fused %.5f", (long long)r->id, r->score);
+            for (int s = 0; s < r->nsources; s++)
+                if (r->sources[s].rank)
+                    printf("  %s #%d (%.4f)", r->sources[s].source, r->sources[s].rank,
+                           r->sources[s].score);
+            printf("\n");
+        }
+    }
+    if (a->options.explain && res->fts_query)
+        printf("text query: %s\n", res->fts_query);
+}
+
+static void usage(FILE *out, const char *command)
+{
+    if (strcmp(command, "similar") == 0)
+        fprintf(out,
+                "usage: capsearch similar [OPTIONS] ID\n\n"
+                "Lists the indexed images that look most like image ID (an id printed\n"
+                "by 'capsearch search --explain' or --json).\n\n");
+    else
+        fprintf(out,
+                "usage: capsearch search [OPTIONS] TEXT\n\n"
+                "Finds images whose caption, tags, file path, date or camera match TEXT.\n"
+                "Words are matched with stemming (boats finds boat) and without accents.\n"
+                "\"quoted words\" must appear together, word* matches a prefix, -word\n"
+                "excludes. Any other character is searched for literally.\n\n");
+    fprintf(out,
+            "options:\n"
+            "  -k N          how many results (default 20, at most 1000)\n"
+            "  --offset N    skip the first N results (paging)\n"
+            "  --explain     show each ranking source's rank and raw score\n"
+            "  --db DIR, --json, --help as for every command\n");
+}
+
+static int parse(int argc, char **argv, search_args *a)
+{
+    static const struct option options[] = {
+        CLI_COMMON_OPTIONS,
+        {"offset", required_argument, NULL, 'o'},
+        {"explain", no_argument, NULL, 'e'},
+        {0, 0, 0, 0},
+    };
+    const char *command = argv[0];
+    long value;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "hk:", options, NULL)) != -1) {
+        if (cli_common_option(opt, &a->common))
+            continue;
+        switch (opt) {
+        case 'h':
+            usage(stdout, command);
+            return -1;
+        case 'k':
+            if (!cli_parse_int(optarg, 1, 1000, &value))
+                return cli_usage_error(command, "-k takes a number from 1 to 1000");
+            a->options.k = (int)value;
+            break;
+        case 'o':
+            if (!cli_parse_int(optarg, 0, 100000, &value))
+                return cli_usage_error(command, "--offset takes a number from 0 to 100000");
+            a->options.offset = (int)value;
+            break;
+        case 'e':
+            a->options.explain = 1;
+            break;
+        default:
+            return cli_usage_error(command, "unknown option");
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error(command, strcmp(command, "similar") == 0
+                                            ? "give exactly one image id"
+                                            : "give the query as one argument (quote it)");
+    a->subject = argv[optind];
+    return EXIT_OK;
+}
+
+static int run(int argc, char **argv, bool similar)
+{
+    search_args a = {0};
+    int code = parse(argc, argv, &a);
+    if (code != EXIT_OK)
+        return code < 0 ? EXIT_OK : code;
+    long id = 0;
+    if (similar && !cli_parse_int(a.subject, 1, INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX, &id))
+        return cli_usage_error("similar", "'%s' is not an image id", a.subject);
+    cs_library *lib = NULL;
+    code = cli_open_library(&a.common, NULL, &lib);
+    if (code != EXIT_OK)
+        return code;
+    cs_results *res = NULL;
+    cs_error err = {0};
+    cs_status rc = similar ? cs_search_similar(lib, id, &a.options, &res, &err)
+                           : cs_search(lib, a.subject, &a.options, &res, &err);
+    if (rc == CS_OK)
+        print_results(&a, res);
+    else
+        code = cli_fail(&a.common, &err);
+    cs_results_free(res);
+    cs_library_close(lib);
+    return code;
+}
+
+int cmd_search(int argc, char **argv)
+{
+    return run(argc, argv, false);
+}
+
+int cmd_similar(int argc, char **argv)
+{
+    return run(argc, argv, true);
+}

@@ -1,0 +1,171 @@
+/* Opening and closing a library folder; its writer lock; stats and errors. */
+#include "library/library.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "capsearch_config.h"
+#include "common/error.h"
+#include "common/fsutil.h"
+#include "image/image.h"
+
+const char *cs_version(void)
+{
+    return CAPSEARCH_VERSION;
+}
+
+cs_status cs_default_library_dir(char *out, size_t size, cs_error *err)
+{
+    const char *db = getenv("CAPSEARCH_DB");
+    const char *xdg = getenv("XDG_DATA_HOME");
+    const char *home = getenv("HOME");
+    int n;
+    if (db && *db)
+        n = snprintf(out, size, "%s", db);
+    else if (xdg && *xdg == '/')
+        n = snprintf(out, size, "%s/capsearch", xdg);
+    else if (home && *home)
+        n = snprintf(out, size, "%s/.local/share/capsearch", home);
+    else
+        return cs_error_set(err, CS_ERR_INVALID,
+                            "no library folder: set HOME or CAPSEARCH_DB, or pass --db DIR");
+    if (n < 0 || (size_t)n >= size)
+        return cs_error_set(err, CS_ERR_INVALID, "library folder name is too long");
+    return CS_OK;
+}
+
+static cs_status library_paths(cs_library *lib, const char *dir, cs_error *err)
+{
+    lib->dir = strdup(dir);
+    lib->catalog_path = fs_path_join(dir, LIBRARY_CATALOG_FILE);
+    lib->vectors_path = fs_path_join(dir, LIBRARY_VECTORS_FILE);
+    lib->lock_path = fs_path_join(dir, LIBRARY_LOCK_FILE);
+    if (!lib->dir || !lib->catalog_path || !lib->vectors_path || !lib->lock_path)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    return CS_OK;
+}
+
+static cs_status load_model_name(cs_library *lib, cs_error *err)
+{
+    char *model = NULL;
+    cs_status rc = catalog_meta_get(lib->cat, "embedding_model", &model, err);
+    if (rc != CS_OK)
+        return rc;
+    lib->model = model ? model : strdup(CS_LAYOUT_MODEL_ID);
+    if (!lib->model)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    return CS_OK;
+}
+
+cs_status cs_library_open(const char *dir, const cs_open_options *options,
+                          cs_library **out, cs_error *err)
+{
+    *out = NULL;
+    cs_open_options defaults = {0};
+    if (!options)
+        options = &defaults;
+    if (!dir || !*dir)
+        return cs_error_set(err, CS_ERR_INVALID, "no library folder given");
+    cs_library *lib = calloc(1, sizeof *lib);
+    if (!lib)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    lib->read_only = options->read_only;
+    cs_status rc = library_paths(lib, dir, err);
+    if (rc == CS_OK && !lib->read_only)
+        rc = fs_mkdir_p(dir, err);
+    if (rc == CS_OK)
+        rc = catalog_open(lib->catalog_path, lib->read_only, &lib->cat, err);
+    if (rc == CS_OK)
+        rc = load_model_name(lib, err);
+    if (rc == CS_OK && !options->skip_vectors)
+        rc = vectors_reconcile(lib->cat, lib->vectors_path, lib->model, !lib->read_only,
+                               &lib->vec, &lib->reconcile, err);
+    if (rc != CS_OK) {
+        cs_library_close(lib);
+        return rc;
+    }
+    *out = lib;
+    return CS_OK;
+}
+
+void cs_library_close(cs_library *lib)
+{
+    if (!lib)
+        return;
+    vectors_free(lib->vec);
+    catalog_close(lib->cat);
+    free(lib->dir);
+    free(lib->catalog_path);
+    free(lib->vectors_path);
+    free(lib->lock_path);
+    free(lib->model);
+    free(lib);
+}
+
+const char *cs_library_dir(const cs_library *lib)
+{
+    return lib->dir;
+}
+
+cs_status library_lock(cs_library *lib, int *fd, cs_error *err)
+{
+    *fd = open(lib->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return cs_error_errno(err, errno, "cannot open lock file", lib->lock_path);
+    /* flock is released by the kernel when the process dies, so a kill -9
+     * never leaves the library locked. */
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(*fd);
+        *fd = -1;
+        if (e == EWOULDBLOCK)
+            return cs_error_set(err, CS_ERR_BUSY,
+                                "another capsearch process is indexing into '%s'; "
+                                "wait for it to finish", lib->dir);
+        return cs_error_errno(err, e, "cannot lock", lib->lock_path);
+    }
+    return CS_OK;
+}
+
+void library_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+cs_status library_save_vectors(cs_library *lib, cs_error *err)
+{
+    if (!lib->vec)
+        return CS_OK;
+    int64_t generation = 0;
+    cs_status rc = catalog_generation(lib->cat, &generation, err);
+    if (rc == CS_OK)
+        rc = vectors_save(lib->vec, lib->vectors_path, generation, err);
+    return rc;
+}
+
+cs_status cs_library_stats(cs_library *lib, cs_stats *out, cs_error *err)
+{
+    memset(out, 0, sizeof *out);
+    cs_status rc = catalog_stats(lib->cat, out, err);
+    if (rc != CS_OK)
+        return rc;
+    out->vectors = lib->vec ? vectors_count(lib->vec) : 0;
+    int64_t bytes = fs_file_size(lib->vectors_path);
+    out->vector_bytes = bytes > 0 ? bytes : 0;
+    snprintf(out->embedding_model, sizeof out->embedding_model, "%s", lib->model);
+    out->vectors_rebuilt = lib->reconcile.rebuilt;
+    out->vectors_added_on_open = (int64_t)lib->reconcile.added;
+    out->vectors_removed_on_open = (int64_t)lib->reconcile.removed;
+    return CS_OK;
+}
+
+cs_status cs_library_errors(cs_library *lib, cs_error_list **out, cs_error *err)
+{
+    return catalog_errors(lib->cat, out, err);
+}

@@ -1,0 +1,166 @@
+/* The catalog: one SQLite database that is the library's source of truth
+ * (images, captions and their FTS5 index, tags, embeddings, errors, meta).
+ * Schema in index/schema.sql, described in index/FORMAT.md.
+ *
+ * A catalog handle belongs to one thread at a time. Every write happens inside
+ * catalog_begin/catalog_commit; a commit that changed anything advances the
+ * catalog generation, which the vector file is stamped with. */
+#ifndef CS_STORE_CATALOG_H
+#define CS_STORE_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capsearch/capsearch.h"
+#include "common/error.h"
+
+#define CATALOG_SCHEMA_VERSION 2
+
+typedef struct catalog catalog;
+
+/* Opens or creates (unless read_only) the catalog at `path`, upgrading an
+ * older schema in place. A catalog from a newer capsearch is refused. */
+cs_status catalog_open(const char *path, bool read_only, catalog **out, cs_error *err);
+void catalog_close(catalog *c);
+
+int catalog_schema_version(const catalog *c);
+
+cs_status catalog_begin(catalog *c, cs_error *err);
+/* Commits; when the transaction wrote anything the generation is advanced
+ * inside it first. */
+cs_status catalog_commit(catalog *c, cs_error *err);
+void catalog_rollback(catalog *c);
+/* A read transaction, so several reads see one snapshot. */
+cs_status catalog_begin_read(catalog *c, cs_error *err);
+void catalog_end_read(catalog *c);
+
+cs_status catalog_generation(catalog *c, int64_t *generation, cs_error *err);
+
+/* meta key/value; *value is malloc'd, NULL when the key is absent. */
+cs_status catalog_meta_get(catalog *c, const char *key, char **value, cs_error *err);
+cs_status catalog_meta_set(catalog *c, const char *key, const char *value, cs_error *err);
+
+/* ---- what the indexer writes ---- */
+
+typedef struct catalog_image {
+    const char *path;
+    const char *folder;
+    int64_t size;
+    int64_t mtime_ns;
+    const char *content_hash;  /* 32 hex digits */
+    int width, height;
+    const char *format;
+    bool has_taken_at;
+    int64_t taken_at;
+    const char *camera_make;   /* NULL or "" = unknown */
+    const char *camera_model;
+    bool has_gps;
+    double gps_lat, gps_lon;
+    bool has_phash;
+    uint64_t phash;
+} catalog_image;
+
+typedef struct catalog_text {
+    const char *caption;
+    const char *tags;
+    const char *ocr;
+    const char *path_words;
+    const char *exif_text;
+} catalog_text;
+
+typedef struct catalog_tag {
+    const char *tag;
+    const char *kind;
+    float score;
+} catalog_tag;
+
+typedef struct catalog_embedding {
+    const char *model;
+    int dim;
+    const float *data;
+} catalog_embedding;
+
+/* Stores one image with its text, tags and (optional) embedding. An entry at
+ * the same path is replaced (its id is retired: ids are never reused for
+ * different content), and any error recorded for the path is cleared. */
+cs_status catalog_put_image(catalog *c, const catalog_image *image,
+                            const catalog_text *text, const catalog_tag *tags,
+                            size_t ntags, const catalog_embedding *embedding,
+                            int64_t *id, cs_error *err);
+
+/* Stores a file whose content is already catalogued as `source_id` (a rename
+ * or a copy): everything derived from the pixels is copied, the path words
+ * are the new path's. CS_ERR_NOT_FOUND when the source is gone. */
+cs_status catalog_copy_image(catalog *c, int64_t source_id, const char *path,
+                             const char *folder, int64_t size, int64_t mtime_ns,
+                             const char *path_words, int64_t *id, cs_error *err);
+
+cs_status catalog_delete_image(catalog *c, int64_t id, cs_error *err);
+
+/* Records why a file could not be indexed (replacing an older record). */
+cs_status catalog_record_error(catalog *c, const char *path, int64_t size,
+                               int64_t mtime_ns, const char *reason, cs_error *err);
+cs_status catalog_delete_error(catalog *c, const char *path, cs_error *err);
+
+/* ---- what change detection reads ---- */
+
+typedef struct catalog_file {
+    int64_t id;            /* 0 for error records */
+    const char *path;
+    int64_t size;
+    int64_t mtime_ns;
+    const char *content_hash;  /* NULL for error records */
+} catalog_file;
+
+typedef cs_status (*catalog_file_fn)(const catalog_file *file, void *user, cs_error *err);
+
+/* Calls fn for every image (and, separately, every error record) whose path
+ * starts with `prefix` ("" = all). */
+cs_status catalog_each_image(catalog *c, const char *prefix, catalog_file_fn fn,
+                             void *user, cs_error *err);
+cs_status catalog_each_error(catalog *c, const char *prefix, catalog_file_fn fn,
+                             void *user, cs_error *err);
+
+/* ---- embeddings (the vector index is rebuilt from these) ---- */
+
+/* Ids of images with an embedding of `model`, ascending; *ids malloc'd. */
+cs_status catalog_embedding_ids(catalog *c, const char *model, int64_t **ids,
+                                size_t *n, cs_error *err);
+/* The embedding dimension stored for `model`, 0 when there is none. */
+cs_status catalog_embedding_dim(catalog *c, const char *model, int *dim, cs_error *err);
+/* Reads the embedding of one image into out[dim]. CS_ERR_NOT_FOUND if absent. */
+cs_status catalog_get_embedding(catalog *c, int64_t id, const char *model, int dim,
+                                float *out, cs_error *err);
+
+typedef cs_status (*catalog_embedding_fn)(int64_t id, const float *data, int dim,
+                                          void *user, cs_error *err);
+/* Streams every embedding of `model` in id order (for a full rebuild). */
+cs_status catalog_each_embedding(catalog *c, const char *model, catalog_embedding_fn fn,
+                                 void *user, cs_error *err);
+
+/* ---- search and reports ---- */
+
+/* Runs an FTS5 MATCH expression (built by fts_query_build, never user text)
+ * ranked by bm25 with the column weights of FORMAT.md. Lower score = better.
+ * *ids and *scores are malloc'd (NULL when n == 0). */
+cs_status catalog_fts_search(catalog *c, const char *match, int limit, int64_t **ids,
+                             double **scores, size_t *n, cs_error *err);
+
+/* Fills the catalog fields of a result (path, caption, tags, size, date).
+ * CS_ERR_NOT_FOUND when the id does not exist. */
+cs_status catalog_fill_result(catalog *c, int64_t id, cs_result *out, cs_error *err);
+
+cs_status catalog_stats(catalog *c, cs_stats *out, cs_error *err);
+cs_status catalog_errors(catalog *c, cs_error_list **out, cs_error *err);
+
+typedef struct catalog_phash {
+    int64_t id;
+    uint64_t phash;
+} catalog_phash;
+/* Every image with a perceptual hash, by id. *out malloc'd. */
+cs_status catalog_phashes(catalog *c, catalog_phash **out, size_t *n, cs_error *err);
+/* The path of an image, malloc'd. */
+cs_status catalog_image_path(catalog *c, int64_t id, char **path, cs_error *err);
+
+#endif

@@ -1,0 +1,403 @@
+/* Reading the catalog: embeddings, full-text search, result details, stats,
+ * error records and perceptual hashes. */
+#include "store/catalog_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* bm25 weights of the FTS columns, in schema order: caption, tags, ocr,
+ * path_words, exif_text. Words a person would use for the picture (caption,
+ * tags) count most; date and camera words least. See index/FORMAT.md. */
+#define FTS_RANK_EXPR "bm25(captions_fts, 3.0, 2.5, 1.5, 2.0, 1.0)"
+
+/* Growable array of int64 (+ optional double) used by the list readers. */
+typedef struct id_list {
+    int64_t *ids;
+    double *scores;
+    size_t n, cap;
+} id_list;
+
+static bool id_list_push(id_list *l, int64_t id, const double *score)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        int64_t *ids = realloc(l->ids, cap * sizeof *ids);
+        if (!ids)
+            return false;
+        l->ids = ids;
+        if (score) {
+            double *scores = realloc(l->scores, cap * sizeof *scores);
+            if (!scores)
+                return false;
+            l->scores = scores;
+        }
+        l->cap = cap;
+    }
+    l->ids[l->n] = id;
+    if (score)
+        l->scores[l->n] = *score;
+    l->n++;
+    return true;
+}
+
+static void id_list_free(id_list *l)
+{
+    free(l->ids);
+    free(l->scores);
+    memset(l, 0, sizeof *l);
+}
+
+cs_status catalog_embedding_ids(catalog *c, const char *model, int64_t **ids,
+                                size_t *n, cs_error *err)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c,
+        "SELECT image_id FROM embeddings WHERE model = ?1 ORDER BY image_id", &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_text(stmt, 1, model, -1, SQLITE_STATIC);
+    id_list list = {0};
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (!id_list_push(&list, sqlite3_column_int64(stmt, 0), NULL)) {
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing embeddings");
+            break;
+        }
+    }
+    if (rc == CS_OK && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "listing embeddings");
+    sqlite3_finalize(stmt);
+    if (rc != CS_OK) {
+        id_list_free(&list);
+        return rc;
+    }
+    *ids = list.ids;
+    *n = list.n;
+    return CS_OK;
+}
+
+cs_status catalog_embedding_dim(catalog *c, const char *model, int *dim, cs_error *err)
+{
+    *dim = 0;
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c,
+        "SELECT dim FROM embeddings WHERE model = ?1 LIMIT 1", &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_text(stmt, 1, model, -1, SQLITE_STATIC);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW)
+        *dim = sqlite3_column_int(stmt, 0);
+    else if (step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "reading the embedding size");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+cs_status catalog_get_embedding(catalog *c, int64_t id, const char *model, int dim,
+                                float *out, cs_error *err)
+{
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c,
+        "SELECT dim, data FROM embeddings WHERE image_id = ?1 AND model = ?2", &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, model, -1, SQLITE_STATIC);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW) {
+        int stored_dim = sqlite3_column_int(stmt, 0);
+        const void *blob = sqlite3_column_blob(stmt, 1);
+        size_t bytes = (size_t)sqlite3_column_bytes(stmt, 1);
+        if (stored_dim != dim || bytes != (size_t)dim * sizeof(float) || !blob)
+            rc = cs_error_set(err, CS_ERR_CORRUPT,
+                              "embedding of image %lld (model %s) has %zu bytes, expected %d floats",
+                              (long long)id, model, bytes, dim);
+        else
+            memcpy(out, blob, bytes);
+    } else if (step == SQLITE_DONE) {
+        rc = cs_error_set(err, CS_ERR_NOT_FOUND, "image %lld has no embedding for model %s",
+                          (long long)id, model);
+    } else {
+        rc = catalog_sql_error(c, err, "reading an embedding");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+cs_status catalog_each_embedding(catalog *c, const char *model, catalog_embedding_fn fn,
+                                 void *user, cs_error *err)
+{
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c,
+        "SELECT image_id, dim, data FROM embeddings WHERE model = ?1 ORDER BY image_id",
+        &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_text(stmt, 1, model, -1, SQLITE_STATIC);
+    int step = SQLITE_DONE;
+    while (rc == CS_OK && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(stmt, 0);
+        int dim = sqlite3_column_int(stmt, 1);
+        const void *blob = sqlite3_column_blob(stmt, 2);
+        size_t bytes = (size_t)sqlite3_column_bytes(stmt, 2);
+        if (dim <= 0 || !blob || bytes != (size_t)dim * sizeof(float)) {
+            rc = cs_error_set(err, CS_ERR_CORRUPT,
+                              "embedding of image %lld (model %s) has %zu bytes for %d floats",
+                              (long long)id, model, bytes, dim);
+            break;
+        }
+        /* SQLite blobs are not guaranteed float-aligned: copy. */
+        float *data = malloc(bytes);
+        if (!data) {
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory reading embeddings");
+            break;
+        }
+        memcpy(data, blob, bytes);
+        rc = fn(id, data, dim, user, err);
+        free(data);
+    }
+    if (rc == CS_OK && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "reading embeddings");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+cs_status catalog_fts_search(catalog *c, const char *match, int limit, int64_t **ids,
+                             double **scores, size_t *n, cs_error *err)
+{
+    *ids = NULL;
+    *scores = NULL;
+    *n = 0;
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c,
+        "SELECT rowid, " FTS_RANK_EXPR " AS score FROM captions_fts"
+        " WHERE captions_fts MATCH ?1 ORDER BY score, rowid LIMIT ?2", &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_text(stmt, 1, match, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, limit);
+    id_list list = {0};
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        double score = sqlite3_column_double(stmt, 1);
+        if (!id_list_push(&list, sqlite3_column_int64(stmt, 0), &score)) {
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory collecting search results");
+            break;
+        }
+    }
+    if (rc == CS_OK && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "running the text search");
+    sqlite3_finalize(stmt);
+    if (rc != CS_OK) {
+        id_list_free(&list);
+        return rc;
+    }
+    *ids = list.ids;
+    *scores = list.scores;
+    *n = list.n;
+    return CS_OK;
+}
+
+static char *dup_column(sqlite3_stmt *stmt, int col, bool *oom)
+{
+    const char *text = (const char *)sqlite3_column_text(stmt, col);
+    char *copy = strdup(text ? text : "");
+    if (!copy)
+        *oom = true;
+    return copy;
+}
+
+cs_status catalog_fill_result(catalog *c, int64_t id, cs_result *out, cs_error *err)
+{
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c,
+        "SELECT i.path, i.width, i.height, i.taken_at, c.caption, c.tags"
+        " FROM images i LEFT JOIN captions c ON c.image_id = i.id WHERE i.id = ?1", &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW) {
+        bool oom = false;
+        out->id = id;
+        out->path = dup_column(stmt, 0, &oom);
+        out->width = sqlite3_column_int(stmt, 1);
+        out->height = sqlite3_column_int(stmt, 2);
+        out->taken_at = sqlite3_column_int64(stmt, 3);
+        out->caption = dup_column(stmt, 4, &oom);
+        out->tags = dup_column(stmt, 5, &oom);
+        if (oom)
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory reading a result");
+    } else if (step == SQLITE_DONE) {
+        rc = cs_error_set(err, CS_ERR_NOT_FOUND, "no image with id %lld", (long long)id);
+    } else {
+        rc = catalog_sql_error(c, err, "reading a result");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static cs_status query_int64(catalog *c, const char *sql, int64_t *out, cs_error *err)
+{
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c, sql, &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW)
+        *out = sqlite3_column_int64(stmt, 0);
+    else
+        rc = catalog_sql_error(c, err, "reading statistics");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static int64_t file_bytes(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+cs_status catalog_stats(catalog *c, cs_stats *out, cs_error *err)
+{
+    cs_status rc = query_int64(c, "SELECT count(*) FROM images", &out->images, err);
+    if (rc == CS_OK)
+        rc = query_int64(c, "SELECT count(*) FROM embeddings", &out->embeddings, err);
+    if (rc == CS_OK)
+        rc = query_int64(c, "SELECT count(*) FROM errors", &out->errors, err);
+    if (rc == CS_OK)
+        rc = query_int64(c, "SELECT coalesce(sum(size), 0) FROM images", &out->total_image_bytes, err);
+    if (rc == CS_OK)
+        rc = catalog_generation(c, &out->generation, err);
+    if (rc != CS_OK)
+        return rc;
+    out->schema_version = c->schema_version;
+    size_t n = strlen(c->path);
+    char *wal = malloc(n + 5);
+    if (!wal)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    memcpy(wal, c->path, n);
+    memcpy(wal + n, "-wal", 5);
+    out->catalog_bytes = file_bytes(c->path) + file_bytes(wal);
+    free(wal);
+    return CS_OK;
+}
+
+cs_status catalog_errors(catalog *c, cs_error_list **out, cs_error *err)
+{
+    *out = NULL;
+    cs_error_list *list = calloc(1, sizeof *list);
+    if (!list)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c,
+        "SELECT path, reason, at FROM errors ORDER BY path", &stmt, err);
+    size_t cap = 0;
+    int step = SQLITE_DONE;
+    while (rc == CS_OK && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (list->count == cap) {
+            size_t ncap = cap ? cap * 2 : 32;
+            cs_error_entry *items = realloc(list->items, ncap * sizeof *items);
+            if (!items) {
+                rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing errors");
+                break;
+            }
+            list->items = items;
+            cap = ncap;
+        }
+        bool oom = false;
+        cs_error_entry *e = &list->items[list->count++];
+        e->path = dup_column(stmt, 0, &oom);
+        e->reason = dup_column(stmt, 1, &oom);
+        e->at = sqlite3_column_int64(stmt, 2);
+        if (oom)
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing errors");
+    }
+    if (rc == CS_OK && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "listing errors");
+    sqlite3_finalize(stmt);
+    if (rc != CS_OK) {
+        cs_error_list_free(list);
+        return rc;
+    }
+    *out = list;
+    return CS_OK;
+}
+
+void cs_error_list_free(cs_error_list *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->items[i].path);
+        free(list->items[i].reason);
+    }
+    free(list->items);
+    free(list);
+}
+
+cs_status catalog_phashes(catalog *c, catalog_phash **out, size_t *n, cs_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c,
+        "SELECT id, phash FROM images WHERE phash IS NOT NULL ORDER BY id", &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    catalog_phash *items = NULL;
+    size_t count = 0, cap = 0;
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (count == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            catalog_phash *grown = realloc(items, ncap * sizeof *grown);
+            if (!grown) {
+                rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory reading hashes");
+                break;
+            }
+            items = grown;
+            cap = ncap;
+        }
+        items[count].id = sqlite3_column_int64(stmt, 0);
+        items[count].phash = (uint64_t)sqlite3_column_int64(stmt, 1);
+        count++;
+    }
+    if (rc == CS_OK && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "reading hashes");
+    sqlite3_finalize(stmt);
+    if (rc != CS_OK) {
+        free(items);
+        return rc;
+    }
+    *out = items;
+    *n = count;
+    return CS_OK;
+}
+
+cs_status catalog_image_path(catalog *c, int64_t id, char **path, cs_error *err)
+{
+    *path = NULL;
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c, "SELECT path FROM images WHERE id = ?1", &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW) {
+        bool oom = false;
+        *path = dup_column(stmt, 0, &oom);
+        if (oom)
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    } else if (step == SQLITE_DONE) {
+        rc = cs_error_set(err, CS_ERR_NOT_FOUND, "no image with id %lld", (long long)id);
+    } else {
+        rc = catalog_sql_error(c, err, "reading a path");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}

@@ -1,0 +1,688 @@
+/* The vector index over the FAISS C API. See vectors.h for the file layout.
+ *
+ * Loading trusts nothing in the file: the header, the lengths and the FAISS
+ * payload's own structure are checked against the file size before FAISS
+ * parses anything, because FAISS allocates whatever sizes a damaged file
+ * claims (up to 2^40 elements) before noticing the data is not there. */
+#include "store/vectors.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <faiss/c_api/Index_c.h>
+#include <faiss/c_api/MetaIndexes_c.h>
+#include <faiss/c_api/error_c.h>
+#include <faiss/c_api/impl/AuxIndexStructures_c.h>
+#include <faiss/c_api/index_factory_c.h>
+#include <faiss/c_api/index_io_c.h>
+
+#include "common/fsutil.h"
+
+#define VEC_MAGIC "CSVEC\0\0\1"
+#define VEC_MAGIC_LEN 8
+#define VEC_HEADER_LEN 24   /* magic, generation, dim, model id length */
+#define VEC_TRAILER_LEN 8
+#define VEC_MODEL_MAX 256
+#define VEC_DIM_MAX 65536
+
+/* The FAISS serialisation of IndexIDMap2 over IndexFlatIP (as faiss_write_index
+ * writes it): "IxM2", index header, "IxFI", index header, u64 float count +
+ * floats, u64 id count + ids. An index header is i32 d, i64 ntotal, two i64
+ * fields FAISS always writes as 2^20, u8 is_trained, i32 metric type. */
+#define FAISS_INDEX_HEADER_LEN 33
+#define FAISS_FIXED_PREFIX (4 + FAISS_INDEX_HEADER_LEN + 4 + FAISS_INDEX_HEADER_LEN + 8)
+#define FAISS_FIXED_LEN (FAISS_FIXED_PREFIX + 8)
+#define FAISS_HEADER_DUMMY (INT64_C(1) << 20)
+
+/* Ids are non-negative (FAISS reports "no result" as -1), so -1 marks an
+ * empty slot. */
+#define IDSET_EMPTY INT64_C(-1)
+
+/* An open-addressing set of the ids in the index, so that vectors_add can
+ * tell which ids it replaces without asking FAISS to scan everything. It is
+ * rebuilt from FAISS's own id list after every removal. */
+typedef struct idset {
+    int64_t *slots;
+    size_t cap;     /* a power of two, or 0 */
+    size_t count;
+} idset;
+
+struct vectors {
+    FaissIndex *idx;   /* an IndexIDMap2 over IndexFlatIP */
+    char *model;
+    int dim;
+    int64_t generation;
+    idset ids;
+    bool ids_stale;    /* a failed FAISS call left `ids` unsynchronised */
+};
+
+/* ---- id set ---- */
+
+static size_t idset_slot(int64_t id, size_t cap)
+{
+    uint64_t x = (uint64_t)id;   /* splitmix64 finaliser: SQLite rowids are sequential */
+    x ^= x >> 30;
+    x *= UINT64_C(0xbf58476d1ce4e5b9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94d049bb133111eb);
+    x ^= x >> 31;
+    return (size_t)x & (cap - 1);
+}
+
+static bool idset_contains(const idset *s, int64_t id)
+{
+    if (s->cap == 0)
+        return false;
+    for (size_t i = idset_slot(id, s->cap);; i = (i + 1) & (s->cap - 1)) {
+        if (s->slots[i] == id)
+            return true;
+        if (s->slots[i] == IDSET_EMPTY)
+            return false;
+    }
+}
+
+/* Inserts without growing: the caller reserved room. False if present. */
+static bool idset_insert(idset *s, int64_t id)
+{
+    for (size_t i = idset_slot(id, s->cap);; i = (i + 1) & (s->cap - 1)) {
+        if (s->slots[i] == id)
+            return false;
+        if (s->slots[i] == IDSET_EMPTY) {
+            s->slots[i] = id;
+            s->count++;
+            return true;
+        }
+    }
+}
+
+static void idset_clear(idset *s)
+{
+    for (size_t i = 0; i < s->cap; i++)
+        s->slots[i] = IDSET_EMPTY;
+    s->count = 0;
+}
+
+/* Makes room for `want` ids at a load factor of at most 1/2. */
+static bool idset_reserve(idset *s, size_t want)
+{
+    if (want > SIZE_MAX / 4 / sizeof(int64_t))
+        return false;
+    size_t cap = 16;
+    while (cap < want * 2)
+        cap *= 2;
+    if (cap <= s->cap)
+        return true;
+    int64_t *slots = malloc(cap * sizeof *slots);
+    if (!slots)
+        return false;
+    idset bigger = {slots, cap, 0};
+    idset_clear(&bigger);
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->slots[i] != IDSET_EMPTY)
+            idset_insert(&bigger, s->slots[i]);
+    free(s->slots);
+    *s = bigger;
+    return true;
+}
+
+static void idset_free(idset *s)
+{
+    free(s->slots);
+    s->slots = NULL;
+    s->cap = s->count = 0;
+}
+
+/* ---- helpers ---- */
+
+static const char *faiss_message(void)
+{
+    const char *m = faiss_get_last_error();
+    return m && *m ? m : "no details from FAISS";
+}
+
+static cs_status corrupt(cs_error *err, const char *path, const char *fmt, ...) CS_PRINTF(3, 4);
+static cs_status corrupt(cs_error *err, const char *path, const char *fmt, ...)
+{
+    char detail[CS_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return cs_error_set(err, CS_ERR_CORRUPT, "vector file '%s' is damaged: %s", path, detail);
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    put_u32(p, (uint32_t)v);
+    put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Reads n bytes at off. A short read means the file is shorter than its
+ * size said (it changed under us): reported as damage. */
+static cs_status read_at(FILE *f, const char *path, uint64_t off, void *buf, size_t n,
+                         cs_error *err)
+{
+    if (fseeko(f, (off_t)off, SEEK_SET) != 0)
+        return cs_error_errno(err, errno, "cannot seek in the vector file", path);
+    if (fread(buf, 1, n, f) != n) {
+        if (ferror(f))
+            return cs_error_errno(err, errno ? errno : EIO, "cannot read the vector file", path);
+        return corrupt(err, path, "it ends early (expected %zu bytes at offset %llu)", n,
+                       (unsigned long long)off);
+    }
+    return CS_OK;
+}
+
+/* Rebuilds `ids` from FAISS's id list. Detects ids a damaged file could hold
+ * twice or negative (FAISS itself accepts both silently). `path` names the
+ * file being loaded, or is NULL for an index in memory. */
+static cs_status sync_ids(vectors *v, const char *path, cs_error *err)
+{
+    idx_t *map = NULL;
+    size_t n = 0;
+    faiss_IndexIDMap2_id_map(faiss_IndexIDMap2_cast(v->idx), &map, &n);
+    if (!idset_reserve(&v->ids, n)) {
+        v->ids_stale = true;
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory for %zu vector ids", n);
+    }
+    idset_clear(&v->ids);
+    for (size_t i = 0; i < n; i++) {
+        if (map[i] < 0 || !idset_insert(&v->ids, map[i])) {
+            v->ids_stale = true;
+            const char *what = map[i] < 0 ? "a negative id" : "a repeated id";
+            if (path)
+                return corrupt(err, path, "the index holds %s (%lld)", what, (long long)map[i]);
+            return cs_error_set(err, CS_ERR_VECTOR, "the vector index holds %s (%lld)", what,
+                                (long long)map[i]);
+        }
+    }
+    v->ids_stale = false;
+    return CS_OK;
+}
+
+static cs_status ensure_ids(vectors *v, cs_error *err)
+{
+    return v->ids_stale ? sync_ids(v, NULL, err) : CS_OK;
+}
+
+static bool model_ok(const char *model)
+{
+    return model && strnlen(model, VEC_MODEL_MAX + 1) <= VEC_MODEL_MAX;
+}
+
+/* Index of the first NaN or infinity in x, or `count` when there is none:
+ * one would make every inner product with it meaningless. */
+static size_t first_non_finite(const float *x, size_t count)
+{
+    size_t i = 0;
+    while (i < count && isfinite(x[i]))
+        i++;
+    return i;
+}
+
+/* ---- create / free / accessors ---- */
+
+static cs_status wrap(FaissIndex *idx, const char *model, int dim, int64_t generation,
+                      vectors **out, cs_error *err)
+{
+    vectors *v = calloc(1, sizeof *v);
+    char *m = strdup(model);
+    if (!v || !m) {
+        free(v);
+        free(m);
+        faiss_Index_free(idx);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    }
+    v->idx = idx;
+    v->model = m;
+    v->dim = dim;
+    v->generation = generation;
+    *out = v;
+    return CS_OK;
+}
+
+cs_status vectors_create(const char *model, int dim, vectors **out, cs_error *err)
+{
+    if (!out)
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_create: no output pointer");
+    *out = NULL;
+    if (!model_ok(model))
+        return cs_error_set(err, CS_ERR_INVALID,
+                            "embedding model id is missing or longer than %d bytes",
+                            VEC_MODEL_MAX);
+    if (dim < 1 || dim > VEC_DIM_MAX)
+        return cs_error_set(err, CS_ERR_INVALID,
+                            "vector dimension %d is outside 1..%d", dim, VEC_DIM_MAX);
+    FaissIndex *idx = NULL;
+    if (faiss_index_factory(&idx, dim, "IDMap2,Flat", METRIC_INNER_PRODUCT) != 0)
+        return cs_error_set(err, CS_ERR_VECTOR, "cannot create a %d-dimension vector index: %s",
+                            dim, faiss_message());
+    return wrap(idx, model, dim, 0, out, err);
+}
+
+void vectors_free(vectors *v)
+{
+    if (!v)
+        return;
+    faiss_Index_free(v->idx);
+    idset_free(&v->ids);
+    free(v->model);
+    free(v);
+}
+
+int64_t vectors_generation(const vectors *v) { return v->generation; }
+const char *vectors_model(const vectors *v) { return v->model; }
+int vectors_dim(const vectors *v) { return v->dim; }
+int64_t vectors_count(const vectors *v) { return (int64_t)faiss_Index_ntotal(v->idx); }
+
+/* ---- load ---- */
+
+/* Checks the FAISS payload [off, off + len) has exactly the structure and
+ * size of an IDMap2 over a flat inner-product index of `dim` dimensions.
+ * Sets *count to its number of vectors. */
+static cs_status check_payload(FILE *f, const char *path, uint64_t off, uint64_t len,
+                               uint32_t dim, int64_t *count, cs_error *err)
+{
+    if (len < FAISS_FIXED_LEN)
+        return corrupt(err, path, "the FAISS index is %llu bytes, too short to be one",
+                       (unsigned long long)len);
+    unsigned char b[FAISS_FIXED_PREFIX];
+    cs_status rc = read_at(f, path, off, b, sizeof b, err);
+    if (rc != CS_OK)
+        return rc;
+    static const char *const tags[2] = {"IxM2", "IxFI"};
+    static const char *const names[2] = {"an IDMap2 index", "a flat inner-product index"};
+    const unsigned char *h = b;
+    uint64_t ntotal = 0;
+    for (int level = 0; level < 2; level++) {
+        if (memcmp(h, tags[level], 4) != 0) {
+            char tag[5];
+            for (int i = 0; i < 4; i++)
+                tag[i] = h[i] >= 0x20 && h[i] < 0x7f ? (char)h[i] : '?';
+            tag[4] = '\0';
+            return corrupt(err, path, "the FAISS index is not %s (type tag '%s')",
+                           names[level], tag);
+        }
+        h += 4;
+        uint32_t d = get_u32(h);
+        uint64_t n = get_u64(h + 4);
+        if (d != dim)
+            return corrupt(err, path, "the FAISS index has %u dimensions, the header says %u",
+                           d, dim);
+        if (level == 0)
+            ntotal = n;
+        else if (n != ntotal)
+            return corrupt(err, path, "the FAISS index counts %llu and %llu vectors",
+                           (unsigned long long)ntotal, (unsigned long long)n);
+        if (get_u64(h + 12) != (uint64_t)FAISS_HEADER_DUMMY ||
+            get_u64(h + 20) != (uint64_t)FAISS_HEADER_DUMMY || h[28] != 1 ||
+            get_u32(h + 29) != (uint32_t)METRIC_INNER_PRODUCT)
+            return corrupt(err, path, "the FAISS index header is not that of a trained "
+                                      "inner-product index");
+        h += FAISS_INDEX_HEADER_LEN;
+    }
+    /* Bound the count by the bytes present before multiplying with it. */
+    uint64_t per_vector = (uint64_t)dim * sizeof(float) + sizeof(int64_t);
+    if (ntotal > (len - FAISS_FIXED_LEN) / per_vector ||
+        len != FAISS_FIXED_LEN + ntotal * per_vector)
+        return corrupt(err, path, "the FAISS index claims %llu vectors of %u dimensions, "
+                                  "which does not match its %llu bytes",
+                       (unsigned long long)ntotal, dim, (unsigned long long)len);
+    if (get_u64(h) != ntotal * dim)
+        return corrupt(err, path, "the FAISS index holds %llu floats, expected %llu",
+                       (unsigned long long)get_u64(h), (unsigned long long)(ntotal * dim));
+    unsigned char nids[8];
+    rc = read_at(f, path, off + FAISS_FIXED_PREFIX + ntotal * dim * sizeof(float), nids,
+                 sizeof nids, err);
+    if (rc != CS_OK)
+        return rc;
+    if (get_u64(nids) != ntotal)
+        return corrupt(err, path, "the FAISS index holds %llu ids for %llu vectors",
+                       (unsigned long long)get_u64(nids), (unsigned long long)ntotal);
+    *count = (int64_t)ntotal;
+    return CS_OK;
+}
+
+/* Parses and checks everything; on success *out owns the FAISS index. */
+static cs_status load_file(FILE *f, const char *path, vectors **out, cs_error *err)
+{
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0)
+        return cs_error_errno(err, errno, "cannot stat the vector file", path);
+    if (!S_ISREG(st.st_mode))
+        return corrupt(err, path, "it is not a regular file");
+    uint64_t size = (uint64_t)st.st_size;
+    if (size == 0)
+        return corrupt(err, path, "it is empty");
+    if (size < VEC_HEADER_LEN + VEC_TRAILER_LEN)
+        return corrupt(err, path, "it is only %llu bytes", (unsigned long long)size);
+
+    unsigned char h[VEC_HEADER_LEN];
+    cs_status rc = read_at(f, path, 0, h, sizeof h, err);
+    if (rc != CS_OK)
+        return rc;
+    if (memcmp(h, VEC_MAGIC, VEC_MAGIC_LEN) != 0)
+        return corrupt(err, path, "it is not a capsearch vector file (wrong magic bytes)");
+    uint64_t generation = get_u64(h + 8);
+    uint32_t dim = get_u32(h + 16);
+    uint32_t model_len = get_u32(h + 20);
+    if (dim < 1 || dim > VEC_DIM_MAX)
+        return corrupt(err, path, "its dimension %u is outside 1..%d", dim, VEC_DIM_MAX);
+    if (model_len > VEC_MODEL_MAX)
+        return corrupt(err, path, "its model id length %u is over %d", model_len,
+                       VEC_MODEL_MAX);
+    if (VEC_HEADER_LEN + (uint64_t)model_len + FAISS_FIXED_LEN + VEC_TRAILER_LEN > size)
+        return corrupt(err, path, "it is truncated (%llu bytes)", (unsigned long long)size);
+
+    char model[VEC_MODEL_MAX + 1];
+    rc = read_at(f, path, VEC_HEADER_LEN, model, model_len, err);
+    if (rc != CS_OK)
+        return rc;
+    model[model_len] = '\0';
+    if (strlen(model) != model_len)
+        return corrupt(err, path, "its model id contains a NUL byte");
+
+    unsigned char t[VEC_TRAILER_LEN];
+    rc = read_at(f, path, size - VEC_TRAILER_LEN, t, sizeof t, err);
+    if (rc != CS_OK)
+        return rc;
+    if (get_u64(t) != generation)
+        return corrupt(err, path, "its trailer (%llu) does not repeat the header's generation "
+                                  "(%llu): an interrupted write",
+                       (unsigned long long)get_u64(t), (unsigned long long)generation);
+
+    uint64_t payload_off = VEC_HEADER_LEN + model_len;
+    uint64_t payload_len = size - payload_off - VEC_TRAILER_LEN;
+    int64_t count = 0;
+    rc = check_payload(f, path, payload_off, payload_len, dim, &count, err);
+    if (rc != CS_OK)
+        return rc;
+
+    if (fseeko(f, (off_t)payload_off, SEEK_SET) != 0)
+        return cs_error_errno(err, errno, "cannot seek in the vector file", path);
+    FaissIndex *idx = NULL;
+    if (faiss_read_index(f, 0, &idx) != 0)
+        return corrupt(err, path, "FAISS cannot read the index: %s", faiss_message());
+    off_t end = ftello(f);
+    const char *problem = NULL;
+    if (end < 0 || (uint64_t)end != payload_off + payload_len)
+        problem = "FAISS read a different length than the index occupies";
+    else if (!faiss_IndexIDMap2_cast(idx))
+        problem = "the index is not an IDMap2";
+    else if (faiss_Index_d(idx) != (int)dim)
+        problem = "the index dimension differs from the header's";
+    else if (faiss_Index_metric_type(idx) != METRIC_INNER_PRODUCT)
+        problem = "the index does not use inner product";
+    else if (faiss_Index_ntotal(idx) != count)
+        problem = "the index holds a different number of vectors than its layout";
+    if (problem) {
+        faiss_Index_free(idx);
+        return corrupt(err, path, "%s", problem);
+    }
+
+    vectors *v = NULL;
+    rc = wrap(idx, model, (int)dim, (int64_t)generation, &v, err);
+    if (rc == CS_OK)
+        rc = sync_ids(v, path, err);
+    if (rc != CS_OK) {
+        vectors_free(v);
+        return rc;
+    }
+    *out = v;
+    return CS_OK;
+}
+
+cs_status vectors_load(const char *path, vectors **out, cs_error *err)
+{
+    if (!out)
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_load: no output pointer");
+    *out = NULL;
+    if (!path || !*path)
+        return cs_error_set(err, CS_ERR_INVALID, "no vector file name given");
+    FILE *f = fopen(path, "rbe");
+    if (!f)
+        return cs_error_errno(err, errno, "cannot open the vector file", path);
+    cs_status rc = load_file(f, path, out, err);
+    fclose(f);
+    return rc;
+}
+
+/* ---- save ---- */
+
+typedef struct save_ctx {
+    const vectors *v;
+    const char *path;
+    int64_t generation;
+} save_ctx;
+
+static cs_status write_failed(const char *path, cs_error *err)
+{
+    int e = errno;
+    return cs_error_errno(err, e ? e : EIO, "cannot write the vector file", path);
+}
+
+static cs_status write_vectors(FILE *f, void *user, cs_error *err)
+{
+    const save_ctx *c = user;
+    size_t model_len = strlen(c->v->model);
+    unsigned char h[VEC_HEADER_LEN + VEC_MODEL_MAX];
+    memcpy(h, VEC_MAGIC, VEC_MAGIC_LEN);
+    put_u64(h + 8, (uint64_t)c->generation);
+    put_u32(h + 16, (uint32_t)c->v->dim);
+    put_u32(h + 20, (uint32_t)model_len);
+    memcpy(h + VEC_HEADER_LEN, c->v->model, model_len);
+    errno = 0;
+    if (fwrite(h, 1, VEC_HEADER_LEN + model_len, f) != VEC_HEADER_LEN + model_len)
+        return write_failed(c->path, err);
+    if (faiss_write_index(c->v->idx, f) != 0)
+        return cs_error_set(err, CS_ERR_IO, "cannot write the vector index to '%s': %s",
+                            c->path, faiss_message());
+    unsigned char t[VEC_TRAILER_LEN];
+    put_u64(t, (uint64_t)c->generation);
+    if (fwrite(t, 1, sizeof t, f) != sizeof t || ferror(f))
+        return write_failed(c->path, err);
+    return CS_OK;
+}
+
+cs_status vectors_save(vectors *v, const char *path, int64_t generation, cs_error *err)
+{
+    if (!v || !path || !*path)
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_save: no index or file name");
+    save_ctx c = {v, path, generation};
+    cs_status rc = fs_write_atomic(path, write_vectors, &c, err);
+    if (rc == CS_OK)
+        v->generation = generation;
+    return rc;
+}
+
+/* ---- add / remove / list / search ---- */
+
+/* Removes ids from FAISS and resynchronises the id set. */
+static cs_status remove_from_faiss(vectors *v, size_t n, const int64_t *ids, size_t *removed,
+                                   cs_error *err)
+{
+    FaissIDSelectorBatch *sel = NULL;
+    if (faiss_IDSelectorBatch_new(&sel, n, ids) != 0)
+        return cs_error_set(err, CS_ERR_VECTOR, "cannot select %zu vector ids: %s", n,
+                            faiss_message());
+    size_t nrem = 0;
+    int frc = faiss_Index_remove_ids(v->idx, (const FaissIDSelector *)sel, &nrem);
+    faiss_IDSelector_free((FaissIDSelector *)sel);
+    cs_status rc = CS_OK;
+    if (frc != 0)
+        rc = cs_error_set(err, CS_ERR_VECTOR, "cannot remove %zu vectors: %s", n,
+                          faiss_message());
+    /* Even after a failure FAISS may have removed some: re-read its list.
+     * This cannot allocate (the set only shrinks) unless it was stale. */
+    cs_error sync_err;
+    if (sync_ids(v, NULL, &sync_err) != CS_OK && rc == CS_OK)
+        rc = cs_error_set(err, sync_err.code, "%s", sync_err.message);
+    if (removed)
+        *removed = rc == CS_OK ? nrem : 0;
+    return rc;
+}
+
+cs_status vectors_add(vectors *v, size_t n, const int64_t *ids, const float *data,
+                      cs_error *err)
+{
+    if (!v)
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_add: no index");
+    if (n == 0)
+        return CS_OK;
+    if (!ids || !data)
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_add: no ids or vectors");
+    if (n > (size_t)INT64_MAX / sizeof(float) / (size_t)v->dim)
+        return cs_error_set(err, CS_ERR_TOO_LARGE, "%zu vectors are too many to add at once", n);
+    cs_status rc = ensure_ids(v, err);
+    if (rc != CS_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0)
+            return cs_error_set(err, CS_ERR_INVALID, "vector id %lld is negative",
+                                (long long)ids[i]);
+        size_t bad = first_non_finite(data + i * (size_t)v->dim, (size_t)v->dim);
+        if (bad < (size_t)v->dim)
+            return cs_error_set(err, CS_ERR_INVALID,
+                                "the vector for id %lld has a non-finite value at position %zu",
+                                (long long)ids[i], bad);
+    }
+
+    /* Ids repeated within the batch would leave FAISS with two entries for
+     * one id; ids already present are replaced, so they are removed first. */
+    idset batch = {0};
+    int64_t *present = malloc(n * sizeof *present);
+    size_t npresent = 0;
+    if (!present || !idset_reserve(&batch, n) || !idset_reserve(&v->ids, v->ids.count + n)) {
+        free(present);
+        idset_free(&batch);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory adding %zu vectors", n);
+    }
+    for (size_t i = 0; i < n && rc == CS_OK; i++) {
+        if (!idset_insert(&batch, ids[i]))
+            rc = cs_error_set(err, CS_ERR_INVALID, "vector id %lld is given twice in one add",
+                              (long long)ids[i]);
+        else if (idset_contains(&v->ids, ids[i]))
+            present[npresent++] = ids[i];
+    }
+    idset_free(&batch);
+    if (rc == CS_OK && npresent > 0)
+        rc = remove_from_faiss(v, npresent, present, NULL, err);
+    free(present);
+    if (rc != CS_OK)
+        return rc;
+
+    if (faiss_Index_add_with_ids(v->idx, (idx_t)n, data, ids) != 0) {
+        rc = cs_error_set(err, CS_ERR_VECTOR, "cannot add %zu vectors to the index: %s", n,
+                          faiss_message());
+        v->ids_stale = true;   /* FAISS may have added part of the batch */
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++)
+        idset_insert(&v->ids, ids[i]);   /* room was reserved above */
+    return CS_OK;
+}
+
+cs_status vectors_remove(vectors *v, size_t n, const int64_t *ids, size_t *removed,
+                         cs_error *err)
+{
+    if (removed)
+        *removed = 0;
+    if (!v)
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_remove: no index");
+    if (n == 0)
+        return CS_OK;
+    if (!ids)
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_remove: no ids");
+    cs_status rc = ensure_ids(v, err);
+    if (rc != CS_OK)
+        return rc;
+    /* FAISS scans the whole index for any removal: skip it when none of the
+     * ids is there. */
+    bool any = false;
+    for (size_t i = 0; i < n && !any; i++)
+        any = idset_contains(&v->ids, ids[i]);
+    if (!any)
+        return CS_OK;
+    return remove_from_faiss(v, n, ids, removed, err);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+cs_status vectors_ids(const vectors *v, int64_t **ids, size_t *n, cs_error *err)
+{
+    if (!v || !ids || !n)
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_ids: missing argument");
+    *ids = NULL;
+    *n = 0;
+    idx_t *map = NULL;
+    size_t count = 0;
+    faiss_IndexIDMap2_id_map(faiss_IndexIDMap2_cast(v->idx), &map, &count);
+    int64_t *out = malloc((count ? count : 1) * sizeof *out);
+    if (!out)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory listing %zu vector ids", count);
+    if (count)
+        memcpy(out, map, count * sizeof *out);
+    qsort(out, count, sizeof *out, cmp_id);
+    *ids = out;
+    *n = count;
+    return CS_OK;
+}
+
+cs_status vectors_search(const vectors *v, const float *query, int k, int64_t *ids,
+                         float *scores, int *found, cs_error *err)
+{
+    if (found)
+        *found = 0;
+    if (!v || !query || !ids || !scores || !found)
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_search: missing argument");
+    if (k <= 0)
+        return cs_error_set(err, CS_ERR_INVALID, "asked for %d vector matches; need at least 1",
+                            k);
+    size_t bad = first_non_finite(query, (size_t)v->dim);
+    if (bad < (size_t)v->dim)
+        return cs_error_set(err, CS_ERR_INVALID,
+                            "the query vector has a non-finite value at position %zu", bad);
+    idx_t ntotal = faiss_Index_ntotal(v->idx);
+    if (ntotal == 0)
+        return CS_OK;
+    idx_t want = k < ntotal ? k : ntotal;   /* no padding to allocate or skip */
+    if (faiss_Index_search(v->idx, 1, query, want, scores, ids) != 0)
+        return cs_error_set(err, CS_ERR_VECTOR, "vector search failed: %s", faiss_message());
+    int kept = 0;
+    for (idx_t i = 0; i < want; i++) {
+        if (ids[i] < 0)
+            continue;   /* FAISS's "no result" */
+        ids[kept] = ids[i];
+        scores[kept] = scores[i];
+        kept++;
+    }
+    *found = kept;
+    return CS_OK;
+}

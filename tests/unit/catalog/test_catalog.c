@@ -1,0 +1,323 @@
+/* The catalog: creation, migration from version 1, writes, copies, deletes,
+ * the generation counter, and refusing catalogs it must not touch.
+ * usage: test_catalog TMPDIR MIGRATION_0001_SQL */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "common/fsutil.h"
+#include "store/catalog.h"
+
+static char tmpdir[4096];
+
+static char *temp_path(const char *name)
+{
+    char *p = fs_path_join(tmpdir, name);
+    unlink(p);
+    return p;
+}
+
+static void exec_sql(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "sql failed: %s\n  %s\n", msg, sql);
+        check_failures++;
+    }
+    sqlite3_free(msg);
+}
+
+/* Every table's columns, every index and trigger, as one comparable text. */
+static char *schema_fingerprint(const char *path)
+{
+    sqlite3 *db;
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db,
+        "SELECT m.type, m.name, m.tbl_name, coalesce(p.name, ''), coalesce(p.type, ''),"
+        " coalesce(p.\"notnull\", 0), coalesce(p.dflt_value, ''), coalesce(p.pk, 0)"
+        " FROM sqlite_master m LEFT JOIN pragma_table_info(m.name) p ON m.type = 'table'"
+        " WHERE m.name NOT LIKE 'sqlite_%' ORDER BY m.type, m.name, p.cid", -1, &st, NULL);
+    size_t cap = 1 << 16, len = 0;
+    char *out = calloc(cap, 1);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int c = 0; c < 8; c++) {
+            const char *t = (const char *)sqlite3_column_text(st, c);
+            len += (size_t)snprintf(out + len, cap - len, "%s|", t ? t : "");
+        }
+        len += (size_t)snprintf(out + len, cap - len, "\n");
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+}
+
+static int64_t count_rows(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_stmt *st;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void test_migration_from_v1(const char *v1_sql_path)
+{
+    char *old_path = temp_path("v1.db");
+    char *fresh_path = temp_path("fresh.db");
+    uint8_t *sql = NULL;
+    size_t len = 0;
+    cs_error err;
+    CHECK_OK(fs_read_file(v1_sql_path, 1 << 20, &sql, &len, &err), &err);
+
+    /* A version-1 catalog with one image in it, as the first release wrote it. */
+    sqlite3 *db;
+    sqlite3_open(old_path, &db);
+    exec_sql(db, (const char *)sql);
+    exec_sql(db, "INSERT INTO meta VALUES ('generation', '7');"
+                 "PRAGMA user_version = 1;"
+                 "INSERT INTO images(path, folder, size, mtime_ns, content_hash, width, height,"
+                 " format, indexed_at) VALUES ('/p/beach.jpg', '/p', 10, 20, 'abc', 640, 480,"
+                 " 'jpeg', 0);"
+                 "INSERT INTO captions(image_id, caption, path_words) VALUES (1,"
+                 " 'A sandy beach at sunset', 'beach');");
+    sqlite3_close(db);
+    free(sql);
+
+    catalog *c = NULL;
+    CHECK_OK(catalog_open(old_path, false, &c, &err), &err);
+    if (!c)
+        return;
+    CHECK_INT_EQ(catalog_schema_version(c), CATALOG_SCHEMA_VERSION);
+    int64_t gen = -1;
+    CHECK_OK(catalog_generation(c, &gen, &err), &err);
+    CHECK_INT_EQ(gen, 7);   /* migration must not lose meta */
+    int64_t *ids = NULL;
+    double *scores = NULL;
+    size_t n = 0;
+    CHECK_OK(catalog_fts_search(c, "\"sunset\"", 10, &ids, &scores, &n, &err), &err);
+    CHECK_INT_EQ(n, 1);
+    if (n)
+        CHECK_INT_EQ(ids[0], 1);
+    free(ids);
+    free(scores);
+    catalog_close(c);
+
+    catalog *fresh = NULL;
+    CHECK_OK(catalog_open(fresh_path, false, &fresh, &err), &err);
+    catalog_close(fresh);
+    char *a = schema_fingerprint(old_path);
+    char *b = schema_fingerprint(fresh_path);
+    if (strcmp(a, b) != 0) {
+        fprintf(stderr, "migrated schema differs from index/schema.sql:\n--- migrated\n%s"
+                        "--- fresh\n%s", a, b);
+        check_failures++;
+    }
+    CHECK_INT_EQ(count_rows(old_path, "PRAGMA user_version"), CATALOG_SCHEMA_VERSION);
+    free(a);
+    free(b);
+    free(old_path);
+    free(fresh_path);
+}
+
+static void test_refuses(void)
+{
+    cs_error err;
+    catalog *c = NULL;
+    char *newer = temp_path("newer.db");
+    sqlite3 *db;
+    sqlite3_open(newer, &db);
+    exec_sql(db, "PRAGMA user_version = 99");
+    sqlite3_close(db);
+    CHECK_INT_EQ(catalog_open(newer, false, &c, &err), CS_ERR_UNSUPPORTED);
+    CHECK(strstr(err.message, "newer") != NULL);
+    CHECK(c == NULL);
+
+    char *foreign = temp_path("foreign.db");
+    sqlite3_open(foreign, &db);
+    exec_sql(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+    sqlite3_close(db);
+    CHECK_INT_EQ(catalog_open(foreign, false, &c, &err), CS_ERR_CORRUPT);
+    CHECK(strstr(err.message, "not a capsearch catalog") != NULL);
+    /* and it was left alone */
+    CHECK_INT_EQ(count_rows(foreign, "SELECT count(*) FROM t"), 1);
+
+    char *garbage = temp_path("garbage.db");
+    FILE *f = fopen(garbage, "wb");
+    for (int i = 0; i < 4096; i++)
+        fputc((i * 7919) & 0xff, f);
+    fclose(f);
+    CHECK(catalog_open(garbage, false, &c, &err) != CS_OK);
+    CHECK(c == NULL);
+
+    char *missing = temp_path("missing.db");
+    CHECK_INT_EQ(catalog_open(missing, true, &c, &err), CS_ERR_NOT_FOUND);
+    free(newer);
+    free(foreign);
+    free(garbage);
+    free(missing);
+}
+
+static catalog_image sample_image(const char *path, const char *hash)
+{
+    return (catalog_image){
+        .path = path, .folder = "/photos", .size = 1234, .mtime_ns = 99,
+        .content_hash = hash, .width = 800, .height = 600, .format = "jpeg",
+        .has_taken_at = true, .taken_at = 1625418000, .camera_make = "Canon",
+        .camera_model = "Canon EOS 5D", .has_phash = true, .phash = 0xF0F0F0F0F0F0F0F0ull,
+    };
+}
+
+static void test_write_copy_delete(void)
+{
+    char *path = temp_path("rw.db");
+    cs_error err;
+    catalog *c = NULL;
+    CHECK_OK(catalog_open(path, false, &c, &err), &err);
+    if (!c)
+        return;
+    int64_t g0 = 0, g1 = 0, g2 = 0;
+    CHECK_OK(catalog_generation(c, &g0, &err), &err);
+
+    float vec[4] = {0.5f, -0.25f, 0.125f, 1.0f};
+    catalog_image im = sample_image("/photos/dog_on_beach.jpg", "00112233445566778899aabbccddeeff");
+    catalog_text text = {"A dog running on a beach", "dog beach sand", "", "photos dog on beach",
+                         "2021 july summer"};
+    catalog_tag tags[2] = {{"dog", "object", 0.9f}, {"blue", "color", 0.4f}};
+    catalog_embedding emb = {"test-model", 4, vec};
+    int64_t id = 0;
+    CHECK_OK(catalog_begin(c, &err), &err);
+    CHECK_OK(catalog_put_image(c, &im, &text, tags, 2, &emb, &id, &err), &err);
+    CHECK_OK(catalog_commit(c, &err), &err);
+    CHECK(id > 0);
+    CHECK_OK(catalog_generation(c, &g1, &err), &err);
+    CHECK_INT_EQ(g1, g0 + 1);
+
+    /* An empty transaction does not move the generation. */
+    CHECK_OK(catalog_begin(c, &err), &err);
+    CHECK_OK(catalog_commit(c, &err), &err);
+    CHECK_OK(catalog_generation(c, &g2, &err), &err);
+    CHECK_INT_EQ(g2, g1);
+
+    /* Stemming and weights: "running dogs" finds it through the caption. */
+    int64_t *ids = NULL;
+    double *scores = NULL;
+    size_t n = 0;
+    CHECK_OK(catalog_fts_search(c, "\"running\" OR \"dogs\"", 10, &ids, &scores, &n, &err), &err);
+    CHECK_INT_EQ(n, 1);
+    CHECK(n && scores[0] < 0);   /* bm25: lower is better, matches are negative */
+    free(ids);
+    free(scores);
+
+    float back[4] = {0};
+    CHECK_OK(catalog_get_embedding(c, id, "test-model", 4, back, &err), &err);
+    CHECK(memcmp(back, vec, sizeof vec) == 0);
+    CHECK_INT_EQ(catalog_get_embedding(c, id, "other-model", 4, back, &err), CS_ERR_NOT_FOUND);
+    CHECK_INT_EQ(catalog_get_embedding(c, id, "test-model", 5, back, &err), CS_ERR_CORRUPT);
+
+    /* A copy (rename) keeps what came from the pixels, takes the new path words. */
+    int64_t copy_id = 0;
+    CHECK_OK(catalog_begin(c, &err), &err);
+    CHECK_OK(catalog_copy_image(c, id, "/photos/renamed/holiday.jpg", "/photos/renamed", 1234,
+                                123, "photos renamed holiday", &copy_id, &err), &err);
+    CHECK_OK(catalog_commit(c, &err), &err);
+    CHECK(copy_id > id);
+    cs_result r = {0};
+    CHECK_OK(catalog_fill_result(c, copy_id, &r, &err), &err);
+    CHECK_STR_EQ(r.path, "/photos/renamed/holiday.jpg");
+    CHECK_STR_EQ(r.caption, "A dog running on a beach");
+    CHECK_INT_EQ(r.width, 800);
+    CHECK_INT_EQ(r.taken_at, 1625418000);
+    free(r.path);
+    free(r.caption);
+    free(r.tags);
+    CHECK_OK(catalog_get_embedding(c, copy_id, "test-model", 4, back, &err), &err);
+    CHECK(memcmp(back, vec, sizeof vec) == 0);
+    CHECK_OK(catalog_fts_search(c, "\"holiday\"", 10, &ids, &scores, &n, &err), &err);
+    CHECK_INT_EQ(n, 1);
+    CHECK(n == 1 && ids[0] == copy_id);
+    free(ids);
+    free(scores);
+
+    /* Same path, same content, new mtime: updated in place, same id. */
+    int64_t same_id = 0;
+    CHECK_OK(catalog_begin(c, &err), &err);
+    CHECK_OK(catalog_copy_image(c, copy_id, "/photos/renamed/holiday.jpg", "/photos/renamed",
+                                1234, 456, "photos renamed holiday", &same_id, &err), &err);
+    CHECK_OK(catalog_commit(c, &err), &err);
+    CHECK_INT_EQ(same_id, copy_id);
+
+    /* Replacing a path retires its id; ids are never reused. */
+    int64_t new_id = 0;
+    im.content_hash = "ffeeddccbbaa99887766554433221100";
+    CHECK_OK(catalog_begin(c, &err), &err);
+    CHECK_OK(catalog_put_image(c, &im, &text, NULL, 0, NULL, &new_id, &err), &err);
+    CHECK_OK(catalog_commit(c, &err), &err);
+    CHECK(new_id > copy_id);
+    CHECK_INT_EQ(catalog_fill_result(c, id, &r, &err), CS_ERR_NOT_FOUND);
+
+    /* Deleting cascades to the FTS index, tags and embeddings. */
+    CHECK_OK(catalog_begin(c, &err), &err);
+    CHECK_OK(catalog_delete_image(c, copy_id, &err), &err);
+    CHECK_OK(catalog_commit(c, &err), &err);
+    CHECK_OK(catalog_fts_search(c, "\"holiday\"", 10, &ids, &scores, &n, &err), &err);
+    CHECK_INT_EQ(n, 0);
+    free(ids);
+    free(scores);
+    CHECK_INT_EQ(count_rows(path, "SELECT count(*) FROM tags"), 0);
+    CHECK_INT_EQ(count_rows(path, "SELECT count(*) FROM embeddings"), 0);
+    /* The FTS index agrees with its content table. */
+    CHECK_INT_EQ(count_rows(path, "SELECT count(*) FROM captions_fts"),
+                 count_rows(path, "SELECT count(*) FROM captions"));
+
+    /* Copying from an image that is gone is reported, not invented. */
+    CHECK_OK(catalog_begin(c, &err), &err);
+    CHECK_INT_EQ(catalog_copy_image(c, copy_id, "/x.jpg", "/", 1, 1, "x", &same_id, &err),
+                 CS_ERR_NOT_FOUND);
+    catalog_rollback(c);
+
+    /* Error records: one per path, cleared when the path is indexed. */
+    CHECK_OK(catalog_begin(c, &err), &err);
+    CHECK_OK(catalog_record_error(c, "/photos/bad.jpg", 5, 6, "corrupt data: x", &err), &err);
+    CHECK_OK(catalog_record_error(c, "/photos/bad.jpg", 7, 8, "corrupt data: y", &err), &err);
+    CHECK_OK(catalog_commit(c, &err), &err);
+    cs_error_list *list = NULL;
+    CHECK_OK(catalog_errors(c, &list, &err), &err);
+    CHECK(list && list->count == 1);
+    if (list && list->count == 1)
+        CHECK_STR_EQ(list->items[0].reason, "corrupt data: y");
+    cs_error_list_free(list);
+    im.path = "/photos/bad.jpg";
+    CHECK_OK(catalog_begin(c, &err), &err);
+    CHECK_OK(catalog_put_image(c, &im, &text, NULL, 0, NULL, &new_id, &err), &err);
+    CHECK_OK(catalog_commit(c, &err), &err);
+    CHECK_INT_EQ(count_rows(path, "SELECT count(*) FROM errors"), 0);
+
+    catalog_close(c);
+    free(path);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s TMPDIR MIGRATION_0001_SQL\n", argv[0]);
+        return 2;
+    }
+    snprintf(tmpdir, sizeof tmpdir, "%s", argv[1]);
+    cs_error err;
+    if (fs_mkdir_p(tmpdir, &err) != CS_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        return 2;
+    }
+    test_migration_from_v1(argv[2]);
+    test_refuses();
+    test_write_copy_delete();
+    CHECK_DONE();
+}

@@ -1,0 +1,380 @@
+/* fts_query_build: exact expressions for the rules in ftsquery.h, then every
+ * expression built from hostile input is run against a real FTS5 table with
+ * the catalog's tokenizer (no input may be a syntax error), then what a
+ * person expects to match does match. */
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "search/ftsquery.h"
+
+/* ---------- exact expressions ---------- */
+
+static void expect_query(const char *input, const char *expected, int line)
+{
+    char *got = (char *)1;
+    cs_error err = {0};
+    cs_status rc = fts_query_build(input, &got, &err);
+    bool same = rc == CS_OK && (expected ? got && strcmp(got, expected) == 0 : got == NULL);
+    if (!same) {
+        fprintf(stderr, "%s:%d: query [%s] (rc %d %s)\n  got      [%s]\n  expected [%s]\n",
+                __FILE__, line, input, (int)rc, err.message,
+                rc == CS_OK && got ? got : "(null)", expected ? expected : "(null)");
+        check_failures++;
+    }
+    if (rc == CS_OK)
+        free(got);
+}
+
+#define EXPECT(input, expected) expect_query(input, expected, __LINE__)
+
+static void test_words_and_stop_words(void)
+{
+    EXPECT("dog", "\"dog\"");
+    EXPECT("red car", "\"red\" OR \"car\"");
+    EXPECT("a dog on the beach", "\"dog\" OR \"beach\"");
+    EXPECT("photos of my dog", "\"dog\"");
+    /* only stop words: they are all there is, so they stay */
+    EXPECT("the", "\"the\"");
+    EXPECT("The Who", "\"The\" OR \"Who\"");
+    /* repeats are one term (FTS5 folds case) */
+    EXPECT("Dog dog DOG dog", "\"Dog\"");
+    EXPECT("dog's toy", "\"dog's\" OR \"toy\"");
+    EXPECT("t-shirt 3.5mm", "\"t-shirt\" OR \"3.5mm\"");
+    EXPECT("beach--sunset", "\"beach\" OR \"sunset\"");
+    EXPECT("café", "\"café\"");
+    EXPECT("東京 タワー", "\"東京\" OR \"タワー\"");
+    EXPECT("😀", "\"😀\"");
+}
+
+static void test_operators_are_words(void)
+{
+    /* and, or, not are stop words; with nothing else left they stay */
+    EXPECT("AND OR NOT", "\"AND\" OR \"OR\" OR \"NOT\"");
+    EXPECT("cats AND dogs", "\"cats\" OR \"dogs\"");
+    EXPECT("NEAR(a b, 3)", "\"NEAR\" OR \"b\" OR \"3\"");
+    EXPECT("caption:dog", "\"caption\" OR \"dog\"");
+    EXPECT("^start +plus", "\"start\" OR \"plus\"");
+    EXPECT("(dog)", "\"dog\"");
+    EXPECT("{col1 col2}: x", "\"col1\" OR \"col2\" OR \"x\"");
+}
+
+static void test_phrases_prefixes_exclusions(void)
+{
+    EXPECT("\"red car\"", "\"red car\"");
+    EXPECT("\"red car", "\"red car\"");                 /* unclosed: to the end */
+    EXPECT("“red car”", "\"red car\"");                 /* typographic quotes */
+    EXPECT("«voiture rouge»", "\"voiture rouge\"");
+    EXPECT("\"the who\" live", "\"the who\" OR \"live\"");   /* phrases keep stop words */
+    EXPECT("\"\"\"\"", NULL);
+    EXPECT("\"  !! \"", NULL);
+    EXPECT("beac*", "\"beac\" *");
+    EXPECT("beac** sun", "\"beac\" * OR \"sun\"");
+    EXPECT("the*", "\"the\" *");                        /* a prefix is never a stop word */
+    EXPECT("\"red ca\"*", "\"red ca\" *");
+    EXPECT("cat -dog", "(\"cat\") NOT \"dog\"");
+    EXPECT("cat -dog -bird", "(\"cat\") NOT (\"dog\" OR \"bird\")");
+    EXPECT("cat --dog", "(\"cat\") NOT \"dog\"");
+    EXPECT("-\"red car\" boat", "(\"boat\") NOT \"red car\"");
+    EXPECT("cat -beac*", "(\"cat\") NOT \"beac\" *");
+    EXPECT("cat -dog -dog -DOG", "(\"cat\") NOT \"dog\"");
+    EXPECT("dog -", "\"dog\"");
+    EXPECT("dog - cat", "\"dog\" OR \"cat\"");
+}
+
+static void test_nothing_to_search(void)
+{
+    EXPECT("", NULL);
+    EXPECT("   ", NULL);
+    EXPECT("!!! *** ---", NULL);
+    EXPECT("-dog", NULL);
+    EXPECT("-dog -cat", NULL);
+    EXPECT("\x01\x02\x7f", NULL);
+    EXPECT("\xff\xfe\xc0\xaf", NULL);
+}
+
+static void test_invalid_utf8_dropped(void)
+{
+    EXPECT("caf\xff\xfe", "\"caf\"");
+    EXPECT("a\xff" "dog", "\"dog\"");
+    EXPECT("dog\xe6\x9d", "\"dog\"");                    /* truncated sequence */
+    EXPECT("x\xed\xa0\x80y", "\"x\" OR \"y\"");           /* surrogate */
+    EXPECT("tab\there\r\nnew", "\"tab\" OR \"new\"");   /* "here" is a stop word */
+}
+
+static void test_bad_arguments(void)
+{
+    cs_error err = {0};
+    char *out = (char *)1;
+    CHECK_INT_EQ(fts_query_build(NULL, &out, &err), CS_ERR_INVALID);
+    CHECK(out == NULL);
+    CHECK(err.message[0] != '\0');
+    CHECK_INT_EQ(fts_query_build("dog", NULL, &err), CS_ERR_INVALID);
+}
+
+/* ---------- against SQLite ---------- */
+
+static const char *const docs[] = {
+    /* 1 */ "a boat on the lake",
+    /* 2 */ "a red car parked by the road",
+    /* 3 */ "a car that is red",
+    /* 4 */ "a dog on the beach",
+    /* 5 */ "a dog and a cat",
+    /* 6 */ "a cat sleeping",
+    /* 7 */ "morning at the cafe",
+    /* 8 */ "a house near the river",
+    /* 9 */ "t-shirt with print",
+    /* 10 */ "a cat and a bird",
+};
+
+static sqlite3 *open_table(void)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open(":memory:", &db) != SQLITE_OK)
+        return NULL;
+    int rc = sqlite3_exec(db,
+                          "CREATE VIRTUAL TABLE t USING fts5(a, tokenize='porter unicode61 "
+                          "remove_diacritics 2')",
+                          NULL, NULL, NULL);
+    sqlite3_stmt *st = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "INSERT INTO t(rowid, a) VALUES (?, ?)", -1, &st, NULL);
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof docs / sizeof docs[0]; i++) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)(i + 1));
+        sqlite3_bind_text(st, 2, docs[i], -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "setting up the FTS5 table: %s\n", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+/* Runs expr with MATCH; returns a bit set of matching rowids (1..10), or -1
+ * with the SQLite message printed when the expression is rejected. */
+static long run_match(sqlite3 *db, const char *expr, const char *input_label)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT rowid FROM t WHERE t MATCH ? ORDER BY rank", -1, &st,
+                                NULL);
+    long found = 0;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            found |= 1L << sqlite3_column_int64(st, 0);
+    if (rc != SQLITE_DONE) {
+        fprintf(stderr, "input %s gave expression [%.200s]: %s\n", input_label, expr,
+                sqlite3_errmsg(db));
+        found = -1;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+static bool valid_utf8(const unsigned char *s)
+{
+    /* independent check: decode, reject overlong, surrogates, > U+10FFFF */
+    while (*s) {
+        uint32_t cp;
+        int n;
+        if (*s < 0x80) { cp = *s; n = 1; }
+        else if ((*s & 0xE0) == 0xC0) { cp = *s & 0x1F; n = 2; }
+        else if ((*s & 0xF0) == 0xE0) { cp = *s & 0x0F; n = 3; }
+        else if ((*s & 0xF8) == 0xF0) { cp = *s & 0x07; n = 4; }
+        else return false;
+        for (int k = 1; k < n; k++) {
+            if ((s[k] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[k] & 0x3F);
+        }
+        static const uint32_t min_for_len[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_for_len[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        s += n;
+    }
+    return true;
+}
+
+/* Builds and runs one input; the label names it in failures. */
+static void check_hostile(sqlite3 *db, const char *input, const char *label)
+{
+    char *expr = NULL;
+    cs_error err = {0};
+    cs_status rc = fts_query_build(input, &expr, &err);
+    if (rc != CS_OK) {
+        fprintf(stderr, "input %s: status %d: %s\n", label, (int)rc, err.message);
+        check_failures++;
+        return;
+    }
+    if (!expr)
+        return;
+    if (!valid_utf8((const unsigned char *)expr)) {
+        fprintf(stderr, "input %s: expression is not valid UTF-8\n", label);
+        check_failures++;
+    }
+    if (run_match(db, expr, label) < 0)
+        check_failures++;
+    free(expr);
+}
+
+static void test_hostile_inputs(sqlite3 *db)
+{
+    static const char *const inputs[] = {
+        "\"", "\"\"", "\"\"\"", "\"\"\"\"", "'", "''", "'''", "`", "``", "“", "”", "„", "«", "»",
+        "＂", "‘’", "\"dog", "dog\"", "do\"g", "\"red \"car\"", "'red car'", "“red car\"",
+        "AND", "OR", "NOT", "NEAR", "AND OR NOT NEAR(a b, 3)", "NEAR(a b, 3)", "NEAR/3",
+        "a NEAR b", "dog AND", "OR dog", "NOT dog", "dog NOT", "*", "**", "a*", "*a", "a*b*c",
+        "\"a\"*", "^", "^dog", ":", "col:word", "a:b:c", "{a b}:c", "(", ")", "()", "(dog",
+        "dog)", "((dog))", "+", "+dog", "dog+", "-", "--", "---dog", "-\"", "-\"\"", "-*",
+        "-(dog)", "- -", "\"-dog\"", "dog -\"", "😀", "😀 -dog", "👩‍👩‍👧", "🇫🇷", "東京タワー",
+        "写真 の 猫", "한국어 사진", "안녕하세요", "café crème", "naïve façade", "Ωμέγα",
+        "Привет мир", "עברית", "مرحبا", "\xe2\x80\x8b", "a\xcc\x81", "\xff", "\xfe\xff",
+        "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe6\x9d", "dog\x01" "cat", "\x1b[31mred",
+        "\t\r\n\v\f", "\x7f", "", " ", "the", "the of and a", "a an the of on at with",
+        "0", "000", "1e10", "3.14", "..", ".", "'s", "dog's", "rock'n'roll", "x--y", "\\",
+        "\\\"", "%", "_", "$", "@", "#", "!", "?", ";", ",", "<>", "&", "|", "~", "=", "[", "]",
+    };
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "#%zu", i);
+        check_hostile(db, inputs[i], label);
+    }
+}
+
+static void test_very_long_input(sqlite3 *db)
+{
+    size_t n = 100 * 1024;
+    char *s = malloc(n + 1);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    /* distinct words: aaaa0 bbbb1 ... plus operators and quotes mixed in */
+    static const char *const noise[] = {" AND ", " \"", " -", "* ", " NEAR(", ") ", " OR ", ":"};
+    size_t p = 0;
+    for (unsigned i = 0; p + 32 < n; i++) {
+        p += (size_t)snprintf(s + p, n - p, "w%c%c%u%s", 'a' + i % 26, 'a' + i / 26 % 26, i,
+                              noise[i % 8]);
+    }
+    memset(s + p, 'z', n - p);   /* and one very long word at the end */
+    s[n] = '\0';
+    check_hostile(db, s, "100 KB of words");
+    memset(s, 'x', n);           /* one 100 KB word */
+    check_hostile(db, s, "a 100 KB word");
+    memset(s, '"', n);           /* 100 KB of quotes */
+    check_hostile(db, s, "100 KB of quotes");
+    for (size_t i = 0; i < n; i++)
+        s[i] = (char)(i % 2 ? '-' : 'a');
+    check_hostile(db, s, "a-a-a-...");
+    for (size_t i = 0; i < n; i++)
+        s[i] = (char)(i % 3 == 2 ? ' ' : i % 3 ? 'x' : '-');
+    check_hostile(db, s, "-x -x -x ... (only exclusions)");
+    free(s);
+}
+
+/* Deterministic random strings from a hostile alphabet. */
+static void test_fuzz(sqlite3 *db)
+{
+    static const char *const pieces[] = {
+        "\"", "'", "(", ")", "*", "^", ":", "-", "+", " ", " ", "AND", "OR", "NOT", "NEAR",
+        "dog", "cat", "a", "the", "é", "😀", "東", "“", "”", "«", "\xff", "\xc3", "\x80",
+        "\x01", ",", ".", "{", "}", "\\", "/", "0", "42",
+    };
+    uint64_t state = 0x9E3779B97F4A7C15u;
+    char buf[256];
+    for (int round = 0; round < 5000; round++) {
+        size_t len = 0;
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        int count = (int)(state % 24);
+        for (int i = 0; i < count; i++) {
+            state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+            const char *piece = pieces[state % (sizeof pieces / sizeof pieces[0])];
+            size_t pl = strlen(piece);
+            if (len + pl >= sizeof buf)
+                break;
+            memcpy(buf + len, piece, pl);
+            len += pl;
+        }
+        buf[len] = '\0';
+        char label[32];
+        snprintf(label, sizeof label, "fuzz round %d", round);
+        check_hostile(db, buf, label);
+    }
+}
+
+/* ---------- what matches ---------- */
+
+static long rows(int a, int b, int c, int d)
+{
+    long set = 0;
+    int r[4] = {a, b, c, d};
+    for (int i = 0; i < 4; i++)
+        if (r[i])
+            set |= 1L << r[i];
+    return set;
+}
+
+static void expect_matches(sqlite3 *db, const char *input, long expected, int line)
+{
+    char *expr = NULL;
+    cs_error err = {0};
+    long got = -2;
+    if (fts_query_build(input, &expr, &err) == CS_OK)
+        got = expr ? run_match(db, expr, input) : 0;
+    if (got != expected) {
+        fprintf(stderr, "%s:%d: [%s] -> [%s] matched set %#lx, expected %#lx\n", __FILE__, line,
+                input, expr ? expr : "(null)", got, expected);
+        check_failures++;
+    }
+    free(expr);
+}
+
+#define MATCHES(input, a, b, c, d) expect_matches(db, input, rows(a, b, c, d), __LINE__)
+
+static void test_semantics(sqlite3 *db)
+{
+    MATCHES("boats", 1, 0, 0, 0);            /* porter: boats -> boat */
+    MATCHES("café", 7, 0, 0, 0);             /* diacritics folded */
+    MATCHES("CAFÉ", 7, 0, 0, 0);
+    MATCHES("-dog cat", 6, 10, 0, 0);        /* doc 5 has a dog */
+    MATCHES("cat -dog -bird", 6, 0, 0, 0);
+    MATCHES("cat -\"a bird\"", 5, 6, 0, 0);  /* excluding a phrase */
+    MATCHES("\"red car\"", 2, 0, 0, 0);      /* doc 3 has both words, not the phrase */
+    MATCHES("red car", 2, 3, 0, 0);
+    MATCHES("beac*", 4, 0, 0, 0);
+    MATCHES("NEAR", 8, 0, 0, 0);             /* the word, not the operator */
+    MATCHES("AND", 5, 10, 0, 0);             /* a stop word alone is searched */
+    MATCHES("t-shirt", 9, 0, 0, 0);
+    MATCHES("DOG", 4, 5, 0, 0);
+    MATCHES("a dog on the beach", 4, 5, 0, 0);   /* stop words do not match everything */
+    MATCHES("😀", 0, 0, 0, 0);
+    /* a side that tokenizes to nothing must never turn NOT around */
+    MATCHES("😀 -dog", 0, 0, 0, 0);
+    MATCHES("-dog", 0, 0, 0, 0);
+}
+
+int main(void)
+{
+    test_words_and_stop_words();
+    test_operators_are_words();
+    test_phrases_prefixes_exclusions();
+    test_nothing_to_search();
+    test_invalid_utf8_dropped();
+    test_bad_arguments();
+    sqlite3 *db = open_table();
+    CHECK(db != NULL);
+    if (db) {
+        test_hostile_inputs(db);
+        test_very_long_input(db);
+        test_fuzz(db);
+        test_semantics(db);
+        sqlite3_close(db);
+    }
+    CHECK_DONE();
+}
