@@ -374,24 +374,6 @@ static void append_lower_words(strbuf *sb, const char *words)
         strbuf_append_char(sb, ascii_lower(*p));
 }
 
-/* Names as image_format_name() gives them (image.h enum order); kept here so
- * the caption library does not link the decoders. */
-static const char *format_word(cs_image_format format)
-{
-    switch (format) {
-    case CS_FORMAT_JPEG: return "jpeg";
-    case CS_FORMAT_PNG: return "png";
-    case CS_FORMAT_GIF: return "gif";
-    case CS_FORMAT_BMP: return "bmp";
-    case CS_FORMAT_TGA: return "tga";
-    case CS_FORMAT_PNM: return "pnm";
-    case CS_FORMAT_WEBP: return "webp";
-    case CS_FORMAT_HEIF: return "heif";
-    case CS_FORMAT_UNKNOWN: break;
-    }
-    return NULL;
-}
-
 typedef struct known_facts {
     const char *shape;        /* NULL when the size is unknown */
     bool has_date;
@@ -430,7 +412,8 @@ static void add_fact_tags(const caption_facts *f, const known_facts *k, caption_
     }
     add_tag(out, strbuf_str(&k->camera.make), 1.0f, "camera");
     add_tag(out, strbuf_str(&k->camera.model), 1.0f, "camera");
-    add_tag(out, format_word(f->format), 1.0f, "format");
+    add_tag(out, f->format != CS_FORMAT_UNKNOWN ? image_format_name(f->format) : NULL, 1.0f,
+            "format");
 }
 
 static void build_sentence(strbuf *sb, const known_facts *k, const caption_result *out)

@@ -109,7 +109,7 @@ static void usage(FILE *out)
             "  --max-pixels N    refuse images larger than N pixels (default 178956970)\n"
             "  --max-file-mb N   refuse files larger than N MiB (default 256)\n"
             "  --no-purge        keep entries of files that are no longer there\n"
-            "  --quiet           no progress bar\n"
+            "  --quiet           no progress bar and no summary\n"
             "  --db DIR, --json, --help as for every command\n\n"
             "With --json, progress is printed as JSON lines: {\"event\":\"walked\"...},\n"
             "{\"event\":\"progress\"...}, {\"event\":\"error\",\"path\",\"reason\"} and a\n"
@@ -201,7 +201,7 @@ int cmd_index(int argc, char **argv)
         if (rc != CS_OK)
             json_object_set_new(summary, "message", cli_json_text(err.message));
         cli_print_json(summary);
-    } else if (rc == CS_OK || rc == CS_ERR_CANCELLED) {
+    } else if (!quiet && (rc == CS_OK || rc == CS_ERR_CANCELLED)) {
         fprintf(stderr,
                 "%s %llu new or changed, %llu reused, %llu unchanged, %llu removed, "
                 "%llu failed in %.1f s\n", rc == CS_OK ? "indexed:" : "interrupted:",

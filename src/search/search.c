@@ -94,39 +94,22 @@ static cs_status new_results(cs_results **out, cs_error *err)
     return *out ? CS_OK : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
 }
 
-cs_status cs_search(cs_library *lib, const char *query, const cs_search_options *options,
-                    cs_results **out, cs_error *err)
+/* Fuses the ranked lists and fills the requested page of results. */
+static cs_status fuse_into(cs_library *lib, const fusion_list *lists, size_t nlists,
+                           const search_params *p, cs_results *results, cs_error *err)
 {
-    *out = NULL;
-    double started = fs_now_seconds();
-    search_params p;
-    cs_status rc = check_options(options, &p, err);
-    if (rc != CS_OK)
-        return rc;
-    cs_results *results = NULL;
-    rc = new_results(&results, err);
-    if (rc != CS_OK)
-        return rc;
-    rc = fts_query_build(query ? query : "", &results->fts_query, err);
-    int64_t *ids = NULL;
-    double *scores = NULL;
-    size_t n = 0;
     fusion_item *fused = NULL;
     size_t nfused = 0;
-    if (rc == CS_OK && results->fts_query) {
-        int want = p.offset + p.k;
-        rc = catalog_fts_search(lib->cat, results->fts_query,
-                                want > MIN_CANDIDATES ? want : MIN_CANDIDATES, &ids, &scores,
-                                &n, err);
-        fusion_list text = {"text", p.text_weight, n, ids, scores};
-        if (rc == CS_OK)
-            rc = fusion_rrf(&text, 1, p.rrf_k, &fused, &nfused, err);
-        if (rc == CS_OK)
-            rc = fill_page(lib, fused, nfused, &text, 1, &p, results, err);
-    }
-    free(ids);
-    free(scores);
+    cs_status rc = fusion_rrf(lists, nlists, p->rrf_k, &fused, &nfused, err);
+    if (rc == CS_OK)
+        rc = fill_page(lib, fused, nfused, lists, nlists, p, results, err);
     free(fused);
+    return rc;
+}
+
+/* Hands the results over (or frees them on failure), with the time taken. */
+static cs_status finish(cs_status rc, cs_results *results, double started, cs_results **out)
+{
     if (rc != CS_OK) {
         cs_results_free(results);
         return rc;
@@ -134,6 +117,35 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
     results->took_ms = (fs_now_seconds() - started) * 1000.0;
     *out = results;
     return CS_OK;
+}
+
+cs_status cs_search(cs_library *lib, const char *query, const cs_search_options *options,
+                    cs_results **out, cs_error *err)
+{
+    *out = NULL;
+    double started = fs_now_seconds();
+    search_params p;
+    cs_results *results = NULL;
+    cs_status rc = check_options(options, &p, err);
+    if (rc == CS_OK)
+        rc = new_results(&results, err);
+    if (rc == CS_OK)
+        rc = fts_query_build(query ? query : "", &results->fts_query, err);
+    if (rc == CS_OK && results->fts_query) {
+        int64_t *ids = NULL;
+        double *scores = NULL;
+        size_t n = 0;
+        int want = p.offset + p.k;
+        rc = catalog_fts_search(lib->cat, results->fts_query,
+                                want > MIN_CANDIDATES ? want : MIN_CANDIDATES, &ids, &scores,
+                                &n, err);
+        fusion_list text = {"text", p.text_weight, n, ids, scores};
+        if (rc == CS_OK)
+            rc = fuse_into(lib, &text, 1, &p, results, err);
+        free(ids);
+        free(scores);
+    }
+    return finish(rc, results, started, out);
 }
 
 cs_status cs_search_similar(cs_library *lib, int64_t id, const cs_search_options *options,
@@ -149,14 +161,12 @@ cs_status cs_search_similar(cs_library *lib, int64_t id, const cs_search_options
         return cs_error_set(err, CS_ERR_NOT_FOUND,
                             "the library has no image vectors yet: index some images first");
     int dim = vectors_dim(lib->vec);
-    float *query = malloc((size_t)dim * sizeof *query);
     int want = p.offset + p.k + 1;   /* +1: the image itself comes back first */
+    float *query = malloc((size_t)dim * sizeof *query);
     int64_t *ids = malloc((size_t)want * sizeof *ids);
     float *scores = malloc((size_t)want * sizeof *scores);
     double *raw = malloc((size_t)want * sizeof *raw);
     cs_results *results = NULL;
-    fusion_item *fused = NULL;
-    size_t nfused = 0;
     if (!query || !ids || !scores || !raw)
         rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
     if (rc == CS_OK)
@@ -164,6 +174,8 @@ cs_status cs_search_similar(cs_library *lib, int64_t id, const cs_search_options
     int found = 0;
     if (rc == CS_OK)
         rc = vectors_search(lib->vec, query, want, ids, scores, &found, err);
+    if (rc == CS_OK)
+        rc = new_results(&results, err);
     if (rc == CS_OK) {
         int kept = 0;
         for (int i = 0; i < found; i++)
@@ -172,22 +184,11 @@ cs_status cs_search_similar(cs_library *lib, int64_t id, const cs_search_options
                 raw[kept++] = scores[i];
             }
         fusion_list vector = {"vector", 1.0, (size_t)kept, ids, raw};
-        rc = new_results(&results, err);
-        if (rc == CS_OK)
-            rc = fusion_rrf(&vector, 1, p.rrf_k, &fused, &nfused, err);
-        if (rc == CS_OK)
-            rc = fill_page(lib, fused, nfused, &vector, 1, &p, results, err);
+        rc = fuse_into(lib, &vector, 1, &p, results, err);
     }
     free(query);
     free(ids);
     free(scores);
     free(raw);
-    free(fused);
-    if (rc != CS_OK) {
-        cs_results_free(results);
-        return rc;
-    }
-    results->took_ms = (fs_now_seconds() - started) * 1000.0;
-    *out = results;
-    return CS_OK;
+    return finish(rc, results, started, out);
 }
