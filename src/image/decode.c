@@ -46,8 +46,9 @@ static cs_status dispatch(const decode_request *req, cs_image_format format, cs_
     case CS_FORMAT_GIF:
     case CS_FORMAT_BMP:
     case CS_FORMAT_TGA:
-    case CS_FORMAT_PNM:
         return image_decode_stb(req, format, out, err);
+    case CS_FORMAT_PNM:
+        return image_decode_pnm(req, out, err);
     case CS_FORMAT_WEBP:
         return image_decode_webp(req, out, err);
     case CS_FORMAT_HEIF:

@@ -36,16 +36,16 @@ static tjscalingfactor choose_scale(int width, int height, int target)
 }
 
 /* Naive CMYK to RGB (there is no colour management here): R = (1-C)(1-K).
- * Adobe applications write CMYK inverted, and mark it with an APP14
- * "Adobe" segment; libjpeg hands the values over as stored. */
-static void cmyk_to_rgb(const uint8_t *cmyk, size_t pixels, bool inverted, uint8_t *rgb)
+ * CMYK JPEGs are stored inverted (255 = no ink), the convention of Adobe
+ * applications and of libjpeg's own writer; it is assumed even when the
+ * APP14 "Adobe" segment is missing, since metadata strippers often drop it
+ * (PIL does the same). */
+static void cmyk_to_rgb(const uint8_t *inverted_cmyk, size_t pixels, uint8_t *rgb)
 {
-    for (size_t i = 0; i < pixels; i++, cmyk += 4, rgb += 3) {
-        unsigned k = inverted ? cmyk[3] : 255u - cmyk[3];   /* 255 - K */
-        for (int c = 0; c < 3; c++) {
-            unsigned ink_free = inverted ? cmyk[c] : 255u - cmyk[c];   /* 255 - C */
-            rgb[c] = (uint8_t)((ink_free * k + 127u) / 255u);
-        }
+    for (size_t i = 0; i < pixels; i++, inverted_cmyk += 4, rgb += 3) {
+        unsigned no_black = inverted_cmyk[3];   /* 255 - K */
+        for (int c = 0; c < 3; c++)   /* inverted_cmyk[c] = 255 - C */
+            rgb[c] = (uint8_t)((inverted_cmyk[c] * no_black + 127u) / 255u);
     }
 }
 
@@ -123,12 +123,8 @@ cs_status image_decode_jpeg(const decode_request *req, cs_decoded *out, cs_error
         }
         out->partial = true;
     }
-    if (is_cmyk) {
-        const uint8_t *adobe;
-        size_t adobe_len;
-        bool inverted = image_jpeg_find_segment(data, len, 0xEE, "Adobe", 5, &adobe, &adobe_len);
-        cmyk_to_rgb(cmyk, (size_t)w * (size_t)h, inverted, out->image.pixels);
-    }
+    if (is_cmyk)
+        cmyk_to_rgb(cmyk, (size_t)w * (size_t)h, out->image.pixels);
     out->full_width = width;
     out->full_height = height;
     image_parse_exif(data, len, &out->exif);

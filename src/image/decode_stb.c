@@ -1,4 +1,4 @@
-/* PNG, GIF (first frame), BMP, TGA and binary PNM through stb_image (the
+/* PNG, GIF (first frame), BMP and TGA through stb_image (the
  * Debian libstb build: declarations only here, the implementation is in
  * libstb.so). */
 #include <limits.h>
@@ -20,7 +20,6 @@ static const char *label(cs_image_format format)
     case CS_FORMAT_GIF: return "GIF";
     case CS_FORMAT_BMP: return "BMP";
     case CS_FORMAT_TGA: return "TGA";
-    case CS_FORMAT_PNM: return "PNM";
     default: return image_format_name(format);
     }
 }
@@ -47,10 +46,6 @@ cs_status image_decode_stb(const decode_request *req, cs_image_format format, cs
         return cs_error_set(err, CS_ERR_TOO_LARGE,
                             "%s image is %dx%d; this decoder handles at most %llu pixels",
                             what, w, h, (unsigned long long)STB_MAX_PIXELS);
-    if (format == CS_FORMAT_PNM && req->data[1] < '5')
-        return cs_error_set(err, CS_ERR_UNSUPPORTED,
-                            "ASCII and 1-bit PNM files (P1-P4) are not supported; "
-                            "convert to binary PPM or PGM");
     if (req->len > INT_MAX)
         return cs_error_set(err, CS_ERR_TOO_LARGE, "%s file is larger than 2 GiB", what);
     int len = (int)req->len;

@@ -63,7 +63,9 @@ typedef struct cs_decode_options {
 #define CS_IMAGE_DEFAULT_MAX_PIXELS 178956970ull
 
 typedef struct cs_decoded {
-    cs_image image;           /* orientation applied; possibly reduced */
+    cs_image image;           /* orientation applied (EXIF for JPEG, PNG, WebP;
+                                 HEIF's own irot/imir, via libheif); possibly
+                                 reduced */
     int full_width;           /* full-size dimensions after orientation */
     int full_height;
     cs_image_format format;

@@ -24,10 +24,22 @@ typedef struct decode_request {
 cs_status image_decode_jpeg(const decode_request *req, cs_decoded *out, cs_error *err);
 cs_status image_decode_stb(const decode_request *req, cs_image_format format,
                            cs_decoded *out, cs_error *err);
+cs_status image_decode_pnm(const decode_request *req, cs_decoded *out, cs_error *err);
 cs_status image_decode_webp(const decode_request *req, cs_decoded *out, cs_error *err);
 cs_status image_decode_heif(const decode_request *req, cs_decoded *out, cs_error *err);
 
-/* Width and height from the header of a PNG, GIF, BMP, TGA or PNM file,
+/* A Netpbm header: kind 1..6 (the digit after 'P'), samples start at
+ * data_offset. */
+typedef struct pnm_header {
+    int kind;
+    int width;
+    int height;
+    int maxval;   /* 1 for bitmaps */
+    size_t data_offset;
+} pnm_header;
+cs_status image_pnm_header(const uint8_t *data, size_t len, pnm_header *header, cs_error *err);
+
+/* Width and height from the header of a PNG, GIF, BMP or TGA file,
  * read without decoding anything (stb_image's own probe refuses large images
  * with a generic error, so the pixel limit is checked on these). BMP heights
  * are returned as magnitudes (negative means top-down). */

@@ -1,6 +1,5 @@
-/* Image dimensions from PNG, GIF, BMP, TGA and PNM headers, so the pixel
+/* Image dimensions from PNG, GIF, BMP and TGA headers, so the pixel
  * limit is checked before stb_image allocates anything. */
-#include <ctype.h>
 #include <limits.h>
 #include <string.h>
 
@@ -21,32 +20,6 @@ static int le16(const uint8_t *p) { return p[0] | p[1] << 8; }
 static cs_status too_short(const char *what, cs_error *err)
 {
     return cs_error_set(err, CS_ERR_CORRUPT, "%s file is too short to hold its header", what);
-}
-
-/* Next decimal number in a PNM header, skipping whitespace and comments. */
-static bool pnm_number(const uint8_t *d, size_t len, size_t *at, long *value)
-{
-    while (*at < len) {
-        if (d[*at] == '#') {
-            while (*at < len && d[*at] != '\n' && d[*at] != '\r')
-                (*at)++;
-        } else if (isspace(d[*at])) {
-            (*at)++;
-        } else {
-            break;
-        }
-    }
-    if (*at >= len || !isdigit(d[*at]))
-        return false;
-    long v = 0;
-    while (*at < len && isdigit(d[*at])) {
-        if (v > (INT_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (d[*at] - '0');
-        (*at)++;
-    }
-    *value = v;
-    return true;
 }
 
 cs_status image_stb_header_dimensions(const uint8_t *d, size_t len, cs_image_format format,
@@ -90,15 +63,6 @@ cs_status image_stb_header_dimensions(const uint8_t *d, size_t len, cs_image_for
         w = (uint32_t)le16(d + 12);
         h = (uint32_t)le16(d + 14);
         break;
-    case CS_FORMAT_PNM: {
-        size_t at = 2;
-        long pw, ph;
-        if (!pnm_number(d, len, &at, &pw) || !pnm_number(d, len, &at, &ph))
-            return cs_error_set(err, CS_ERR_CORRUPT, "PNM header has no valid width and height");
-        w = (uint32_t)pw;
-        h = (uint32_t)ph;
-        break;
-    }
     default:
         return cs_error_set(err, CS_ERR_UNSUPPORTED, "no header reader for %s",
                             image_format_name(format));

@@ -14,7 +14,7 @@
 
 /* The short side images are decoded to: enough for colours, the perceptual
  * hash and the colour-layout vector. */
-#define INDEX_DECODE_MIN_SIDE 256
+#define INDEX_DECODE_MIN_SIDE 128
 #define INDEX_DEFAULT_BATCH 64
 #define INDEX_DEFAULT_MAX_FILE_BYTES (256ull << 20)
 #define INDEX_DEFAULT_MAX_PIXELS 178956970ull   /* ~ the 16384 x 10923 JPEG limit */

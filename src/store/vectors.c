@@ -1,9 +1,10 @@
 /* The vector index over the FAISS C API. See vectors.h for the file layout.
  *
- * Loading trusts nothing in the file: the header, the lengths and the FAISS
- * payload's own structure are checked against the file size before FAISS
- * parses anything, because FAISS allocates whatever sizes a damaged file
- * claims (up to 2^40 elements) before noticing the data is not there. */
+ * Loading trusts nothing in the file: the header, the lengths, the checksum
+ * and the FAISS payload's own structure are checked against the file size
+ * before FAISS parses anything, because FAISS allocates whatever sizes a
+ * damaged file claims (up to 2^40 elements) before noticing the data is not
+ * there, and accepts any bit pattern as a vector or an id. */
 #include "store/vectors.h"
 
 #include <errno.h>
@@ -22,13 +23,17 @@
 #include <faiss/c_api/impl/AuxIndexStructures_c.h>
 #include <faiss/c_api/index_factory_c.h>
 #include <faiss/c_api/index_io_c.h>
+#include <xxhash.h>
 
 #include "common/fsutil.h"
 
-#define VEC_MAGIC "CSVEC\0\0\1"
+/* The last magic byte is the format version; the first seven never change. */
+#define VEC_MAGIC "CSVEC\0\0\2"
 #define VEC_MAGIC_LEN 8
+#define VEC_VERSION 2
 #define VEC_HEADER_LEN 24   /* magic, generation, dim, model id length */
-#define VEC_TRAILER_LEN 8
+#define VEC_TRAILER_LEN 16  /* generation again, XXH3-64 of all bytes before */
+#define VEC_HASH_CHUNK ((size_t)1 << 20)
 #define VEC_MODEL_MAX 256
 #define VEC_DIM_MAX 65536
 
@@ -366,6 +371,38 @@ static cs_status check_payload(FILE *f, const char *path, uint64_t off, uint64_t
     return CS_OK;
 }
 
+/* Checks that the XXH3-64 of the file's first `len` bytes is `want`. The
+ * bytes are read once here and again by FAISS, without holding the index
+ * twice in memory; that is sound because a vector file is never changed in
+ * place, only replaced by a rename, which leaves the open file as it was. */
+static cs_status check_checksum(FILE *f, const char *path, uint64_t len, uint64_t want,
+                                cs_error *err)
+{
+    XXH3_state_t *st = XXH3_createState();
+    unsigned char *buf = malloc(VEC_HASH_CHUNK);
+    cs_status rc = CS_OK;
+    if (!st || !buf || XXH3_64bits_reset(st) != XXH_OK)
+        rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory checking the vector file '%s'",
+                          path);
+    for (uint64_t off = 0; rc == CS_OK && off < len;) {
+        size_t n = len - off < VEC_HASH_CHUNK ? (size_t)(len - off) : VEC_HASH_CHUNK;
+        rc = read_at(f, path, off, buf, n, err);
+        if (rc == CS_OK)
+            XXH3_64bits_update(st, buf, n);   /* fails only for a NULL buffer */
+        off += n;
+    }
+    if (rc == CS_OK) {
+        uint64_t got = XXH3_64bits_digest(st);
+        if (got != want)
+            rc = corrupt(err, path, "its checksum %016llx does not match its contents "
+                                    "(%016llx)",
+                         (unsigned long long)want, (unsigned long long)got);
+    }
+    free(buf);
+    XXH3_freeState(st);
+    return rc;
+}
+
 /* Parses and checks everything; on success *out owns the FAISS index. */
 static cs_status load_file(FILE *f, const char *path, vectors **out, cs_error *err)
 {
@@ -384,8 +421,12 @@ static cs_status load_file(FILE *f, const char *path, vectors **out, cs_error *e
     cs_status rc = read_at(f, path, 0, h, sizeof h, err);
     if (rc != CS_OK)
         return rc;
-    if (memcmp(h, VEC_MAGIC, VEC_MAGIC_LEN) != 0)
+    if (memcmp(h, VEC_MAGIC, VEC_MAGIC_LEN - 1) != 0)
         return corrupt(err, path, "it is not a capsearch vector file (wrong magic bytes)");
+    if (h[VEC_MAGIC_LEN - 1] != VEC_VERSION)
+        return corrupt(err, path, "it is in %s format (version %u; this build reads version %d)",
+                       h[VEC_MAGIC_LEN - 1] < VEC_VERSION ? "an older" : "a newer or unknown",
+                       (unsigned)h[VEC_MAGIC_LEN - 1], VEC_VERSION);
     uint64_t generation = get_u64(h + 8);
     uint32_t dim = get_u32(h + 16);
     uint32_t model_len = get_u32(h + 20);
@@ -413,6 +454,10 @@ static cs_status load_file(FILE *f, const char *path, vectors **out, cs_error *e
         return corrupt(err, path, "its trailer (%llu) does not repeat the header's generation "
                                   "(%llu): an interrupted write",
                        (unsigned long long)get_u64(t), (unsigned long long)generation);
+    /* Before FAISS sees a byte: it would take any damaged float or id. */
+    rc = check_checksum(f, path, size - VEC_TRAILER_LEN, get_u64(t + 8), err);
+    if (rc != CS_OK)
+        return rc;
 
     uint64_t payload_off = VEC_HEADER_LEN + model_len;
     uint64_t payload_len = size - payload_off - VEC_TRAILER_LEN;
@@ -484,9 +529,27 @@ static cs_status write_failed(const char *path, cs_error *err)
     return cs_error_errno(err, e ? e : EIO, "cannot write the vector file", path);
 }
 
-static cs_status write_vectors(FILE *f, void *user, cs_error *err)
+/* A write-only stream that passes everything on to `out` and hashes it, so
+ * the checksum covers exactly the bytes written, FAISS's included, without
+ * holding the index twice in memory. */
+typedef struct hashing_writer {
+    FILE *out;
+    XXH3_state_t *st;
+} hashing_writer;
+
+static ssize_t hashing_write(void *cookie, const char *buf, size_t n)
 {
-    const save_ctx *c = user;
+    hashing_writer *w = cookie;
+    size_t done = fwrite(buf, 1, n, w->out);
+    XXH3_64bits_update(w->st, buf, done);
+    if (done < n && errno == 0)
+        errno = EIO;
+    return (ssize_t)done;
+}
+
+/* Header, model id and FAISS index through a hashing stream. */
+static cs_status write_body(FILE *f, const save_ctx *c, cs_error *err)
+{
     size_t model_len = strlen(c->v->model);
     unsigned char h[VEC_HEADER_LEN + VEC_MODEL_MAX];
     memcpy(h, VEC_MAGIC, VEC_MAGIC_LEN);
@@ -500,8 +563,34 @@ static cs_status write_vectors(FILE *f, void *user, cs_error *err)
     if (faiss_write_index(c->v->idx, f) != 0)
         return cs_error_set(err, CS_ERR_IO, "cannot write the vector index to '%s': %s",
                             c->path, faiss_message());
+    return CS_OK;
+}
+
+static cs_status write_vectors(FILE *f, void *user, cs_error *err)
+{
+    const save_ctx *c = user;
+    hashing_writer w = {f, XXH3_createState()};
+    if (!w.st || XXH3_64bits_reset(w.st) != XXH_OK) {
+        XXH3_freeState(w.st);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory writing '%s'", c->path);
+    }
+    FILE *hf = fopencookie(&w, "wb", (cookie_io_functions_t){.write = hashing_write});
+    if (!hf) {
+        XXH3_freeState(w.st);
+        return cs_error_errno(err, errno, "cannot write the vector file", c->path);
+    }
+    cs_status rc = write_body(hf, c, err);
+    errno = 0;
+    if (fclose(hf) != 0 && rc == CS_OK)   /* flushes the rest into f and the hash */
+        rc = write_failed(c->path, err);
+    uint64_t sum = XXH3_64bits_digest(w.st);
+    XXH3_freeState(w.st);
+    if (rc != CS_OK)
+        return rc;
     unsigned char t[VEC_TRAILER_LEN];
     put_u64(t, (uint64_t)c->generation);
+    put_u64(t + 8, sum);
+    errno = 0;
     if (fwrite(t, 1, sizeof t, f) != sizeof t || ferror(f))
         return write_failed(c->path, err);
     return CS_OK;

@@ -4,14 +4,19 @@
  * generation and embedding model it reflects so that a stale or damaged file
  * is repaired on open.
  *
- * File layout (little-endian):
- *   magic "CSVEC\0\0\1" (8 bytes), u64 generation, u32 dim, u32 model id
- *   length, model id bytes, then the FAISS index as faiss_write_index writes
- *   it, then u64 trailer = generation again (a torn write is detected).
- * Loading accepts only what vectors_save writes (an IDMap2 over a flat
+ * File layout (little-endian), format version 2:
+ *   magic "CSVEC\0\0\2" (8 bytes; the last byte is the format version),
+ *   u64 generation, u32 dim, u32 model id length, model id bytes, then the
+ *   FAISS index as faiss_write_index writes it, then a 16-byte trailer:
+ *   u64 generation again (a torn write is detected) and u64 XXH3-64 (seed 0)
+ *   of every byte before the trailer.
+ * Loading verifies the checksum before FAISS parses anything, so damage
+ * anywhere in the file (a stored vector or id included) is refused, short of
+ * a 1-in-2^64 checksum collision.
+ * It accepts only what vectors_save writes (an IDMap2 over a flat
  * inner-product index, sizes matching the file exactly) and reports anything
- * else as CS_ERR_CORRUPT. There is no checksum: a flipped bit inside a stored
- * vector or id value can go unnoticed (the catalog remains the truth).
+ * else as CS_ERR_CORRUPT, including a file of another format version (an
+ * older file is then rebuilt from the catalog like a damaged one).
  *
  * All calls on one `vectors` object must come from one thread at a time;
  * vectors_search may run concurrently with other searches. */

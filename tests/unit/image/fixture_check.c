@@ -9,9 +9,12 @@
  *   fail    FILE STATUS                     (corrupt | too_large | unsupported)
  *   quads   FILE R G B  R G B  R G B  R G B TOL  (TL TR BL BR mean colours)
  *   exif    FILE ORIENTATION TAKEN_AT|- MAKE MODEL LAT|- LON|-
+ *   dexif   (same fields) EXIF as image_decode reports it (HEIF, WebP, PNG)
  *   phash   BLOCKS INDEX HEX                (float32 32x32 blocks)
  *   near    A B MAX_DISTANCE MIN_COSINE     (pHash and layout of two files)
  *   far     A B MIN_DISTANCE
+ *   scaled  FILE TARGET MAX_DISTANCE        (pHash of a reduced decode vs full)
+ *   nocrash FILE                            (decodes or fails with a message)
  *   prefixes FILE STEP                      (every truncation: no crash)
  *   mutate  FILE COUNT SEED                 (random byte damage: no crash)
  * REF is the expected RGB as raw bytes (W*H*3), "-" for none. */
@@ -211,15 +214,9 @@ static void check_quads(char **f)
     image_decoded_free(&d);
 }
 
-static void check_exif(char **f)
+static void compare_exif(char **f, const cs_exif *ep)
 {
-    size_t len;
-    uint8_t *data = load(f[1], &len);
-    if (!data)
-        return;
-    cs_exif e;
-    image_parse_exif(data, len, &e);
-    free(data);
+    cs_exif e = *ep;
     if (e.orientation != atoi(f[2])) {
         fprintf(stderr, "%s: orientation %d, expected %s\n", f[1], e.orientation, f[2]);
         check_failures++;
@@ -240,6 +237,31 @@ static void check_exif(char **f)
         CHECK_NEAR(e.latitude, atof(f[6]), 1e-6);
         CHECK_NEAR(e.longitude, atof(f[7]), 1e-6);
     }
+}
+
+static void check_exif(char **f)
+{
+    size_t len;
+    uint8_t *data = load(f[1], &len);
+    if (!data)
+        return;
+    cs_exif e;
+    image_parse_exif(data, len, &e);
+    free(data);
+    compare_exif(f, &e);
+}
+
+static void check_decoded_exif(char **f)
+{
+    cs_decoded d;
+    cs_error err = {0};
+    if (decode_file(f[1], 0, &d, &err) != CS_OK) {
+        fprintf(stderr, "%s: decode failed: %s\n", f[1], err.message);
+        check_failures++;
+        return;
+    }
+    compare_exif(f, &d.exif);
+    image_decoded_free(&d);
 }
 
 static void check_phash(char **f)
@@ -330,6 +352,45 @@ static void decode_must_not_crash(const char *what, const uint8_t *data, size_t 
     image_parse_exif(data, len, &e);
 }
 
+static void check_scaled(char **f)
+{
+    cs_decoded full, reduced;
+    cs_error err = {0};
+    if (decode_file(f[1], 0, &full, &err) != CS_OK ||
+        decode_file(f[1], atoi(f[2]), &reduced, &err) != CS_OK) {
+        fprintf(stderr, "%s: decode failed: %s\n", f[1], err.message);
+        check_failures++;
+        image_decoded_free(&full);
+        return;
+    }
+    int distance = phash_distance(image_phash(&full.image), image_phash(&reduced.image));
+    printf("  scaled %s: %dx%d vs %dx%d, pHash distance %d\n", f[1], full.image.width,
+           full.image.height, reduced.image.width, reduced.image.height, distance);
+    if (distance > atoi(f[3])) {
+        fprintf(stderr, "%s: reduced decode hashes %d bits away (max %s)\n", f[1], distance, f[3]);
+        check_failures++;
+    }
+    CHECK(full.full_width == reduced.full_width && full.full_height == reduced.full_height);
+    image_decoded_free(&full);
+    image_decoded_free(&reduced);
+}
+
+static void check_nocrash(char **f)
+{
+    size_t len;
+    uint8_t *data = load(f[1], &len);
+    if (!data)
+        return;
+    cs_decoded d;
+    cs_error err = {0};
+    cs_status rc = image_decode(data, len, f[1], NULL, &d, &err);
+    printf("  %-28s -> %s\n", f[1], rc == CS_OK ? (d.partial ? "decoded (partial)" : "decoded")
+                                                : err.message);
+    decode_must_not_crash(f[1], data, len);
+    image_decoded_free(&d);
+    free(data);
+}
+
 static void check_prefixes(char **f)
 {
     size_t len;
@@ -405,6 +466,7 @@ int main(int argc, char **argv)
     static const struct { const char *name; int fields; } commands[] = {
         {"decode", 11}, {"partial", 6}, {"fail", 3}, {"quads", 15}, {"exif", 8},
         {"phash", 4}, {"near", 5}, {"far", 4}, {"prefixes", 3}, {"mutate", 4},
+        {"dexif", 8}, {"scaled", 4}, {"nocrash", 2},
     };
     char line[4096];
     int checks = 0;
@@ -432,6 +494,9 @@ int main(int argc, char **argv)
         case 7: check_near_far(f, false); break;
         case 8: check_prefixes(f); break;
         case 9: check_mutations(f); break;
+        case 10: check_decoded_exif(f); break;
+        case 11: check_scaled(f); break;
+        case 12: check_nocrash(f); break;
         }
         if (check_failures > before)
             fprintf(stderr, "  ^ in check: %s %s\n", f[0], f[1]);

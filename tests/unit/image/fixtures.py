@@ -247,6 +247,16 @@ def gen_decode(m, args):
     Image.fromarray(base).convert("CMYK").save(m.path("cmyk.jpg"), quality=92)
     ref = m.write_raw("cmyk.jpg.rgb", pil_reference(m.path("cmyk.jpg")))
     add_decode(m, "cmyk.jpg", ref, 0, 3, 0.6, (h, w), (h, w), "jpeg")
+    # The same without its Adobe segment (as metadata strippers leave it):
+    # still read with the Adobe convention, as PIL does.
+    with open(m.path("cmyk.jpg"), "rb") as f:
+        data = f.read()
+    at = data.index(b"\xff\xee")
+    data = data[:at] + data[at + 2 + struct.unpack(">H", data[at + 2:at + 4])[0]:]
+    with open(m.path("cmyk_plain.jpg"), "wb") as f:
+        f.write(data)
+    ref = m.write_raw("cmyk_plain.jpg.rgb", pil_reference(m.path("cmyk_plain.jpg")))
+    add_decode(m, "cmyk_plain.jpg", ref, 0, 3, 0.6, (h, w), (h, w), "jpeg")
 
     # DCT-domain scaling: 4000x3000 at target 256 decodes at 1/8 (500x375),
     # compared with PIL's own reduced decode (draft mode, also 1/8).
@@ -330,7 +340,37 @@ def gen_decode(m, args):
     Image.fromarray(base[..., 0]).save(m.path("image.pgm"))
     add_decode(m, "image.pgm", lossless_reference(m, "image.pgm", None), 0, 0, 0, (h, w), (h, w), "pnm")
     Image.fromarray(base[..., 0]).convert("1").save(m.path("bits.pbm"))
-    m.add("fail", "bits.pbm", "unsupported")
+    add_decode(m, "bits.pbm", lossless_reference(m, "bits.pbm", None), 0, 0, 0, (h, w), (h, w), "pnm")
+    # Plain (ASCII) Netpbm, written here; PIL reads them too.
+    small = base[:13, :17]
+    bits = (small[..., 0] > 127).astype(np.uint8)
+    plain = {
+        "plain.pbm": b"P1\n# plain bitmap\n17 13\n" + b"\n".join(
+            b"".join(b"%d" % v for v in row) for row in bits) + b"\n",   # digits run together
+        "plain.pgm": b"P2\n17 13\n255\n" + b"\n".join(
+            b" ".join(b"%d" % v for v in row) for row in small[..., 1]) + b"\n",
+        "plain.ppm": b"P3\n17 13 255\n" + b"\n".join(
+            b" ".join(b"%d" % v for v in row.reshape(-1)) for row in small) + b"\n",
+    }
+    for name, data in plain.items():
+        with open(m.path(name), "wb") as f:
+            f.write(data)
+        add_decode(m, name, lossless_reference(m, name, None), 0, 0, 0, (13, 17), (13, 17), "pnm")
+    # Other maxvals, scaled to 8 bits by rounding v * 255 / maxval (the
+    # reference is that formula; PIL's scaling differs in places).
+    for name, maxval, magic in [("max15.pgm", 15, b"P5"), ("max1000.ppm", 1000, b"P6"),
+                                ("max65535.ppm", 65535, b"P6"), ("max7.ppm", 7, b"P3")]:
+        channels = 1 if magic == b"P5" else 3
+        values = (base[..., :channels].astype(np.int64) * maxval) // 255
+        if magic == b"P3":
+            raster = b" ".join(b"%d" % v for v in values.reshape(-1))
+        else:
+            raster = values.astype(">u2" if maxval > 255 else "u1").tobytes()
+        with open(m.path(name), "wb") as f:
+            f.write(magic + b"\n%d %d\n%d\n" % (w, h, maxval) + raster)
+        ref = np.floor(values * 255.0 / maxval + 0.5).astype(np.uint8)
+        ref = np.repeat(ref, 3 // channels, axis=2)
+        add_decode(m, name, m.write_raw(name + ".rgb", ref), 0, 0, 0, (h, w), (h, w), "pnm")
 
     # WebP: lossless exact; lossy decoded by the same libwebp in PIL.
     Image.fromarray(base).save(m.path("lossless.webp"), lossless=True)
@@ -510,14 +550,14 @@ def gen_photos(m, args):
     if not convert or not shutil.which(convert):
         print("ImageMagick 'convert' not found: skipping")
         return SKIP
-    samples = os.environ.get("CAPSEARCH_SAMPLES", "")
     photos = []
-    if samples and os.path.isdir(samples):
-        names = sorted(n for n in os.listdir(samples)
-                       if n.lower().endswith((".jpg", ".jpeg", ".png", ".webp")))
-        for i, n in enumerate(names[:6]):
-            local = f"sample{i}" + os.path.splitext(n)[1].lower()
-            shutil.copy(os.path.join(samples, n), m.path(local))
+    found = sample_files()
+    if found:
+        # Up to 10, spread over the sorted list (photos and wallpapers alike).
+        step = max(1, len(found) // 10)
+        for path in found[::step][:10]:
+            local = os.path.basename(path)
+            shutil.copy(path, m.path(local))
             photos.append(local)
     if len(photos) < 2:    # synthetic "photos": fractal plasma, fixed seeds
         photos = []
@@ -531,35 +571,88 @@ def gen_photos(m, args):
         subprocess.run([convert, m.path(name), "-resize", "50%", "-quality", "75", m.path(small)],
                        check=True)
         m.add("near", name, small, 6, 0.95)
-    for a, b in zip(photos, photos[1:]):
+        # What the indexer hashes (a reduced decode) matches the full image.
+        m.add("scaled", name, 256, 4)
+    # Different pictures differ; names sharing a first word (a stereo pair,
+    # a series) may legitimately be alike and are not compared.
+    def stem(name):
+        return name.replace("-", "_").split("_")[0].split(".")[0].lower()
+    pairs = [(a, b) for a, b in zip(photos, photos[1:]) if stem(a) != stem(b)]
+    for a, b in pairs:
         m.add("far", a, b, 16)
     return 0
+
+
+def sample_files():
+    """Images under $CAPSEARCH_SAMPLES (its known-bad folder aside), sorted."""
+    root = os.environ.get("CAPSEARCH_SAMPLES", "")
+    if not root or not os.path.isdir(root):
+        return []
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "known-bad")
+        for n in files:
+            path = os.path.join(folder, n)
+            if n.lower().endswith((".jpg", ".jpeg", ".png", ".webp")) and os.path.getsize(path) < (20 << 20):
+                found.append(path)
+    return sorted(found)
 
 
 # --------------------------------------------------------------- heif
 
 def gen_heif(m, args):
-    convert, have_heif = (args + ["", ""])[:2]
-    if not convert or not shutil.which(convert):
-        print("ImageMagick 'convert' not found: skipping")
-        return SKIP
+    convert, have_heif, make_heif = (args + ["", "", ""])[:3]
     w, h = 96, 64
-    Image.fromarray(quadrants(w, h)).save(m.path("source.png"))
     made = 0
-    for ext in ("heic", "avif"):
-        name = "image." + ext
-        r = subprocess.run([convert, m.path("source.png"), "-quality", "90", m.path(name)],
-                           capture_output=True)
-        if r.returncode != 0 or not os.path.exists(m.path(name)):
-            print(f"convert cannot write {ext} here: {r.stderr.decode(errors='replace').strip()}")
-            continue
-        made += 1
-        if have_heif == "yes":
+    # ImageMagick-written files (lossy: compared by quadrant colours).
+    if convert and shutil.which(convert):
+        Image.fromarray(quadrants(w, h)).save(m.path("source.png"))
+        for ext in ("heic", "avif"):
+            name = "image." + ext
+            r = subprocess.run([convert, m.path("source.png"), "-quality", "90", m.path(name)],
+                               capture_output=True)
+            if r.returncode != 0 or not os.path.exists(m.path(name)):
+                print(f"convert cannot write {ext} here: {r.stderr.decode(errors='replace').strip()}")
+                continue
+            made += 1
+            if have_heif == "yes":
+                add_decode(m, name, "-", 0, 0, 0, (h, w), (h, w), "heif")
+                m.add("quads", name, *QUADRANT_COLOURS, 16)
+                m.add("prefixes", name, 97)
+            else:
+                m.add("fail", name, "unsupported")
+    # Files with a container orientation and an EXIF block saying the same
+    # (as phones write them): libheif turns the picture upright, and the
+    # EXIF orientation must not be applied a second time.
+    if have_heif == "yes" and make_heif:
+        lat = [(35, 1), (39, 1), (3120, 100)]
+        lon = [(139, 1), (41, 1), (3000, 100)]
+        for o, ext in [(1, "heic"), (3, "heic"), (6, "heic"), (8, "avif"), (5, "heic")]:
+            stored = np.asarray(stored_for(quadrants(w, h), o))
+            sh, sw = stored.shape[:2]
+            raw = m.write_raw(f"stored{o}.rgb", stored)
+            block = b"Exif\0\0" + tiff_block(
+                [(0x010F, "ascii", "Apple"), (0x0110, "ascii", "iPhone 13"), (0x0112, "short", [o])],
+                exif=[(0x9003, "ascii", "2023:05:06 07:08:09")],
+                gps=[(1, "ascii", "N"), (2, "rational", lat), (3, "ascii", "E"), (4, "rational", lon)])
+            with open(m.path(f"exif{o}.bin"), "wb") as f:
+                f.write(block)
+            name = f"orient{o}.{ext}"
+            # x265 leaks a little inside its encoder: not ours to report.
+            env = dict(os.environ)
+            env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+            r = subprocess.run([make_heif, m.path(name), m.path(raw), str(sw), str(sh), str(o),
+                                m.path(f"exif{o}.bin"), ext], capture_output=True, env=env)
+            if r.returncode == SKIP:
+                print(f"no {ext} encoder in this libheif: {name} not tested")
+                continue
+            if r.returncode != 0:
+                raise RuntimeError(f"make_heif failed for {name}: {r.stderr.decode(errors='replace')}")
+            made += 1
             add_decode(m, name, "-", 0, 0, 0, (h, w), (h, w), "heif")
             m.add("quads", name, *QUADRANT_COLOURS, 16)
-            m.add("prefixes", name, 97)
-        else:
-            m.add("fail", name, "unsupported")
+            m.add("dexif", name, o, calendar.timegm((2023, 5, 6, 7, 8, 9)), "Apple", "iPhone 13",
+                  f"{dms(lat):.9f}", f"{dms(lon):.9f}")
     return 0 if made else SKIP
 
 
@@ -626,16 +719,26 @@ def gen_hostile(m, args):
         webp = f.read()
     write("half.webp", webp[: len(webp) // 2])
     m.add("fail", "half.webp", "corrupt")
-    # PNM declaring a giant size with no data.
+    # PNM declaring a giant size with no data; one promising more pixels than
+    # it holds; ASCII samples that stop early or are not numbers.
     write("huge.ppm", b"P6\n# comment\n200000 200000\n255\n")
     m.add("fail", "huge.ppm", "too_large")
+    write("short.ppm", b"P6\n5000 5000\n255\n" + bytes(1000))
+    m.add("fail", "short.ppm", "corrupt")
+    write("short.pgm", b"P2\n3 3\n255\n1 2 3 4 5 6 7 8\n")
+    m.add("fail", "short.pgm", "corrupt")
+    write("letters.pbm", b"P1\n3 3\n0 1 0 1 x 1 0 1 0\n")
+    m.add("fail", "letters.pbm", "corrupt")
+    write("no_maxval.pgm", b"P5\n3 3\n")
+    m.add("fail", "no_maxval.pgm", "corrupt")
     # TGA recognised by name only; the same bytes named .bin are unknown.
     Image.fromarray(pattern(8, 8, seed=2)).save(m.path("small.tga"))
     shutil.copy(m.path("small.tga"), m.path("small_tga.bin"))
     m.add("fail", "small_tga.bin", "unsupported")
     # HEIF brand with garbage after it.
     write("junk.heic", struct.pack(">I", 24) + b"ftypheic" + b"\0\0\0\0mif1heic" + rng.integers(0, 256, 500, dtype=np.uint8).tobytes())
-    m.add("fail", "junk.heic", "corrupt")
+    have_heif = (args + ["yes"])[0] == "yes"
+    m.add("fail", "junk.heic", "corrupt" if have_heif else "unsupported")
 
     # Every truncation and random damage of small files: clear errors or
     # images, never a crash (run under ASan/UBSan too).
@@ -649,10 +752,20 @@ def gen_hostile(m, args):
     Image.fromarray(small).save(m.path("small_ll.webp"), lossless=True)
     Image.fromarray(small).save(m.path("small.ppm"))
     Image.fromarray(small).save(m.path("small2.tga"), rle=True)
+    with open(m.path("small_plain.ppm"), "wb") as f:
+        f.write(b"P3\n40 30\n255\n" + b" ".join(b"%d" % v for v in small.reshape(-1)))
     for name in ("small.jpg", "small_prog.jpg", "small.png", "small.gif", "small.bmp",
-                 "small.webp", "small_ll.webp", "small.ppm", "small2.tga"):
+                 "small.webp", "small_ll.webp", "small.ppm", "small2.tga", "small_plain.ppm"):
         m.add("prefixes", name, 7)
         m.add("mutate", name, 400, sum(map(ord, name)))
+    # Known-bad samples, when there are any: a clear result, no crash.
+    root = os.environ.get("CAPSEARCH_SAMPLES", "")
+    bad = os.path.join(root, "known-bad") if root else ""
+    if bad and os.path.isdir(bad):
+        for n in sorted(os.listdir(bad)):
+            if os.path.isfile(os.path.join(bad, n)):
+                shutil.copy(os.path.join(bad, n), m.path("known-bad-" + n))
+                m.add("nocrash", "known-bad-" + n)
     return 0
 
 

@@ -105,6 +105,10 @@ static cs_image solid_split(int w, int h, int split_x, const uint8_t left[3],
                             const uint8_t right[3])
 {
     cs_image img = {w, h, malloc((size_t)w * h * 3)};
+    if (!img.pixels) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
             memcpy(img.pixels + ((size_t)y * w + x) * 3, x < split_x ? left : right, 3);
@@ -148,6 +152,10 @@ static void test_dominant_stripes_and_solid(void)
     /* Horizontal stripes: 50% red, 30% green, 20% yellow. */
     int w = 120, h = 100;
     cs_image img = {w, h, malloc((size_t)w * h * 3)};
+    if (!img.pixels) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             uint8_t *p = img.pixels + ((size_t)y * w + x) * 3;

@@ -9,6 +9,10 @@
 static cs_image make_image(int w, int h)
 {
     cs_image img = {w, h, calloc((size_t)w * h * 3, 1)};
+    if (!img.pixels) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
     return img;
 }
 
@@ -219,6 +223,55 @@ static void test_decode_arguments(void)
     image_decoded_free(NULL);
 }
 
+/* A binary PPM built here: the pixel limit from the options, and the
+ * reduction to the target short side for decoders without DCT scaling. */
+static void test_decode_limits_and_target(void)
+{
+    int w = 600, h = 400;
+    static const char header[] = "P6\n600 400\n255\n";
+    size_t hl = sizeof header - 1, len = hl + (size_t)w * h * 3;
+    uint8_t *ppm = malloc(len);
+    if (!ppm) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    memcpy(ppm, header, hl);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *p = ppm + hl + ((size_t)y * w + x) * 3;
+            p[0] = (uint8_t)(x * 255 / (w - 1));
+            p[1] = (uint8_t)(y * 255 / (h - 1));
+            p[2] = 77;
+        }
+    cs_decoded d;
+    cs_error err = {0};
+    cs_decode_options small_limit = {.target_min_side = 0, .max_pixels = 239999};
+    CHECK_INT_EQ(image_decode(ppm, len, "a.ppm", &small_limit, &d, &err), CS_ERR_TOO_LARGE);
+    CHECK(strstr(err.message, "600x400") != NULL);
+    cs_decode_options exact_limit = {.target_min_side = 0, .max_pixels = 240000};
+    CHECK_OK(image_decode(ppm, len, "a.ppm", &exact_limit, &d, &err), &err);
+    CHECK_INT_EQ(d.image.width, 600);
+    CHECK(memcmp(d.image.pixels, ppm + hl, (size_t)w * h * 3) == 0);
+    image_decoded_free(&d);
+    /* Short side 400 > 2 x 150: reduced to 225x150, full size still 600x400,
+     * and the gradient is still a gradient (area average of a linear ramp). */
+    cs_decode_options target = {.target_min_side = 150, .max_pixels = 0};
+    CHECK_OK(image_decode(ppm, len, "a.ppm", &target, &d, &err), &err);
+    CHECK_INT_EQ(d.image.width, 225);
+    CHECK_INT_EQ(d.image.height, 150);
+    CHECK_INT_EQ(d.full_width, 600);
+    CHECK_INT_EQ(d.full_height, 400);
+    CHECK_NEAR(d.image.pixels[((size_t)75 * 225 + 112) * 3], 127.5, 1.5);
+    CHECK_INT_EQ(d.image.pixels[2], 77);
+    image_decoded_free(&d);
+    /* Short side 400 <= 2 x 200: kept as is. */
+    target.target_min_side = 200;
+    CHECK_OK(image_decode(ppm, len, "a.ppm", &target, &d, &err), &err);
+    CHECK_INT_EQ(d.image.width, 600);
+    image_decoded_free(&d);
+    free(ppm);
+}
+
 static void test_phash_properties(void)
 {
     CHECK_INT_EQ(phash_distance(0, 0), 0);
@@ -323,6 +376,7 @@ int main(void)
     test_orientation();
     test_sniff();
     test_decode_arguments();
+    test_decode_limits_and_target();
     test_phash_properties();
     test_layout_vector();
     CHECK_DONE();
