@@ -46,6 +46,7 @@ typedef struct cs_library cs_library;
 typedef struct cs_open_options {
     int read_only;        /* open the catalog read-only (search, stats) */
     int skip_vectors;     /* do not load or reconcile the vector file */
+    int must_exist;       /* fail with CS_ERR_NOT_FOUND instead of creating */
 } cs_open_options;
 
 /* The default library folder: $CAPSEARCH_DB, else $XDG_DATA_HOME/capsearch,

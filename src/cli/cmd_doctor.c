@@ -95,7 +95,8 @@ int cmd_doctor(int argc, char **argv)
     cs_stats stats = {0};
     cs_status lib_rc = CS_ERR_NOT_FOUND;
     if (have_library) {
-        lib_rc = cs_library_open(path, NULL, &lib, &err);
+        cs_open_options oo = {.must_exist = 1};
+        lib_rc = cs_library_open(path, &oo, &lib, &err);
         if (lib_rc == CS_OK)
             lib_rc = cs_library_stats(lib, &stats, &err);
     }

@@ -1,4 +1,5 @@
 /* capsearch index DIR... */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,7 +56,8 @@ static void draw_bar(progress_view *v, const cs_index_progress *p, bool final)
     for (int i = 0; i < 30; i++)
         bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
     bar[30] = '\0';
-    fprintf(stderr, "\r[%s] %llu/%llu  %.1f files/s  ETA %s  failed %llu ", bar,
+    /* \033[K clears what a longer previous line left behind */
+    fprintf(stderr, "\r[%s] %llu/%llu  %.1f files/s  ETA %s  failed %llu\033[K", bar,
             (unsigned long long)p->done, (unsigned long long)p->total, rate, eta,
             (unsigned long long)p->failed);
     fflush(stderr);
@@ -90,6 +92,9 @@ static void on_progress(const cs_index_progress *p, void *user)
         fflush(stdout);
         return;
     }
+    if (v->tty && p->event == CS_EVENT_WALK_DONE)
+        fprintf(stderr, "%llu new or changed files to index, %llu unchanged\n",
+                (unsigned long long)p->total, (unsigned long long)p->unchanged);
     if (v->tty && (p->event == CS_EVENT_FILE_DONE || p->event == CS_EVENT_BATCH))
         draw_bar(v, p, false);
 }
@@ -173,6 +178,12 @@ int cmd_index(int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage_error("index", "name at least one folder to index");
+
+    /* Decoding allocates and frees tens of megabytes per photo. Keep that
+     * memory in the heap instead of mapping and faulting it in anew for every
+     * file (measured: a sixth of the time on large PNGs went to page faults). */
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
 
     cs_library *lib = NULL;
     int code = cli_open_library(&common, NULL, &lib);

@@ -58,7 +58,8 @@ int cmd_stats(int argc, char **argv)
     if (code != EXIT_OK)
         return code < 0 ? EXIT_OK : code;
     cs_library *lib = NULL;
-    if ((code = cli_open_library(&common, NULL, &lib)) != EXIT_OK)
+    cs_open_options oo = {.must_exist = 1};
+    if ((code = cli_open_library(&common, &oo, &lib)) != EXIT_OK)
         return code;
     cs_stats st;
     cs_error err = {0};
@@ -102,7 +103,8 @@ int cmd_errors(int argc, char **argv)
     if (code != EXIT_OK)
         return code < 0 ? EXIT_OK : code;
     cs_library *lib = NULL;
-    if ((code = cli_open_library(&common, NULL, &lib)) != EXIT_OK)
+    cs_open_options oo = {.must_exist = 1};
+    if ((code = cli_open_library(&common, &oo, &lib)) != EXIT_OK)
         return code;
     cs_error_list *list = NULL;
     cs_error err = {0};
@@ -140,7 +142,7 @@ int cmd_duplicates(int argc, char **argv)
     if (code != EXIT_OK)
         return code < 0 ? EXIT_OK : code;
     cs_library *lib = NULL;
-    cs_open_options oo = {.skip_vectors = 1};
+    cs_open_options oo = {.skip_vectors = 1, .must_exist = 1};
     if ((code = cli_open_library(&common, &oo, &lib)) != EXIT_OK)
         return code;
     cs_duplicate_groups *groups = NULL;

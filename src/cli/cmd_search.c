@@ -159,7 +159,8 @@ static int run(int argc, char **argv, bool similar)
     if (similar && !cli_parse_int(a.subject, 1, INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX, &id))
         return cli_usage_error("similar", "'%s' is not an image id", a.subject);
     cs_library *lib = NULL;
-    code = cli_open_library(&a.common, NULL, &lib);
+    cs_open_options oo = {.must_exist = 1};
+    code = cli_open_library(&a.common, &oo, &lib);
     if (code != EXIT_OK)
         return code;
     cs_results *res = NULL;

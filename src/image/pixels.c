@@ -55,6 +55,12 @@ void image_rgba_over_white(const uint8_t *rgba, size_t rgba_stride, int width, i
         uint8_t *dst = rgb + (size_t)y * (size_t)width * 3;
         for (int x = 0; x < width; x++, src += 4, dst += 3) {
             unsigned a = src[3];
+            if (a == 255) {   /* most pixels of most pictures: no division */
+                dst[0] = src[0];
+                dst[1] = src[1];
+                dst[2] = src[2];
+                continue;
+            }
             for (int c = 0; c < 3; c++)   /* round(c*a/255 + 255*(1-a/255)) */
                 dst[c] = (uint8_t)((src[c] * a + 255u * (255u - a) + 127u) / 255u);
         }

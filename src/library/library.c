@@ -76,6 +76,10 @@ cs_status cs_library_open(const char *dir, const cs_open_options *options,
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
     lib->read_only = options->read_only;
     cs_status rc = library_paths(lib, dir, err);
+    if (rc == CS_OK && options->must_exist && fs_file_size(lib->catalog_path) < 0)
+        rc = cs_error_set(err, CS_ERR_NOT_FOUND,
+                          "no library in '%s' yet: index a folder first (capsearch index DIR)",
+                          dir);
     if (rc == CS_OK && !lib->read_only)
         rc = fs_mkdir_p(dir, err);
     if (rc == CS_OK)

@@ -277,6 +277,14 @@ class ChangesAndBadFiles(TempDirs):
             proc = run([cmd, "--help"], self.db)
             self.assertIn(b"usage: capsearch", proc.stdout)
 
+    def test_missing_library_is_not_created_by_readers(self):
+        for args in (["search", "kite"], ["stats"], ["errors"], ["duplicates"], ["similar", "1"]):
+            proc = run(args, self.db, check=False)
+            self.assertEqual(proc.returncode, 1, args)
+            self.assertIn(b"index a folder first", proc.stderr)
+        self.assertFalse(os.path.exists(self.db))
+        self.assertEqual(run_json(["doctor"], self.db)["library"]["exists"], False)
+
     def test_catalog_is_sqlite_with_fts(self):
         photos = self.copy_samples(["photos/coffee.png"])
         run(["index", photos], self.db)
