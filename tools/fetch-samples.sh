@@ -16,7 +16,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # apt downloads as the unprivileged _apt user when it can write the folder.
 [ "$(id -u)" = 0 ] && chmod 0777 "$work"
-(cd "$work" && apt-get download -q python3-skimage plasma-workspace-wallpapers >&2)
+download() {
+    (cd "$work" && apt-get download -q python3-skimage plasma-workspace-wallpapers >&2)
+}
+if ! download; then
+    # No package lists yet (a fresh container): fetch them, then try again.
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq >&2; else sudo apt-get update -qq >&2; fi
+    download
+fi
 for deb in "$work"/*.deb; do
     dpkg-deb -x "$deb" "$work/x"
 done
