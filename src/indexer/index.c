@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/array.h"
 #include "common/fsutil.h"
 #include "common/strbuf.h"
 #include "indexer/indexer_internal.h"
@@ -75,14 +76,8 @@ static cs_status remember(const catalog_file *f, void *user, cs_error *err)
             s->known[*existing] = (known_file){f->id, f->size, f->mtime_ns, false, false};
         return CS_OK;
     }
-    if (s->nknown == s->capknown) {
-        size_t cap = s->capknown ? s->capknown * 2 : 1024;
-        known_file *grown = realloc(s->known, cap * sizeof *grown);
-        if (!grown)
-            return cs_error_set(err, CS_ERR_NOMEM, "out of memory loading the catalog");
-        s->known = grown;
-        s->capknown = cap;
-    }
+    if (!ARRAY_RESERVE(s->known, s->capknown, s->nknown))
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory loading the catalog");
     s->known[s->nknown] = (known_file){f->id, f->size, f->mtime_ns, false, !f->content_hash};
     if (!strmap_put(&s->known_paths, f->path, (int64_t)s->nknown))
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory loading the catalog");
@@ -138,14 +133,8 @@ static cs_status load_known(run_state *s, cs_error *err)
 static cs_status add_job(run_state *s, const char *path, int64_t size, int64_t mtime_ns,
                          int64_t old_id, cs_error *err)
 {
-    if (s->njobs == s->capjobs) {
-        size_t cap = s->capjobs ? s->capjobs * 2 : 1024;
-        index_job *grown = realloc(s->jobs, cap * sizeof *grown);
-        if (!grown)
-            return cs_error_set(err, CS_ERR_NOMEM, "out of memory listing files");
-        s->jobs = grown;
-        s->capjobs = cap;
-    }
+    if (!ARRAY_RESERVE(s->jobs, s->capjobs, s->njobs))
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory listing files");
     char *copy = strdup(path);
     if (!copy)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory listing files");

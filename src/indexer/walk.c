@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/array.h"
 #include "common/strbuf.h"
 #include "indexer/indexer_internal.h"
 
@@ -35,14 +36,8 @@ static cs_status list_folder(DIR *dir, char ***names, size_t *count, cs_error *e
     while ((entry = readdir(dir)) != NULL) {
         if (entry->d_name[0] == '.')
             continue;
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            char **grown = realloc(list, ncap * sizeof *grown);
-            if (!grown)
-                goto oom;
-            list = grown;
-            cap = ncap;
-        }
+        if (!ARRAY_RESERVE(list, cap, n))
+            goto oom;
         if (!(list[n] = strdup(entry->d_name)))
             goto oom;
         n++;

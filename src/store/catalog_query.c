@@ -2,6 +2,8 @@
  * error records and perceptual hashes. */
 #include "store/catalog_internal.h"
 
+#include "common/array.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,20 +22,12 @@ typedef struct id_list {
 
 static bool id_list_push(id_list *l, int64_t id, const double *score)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        int64_t *ids = realloc(l->ids, cap * sizeof *ids);
-        if (!ids)
-            return false;
-        l->ids = ids;
-        if (score) {
-            double *scores = realloc(l->scores, cap * sizeof *scores);
-            if (!scores)
-                return false;
-            l->scores = scores;
-        }
-        l->cap = cap;
-    }
+    size_t cap = l->cap;
+    if (!ARRAY_RESERVE(l->ids, cap, l->n))
+        return false;
+    if (score && !ARRAY_RESERVE(l->scores, l->cap, l->n))
+        return false;
+    l->cap = cap;
     l->ids[l->n] = id;
     if (score)
         l->scores[l->n] = *score;
@@ -299,15 +293,9 @@ cs_status catalog_errors(catalog *c, cs_error_list **out, cs_error *err)
     size_t cap = 0;
     int step = SQLITE_DONE;
     while (rc == CS_OK && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (list->count == cap) {
-            size_t ncap = cap ? cap * 2 : 32;
-            cs_error_entry *items = realloc(list->items, ncap * sizeof *items);
-            if (!items) {
-                rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing errors");
-                break;
-            }
-            list->items = items;
-            cap = ncap;
+        if (!ARRAY_RESERVE(list->items, cap, list->count)) {
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing errors");
+            break;
         }
         bool oom = false;
         cs_error_entry *e = &list->items[list->count++];
@@ -353,15 +341,9 @@ cs_status catalog_phashes(catalog *c, catalog_phash **out, size_t *n, cs_error *
     size_t count = 0, cap = 0;
     int step;
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (count == cap) {
-            size_t ncap = cap ? cap * 2 : 256;
-            catalog_phash *grown = realloc(items, ncap * sizeof *grown);
-            if (!grown) {
-                rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory reading hashes");
-                break;
-            }
-            items = grown;
-            cap = ncap;
+        if (!ARRAY_RESERVE(items, cap, count)) {
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory reading hashes");
+            break;
         }
         items[count].id = sqlite3_column_int64(stmt, 0);
         items[count].phash = (uint64_t)sqlite3_column_int64(stmt, 1);
