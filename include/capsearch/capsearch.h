@@ -1,7 +1,7 @@
 /* capsearch: offline image search driven by captions.
  *
  * The public C API. Every call that can fail returns a cs_status and fills a
- * caller-owned cs_error with a message meant for the user. Objects are opaque
+ * caller-owned cs_error (never NULL) with a message meant for the user. Objects are opaque
  * and freed by their own *_free / *_close function. */
 #ifndef CAPSEARCH_H
 #define CAPSEARCH_H
@@ -135,12 +135,23 @@ typedef struct cs_results {
     char *fts_query;          /* the FTS5 expression that was run (for explain) */
 } cs_results;
 
+/* Restricts results; unset fields (NULL / has_* = 0) do not filter. */
+typedef struct cs_filter {
+    const char *folder;   /* images in this folder or below (absolute path) */
+    int has_from;
+    int64_t from;         /* taken_at >= from (wall-clock seconds, see cs_result) */
+    int has_to;
+    int64_t to;           /* taken_at <= to */
+    const char *type;     /* format name: "jpeg", "png", "gif", "webp", "heif", ... */
+} cs_filter;
+
 typedef struct cs_search_options {
     int k;                /* results wanted; 0 = 20 */
     int offset;           /* results to skip (paging) */
     int explain;          /* fill sources[] */
     double text_weight;   /* RRF weight of the text list; 0 = 1.0 */
     int rrf_k;            /* RRF constant; 0 = 60 */
+    cs_filter filter;
 } cs_search_options;
 
 cs_status cs_search(cs_library *lib, const char *query,
@@ -150,7 +161,63 @@ cs_status cs_search(cs_library *lib, const char *query,
 cs_status cs_search_similar(cs_library *lib, int64_t id,
                             const cs_search_options *options, cs_results **out,
                             cs_error *err);
+/* Images that look like the picture in `data` (any supported format). */
+cs_status cs_search_image(cs_library *lib, const uint8_t *data, size_t len,
+                          const cs_search_options *options, cs_results **out,
+                          cs_error *err);
 void cs_results_free(cs_results *results);
+
+/* ---- one image ---- */
+
+typedef struct cs_tag {
+    char *tag;
+    char *kind;           /* "color", "shape", "date", "camera", "format", ... */
+    double score;
+} cs_tag;
+
+typedef struct cs_image_info {
+    int64_t id;
+    char *path;
+    char *folder;
+    int64_t size;
+    int64_t mtime_ns;
+    char *content_hash;
+    int width, height;
+    char *format;
+    int has_taken_at;
+    int64_t taken_at;
+    char *camera_make;    /* "" when unknown */
+    char *camera_model;
+    int has_gps;
+    double gps_lat, gps_lon;
+    int has_phash;
+    uint64_t phash;
+    char *caption;
+    char *path_words;
+    char *exif_text;
+    char *ocr;
+    size_t ntags;
+    cs_tag *tags;         /* by kind, then score (highest first) */
+} cs_image_info;
+
+/* Everything the catalog knows about image `id`. CS_ERR_NOT_FOUND if none. */
+cs_status cs_image_get(cs_library *lib, int64_t id, cs_image_info **out, cs_error *err);
+void cs_image_info_free(cs_image_info *info);
+
+/* A JPEG thumbnail whose longer side is `size` pixels (16..1024; never
+ * larger than the original), EXIF orientation applied. Made once and kept in
+ * the library's thumbs/ folder; later calls read the file. *jpeg is malloc'd. */
+cs_status cs_thumbnail(cs_library *lib, int64_t id, int size, uint8_t **jpeg, size_t *len,
+                       cs_error *err);
+
+/* ---- long-running readers (the server) ---- */
+
+/* Checks whether the catalog changed (another process indexed) and, if so,
+ * swaps in a vector index that matches it. Searches running meanwhile keep
+ * using the old one. *changed (may be NULL) says whether anything changed.
+ * A library handle may be used by several threads at once for searches,
+ * cs_image_get, cs_thumbnail, stats and refresh; cs_index needs its own. */
+cs_status cs_library_refresh(cs_library *lib, int *changed, cs_error *err);
 
 /* ---- facts about the library ---- */
 

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "common/dates.h"
 
 typedef struct search_args {
     cli_common common;
@@ -102,6 +103,10 @@ static void usage(FILE *out, const char *command)
             "  -k N          how many results (default 20, at most 1000)\n"
             "  --offset N    skip the first N results (paging)\n"
             "  --explain     show each ranking source's rank and raw score\n"
+            "  --folder DIR  only images in DIR or below\n"
+            "  --from DAY    only images taken on or after DAY (YYYY-MM-DD)\n"
+            "  --to DAY      only images taken on or before DAY\n"
+            "  --type T      only images of format T (jpeg, png, gif, webp, heif, ...)\n"
             "  --db DIR, --json, --help as for every command\n");
 }
 
@@ -111,6 +116,10 @@ static int parse(int argc, char **argv, search_args *a)
         CLI_COMMON_OPTIONS,
         {"offset", required_argument, NULL, 'o'},
         {"explain", no_argument, NULL, 'e'},
+        {"folder", required_argument, NULL, 'f'},
+        {"from", required_argument, NULL, 'F'},
+        {"to", required_argument, NULL, 'T'},
+        {"type", required_argument, NULL, 'y'},
         {0, 0, 0, 0},
     };
     const char *command = argv[0];
@@ -137,6 +146,20 @@ static int parse(int argc, char **argv, search_args *a)
         case 'e':
             a->options.explain = 1;
             break;
+        case 'f':
+            a->options.filter.folder = optarg;
+            break;
+        case 'F':
+        case 'T':
+            if (!dates_parse_day(optarg, opt == 'T',
+                                 opt == 'F' ? &a->options.filter.from : &a->options.filter.to))
+                return cli_usage_error(command, "--%s takes a date as YYYY-MM-DD",
+                                       opt == 'F' ? "from" : "to");
+            *(opt == 'F' ? &a->options.filter.has_from : &a->options.filter.has_to) = 1;
+            break;
+        case 'y':
+            a->options.filter.type = optarg;
+            break;
         default:
             return cli_usage_error(command, "unknown option");
         }
@@ -158,11 +181,17 @@ static int run(int argc, char **argv, bool similar)
     long id = 0;
     if (similar && !cli_parse_int(a.subject, 1, INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX, &id))
         return cli_usage_error("similar", "'%s' is not an image id", a.subject);
+    /* The catalog holds canonical absolute paths. */
+    char *folder = a.options.filter.folder ? realpath(a.options.filter.folder, NULL) : NULL;
+    if (folder)
+        a.options.filter.folder = folder;
     cs_library *lib = NULL;
     cs_open_options oo = {.must_exist = 1};
     code = cli_open_library(&a.common, &oo, &lib);
-    if (code != EXIT_OK)
+    if (code != EXIT_OK) {
+        free(folder);
         return code;
+    }
     cs_results *res = NULL;
     cs_error err = {0};
     cs_status rc = similar ? cs_search_similar(lib, id, &a.options, &res, &err)
@@ -173,6 +202,7 @@ static int run(int argc, char **argv, bool similar)
         code = cli_fail(&a.common, &err);
     cs_results_free(res);
     cs_library_close(lib);
+    free(folder);
     return code;
 }
 

@@ -89,7 +89,7 @@ void cs_duplicate_groups_free(cs_duplicate_groups *groups)
 }
 
 /* Members of the component rooted at `root`, in id order (items are by id). */
-static cs_status fill_group(cs_library *lib, const catalog_phash *items, size_t n,
+static cs_status fill_group(catalog *reader, const catalog_phash *items, size_t n,
                             uint32_t *parent, uint32_t root, size_t size,
                             cs_duplicate_group *group, cs_error *err)
 {
@@ -107,7 +107,7 @@ static cs_status fill_group(cs_library *lib, const catalog_phash *items, size_t 
             first = items[i].phash;
         group->ids[k] = items[i].id;
         group->distances[k] = phash_distance(first, items[i].phash);
-        cs_status rc = catalog_image_path(lib->cat, items[i].id, &group->paths[k], err);
+        cs_status rc = catalog_image_path(reader, items[i].id, &group->paths[k], err);
         if (rc != CS_OK)
             return rc;
     }
@@ -129,13 +129,19 @@ cs_status cs_library_duplicates(cs_library *lib, int max_distance,
     if (max_distance < 0 || max_distance > 16)
         return cs_error_set(err, CS_ERR_INVALID,
                             "duplicate distance must be 0..16 bits, got %d", max_distance);
+    catalog *reader = library_acquire_reader(lib, err);
+    if (!reader)
+        return err->code;
     catalog_phash *items = NULL;
     size_t n = 0;
-    cs_status rc = catalog_phashes(lib->cat, &items, &n, err);
-    if (rc != CS_OK)
+    cs_status rc = catalog_phashes(reader, &items, &n, err);
+    if (rc != CS_OK) {
+        library_release_reader(lib, reader);
         return rc;
+    }
     if (n > UINT32_MAX) {
         free(items);
+        library_release_reader(lib, reader);
         return cs_error_set(err, CS_ERR_TOO_LARGE, "too many images to compare");
     }
     cs_duplicate_groups *groups = calloc(1, sizeof *groups);
@@ -161,12 +167,13 @@ cs_status cs_library_duplicates(cs_library *lib, int max_distance,
     for (size_t i = 0; i < n && rc == CS_OK; i++) {
         if (parent[i] != i || sizes[i] < 2)
             continue;
-        rc = fill_group(lib, items, n, parent, (uint32_t)i, sizes[i],
+        rc = fill_group(reader, items, n, parent, (uint32_t)i, sizes[i],
                         &groups->groups[groups->count++], err);
     }
     if (rc == CS_OK)
         qsort(groups->groups, groups->count, sizeof *groups->groups, compare_groups);
 done:
+    library_release_reader(lib, reader);
     free(items);
     free(scratch);
     free(parent);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "capsearch_config.h"
+#include "common/array.h"
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "image/image.h"
@@ -74,6 +75,8 @@ cs_status cs_library_open(const char *dir, const cs_open_options *options,
     cs_library *lib = calloc(1, sizeof *lib);
     if (!lib)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&lib->mu, NULL);
+    pthread_mutex_init(&lib->refresh_mu, NULL);
     lib->read_only = options->read_only;
     cs_status rc = library_paths(lib, dir, err);
     if (rc == CS_OK && options->must_exist && fs_file_size(lib->catalog_path) < 0)
@@ -89,6 +92,7 @@ cs_status cs_library_open(const char *dir, const cs_open_options *options,
     if (rc == CS_OK && !options->skip_vectors)
         rc = vectors_reconcile(lib->cat, lib->vectors_path, lib->model, !lib->read_only,
                                &lib->vec, &lib->reconcile, err);
+    lib->generation = lib->reconcile.generation;
     if (rc != CS_OK) {
         cs_library_close(lib);
         return rc;
@@ -101,8 +105,13 @@ void cs_library_close(cs_library *lib)
 {
     if (!lib)
         return;
-    vectors_free(lib->vec);
+    vectors_release(lib->vec);
     catalog_close(lib->cat);
+    for (size_t i = 0; i < lib->nreaders; i++)
+        catalog_close(lib->readers[i]);
+    free(lib->readers);
+    pthread_mutex_destroy(&lib->mu);
+    pthread_mutex_destroy(&lib->refresh_mu);
     free(lib->dir);
     free(lib->catalog_path);
     free(lib->vectors_path);
@@ -153,13 +162,89 @@ cs_status library_save_vectors(cs_library *lib, cs_error *err)
     return rc;
 }
 
+catalog *library_acquire_reader(cs_library *lib, cs_error *err)
+{
+    catalog *reader = NULL;
+    pthread_mutex_lock(&lib->mu);
+    if (lib->nreaders > 0)
+        reader = lib->readers[--lib->nreaders];
+    pthread_mutex_unlock(&lib->mu);
+    if (!reader && catalog_open(lib->catalog_path, lib->read_only, &reader, err) != CS_OK)
+        return NULL;
+    return reader;
+}
+
+void library_release_reader(cs_library *lib, catalog *reader)
+{
+    if (!reader)
+        return;
+    pthread_mutex_lock(&lib->mu);
+    bool kept = ARRAY_RESERVE(lib->readers, lib->capreaders, lib->nreaders);
+    if (kept)
+        lib->readers[lib->nreaders++] = reader;
+    pthread_mutex_unlock(&lib->mu);
+    if (!kept)
+        catalog_close(reader);   /* no room to keep it: close, reopen next time */
+}
+
+vectors *library_acquire_vectors(cs_library *lib)
+{
+    pthread_mutex_lock(&lib->mu);
+    vectors *v = vectors_retain(lib->vec);
+    pthread_mutex_unlock(&lib->mu);
+    return v;
+}
+
+cs_status cs_library_refresh(cs_library *lib, int *changed, cs_error *err)
+{
+    if (changed)
+        *changed = 0;
+    pthread_mutex_lock(&lib->refresh_mu);
+    catalog *reader = library_acquire_reader(lib, err);
+    cs_status rc = reader ? CS_OK : err->code;
+    int64_t generation = 0;
+    if (rc == CS_OK)
+        rc = catalog_generation(reader, &generation, err);
+    pthread_mutex_lock(&lib->mu);
+    bool same = generation == lib->generation;
+    pthread_mutex_unlock(&lib->mu);
+    if (rc == CS_OK && !same) {
+        /* Build the new index aside (never writing the file: the indexing
+         * process owns it), then swap; searches holding the old one finish
+         * with it. */
+        vectors *fresh = NULL;
+        reconcile_report report;
+        rc = vectors_reconcile(reader, lib->vectors_path, lib->model, false, &fresh, &report,
+                               err);
+        if (rc == CS_OK) {
+            pthread_mutex_lock(&lib->mu);
+            vectors *old = lib->vec;
+            lib->vec = fresh;
+            lib->generation = report.generation;
+            pthread_mutex_unlock(&lib->mu);
+            vectors_release(old);
+            if (changed)
+                *changed = 1;
+        }
+    }
+    library_release_reader(lib, reader);
+    pthread_mutex_unlock(&lib->refresh_mu);
+    return rc;
+}
+
 cs_status cs_library_stats(cs_library *lib, cs_stats *out, cs_error *err)
 {
     memset(out, 0, sizeof *out);
-    cs_status rc = catalog_stats(lib->cat, out, err);
+    catalog *reader = library_acquire_reader(lib, err);
+    if (!reader)
+        return err->code;
+    cs_status rc = catalog_stats(reader, out, err);
+    library_release_reader(lib, reader);
     if (rc != CS_OK)
         return rc;
-    out->vectors = lib->vec ? vectors_count(lib->vec) : 0;
+    vectors *v = library_acquire_vectors(lib);
+    out->vectors = v ? vectors_count(v) : 0;
+    vectors_release(v);
     int64_t bytes = fs_file_size(lib->vectors_path);
     out->vector_bytes = bytes > 0 ? bytes : 0;
     snprintf(out->embedding_model, sizeof out->embedding_model, "%s", lib->model);
@@ -171,5 +256,10 @@ cs_status cs_library_stats(cs_library *lib, cs_stats *out, cs_error *err)
 
 cs_status cs_library_errors(cs_library *lib, cs_error_list **out, cs_error *err)
 {
-    return catalog_errors(lib->cat, out, err);
+    catalog *reader = library_acquire_reader(lib, err);
+    if (!reader)
+        return err->code;
+    cs_status rc = catalog_errors(reader, out, err);
+    library_release_reader(lib, reader);
+    return rc;
 }

@@ -4,6 +4,7 @@
 #ifndef CS_LIBRARY_LIBRARY_H
 #define CS_LIBRARY_LIBRARY_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "capsearch/capsearch.h"
@@ -20,10 +21,27 @@ struct cs_library {
     char *lock_path;
     char *model;              /* embedding model the vector index holds */
     bool read_only;
-    catalog *cat;
-    vectors *vec;             /* NULL until there is an embedding */
+    catalog *cat;             /* the connection of the thread that indexes */
+    vectors *vec;             /* NULL until there is an embedding; swapped by
+                                 cs_library_refresh under `mu` */
     reconcile_report reconcile;
+    int64_t generation;       /* catalog generation `vec` reflects */
+    pthread_mutex_t mu;       /* guards vec, generation and the reader pool */
+    pthread_mutex_t refresh_mu;   /* one refresh at a time */
+    catalog **readers;        /* idle reader connections */
+    size_t nreaders, capreaders;
 };
+
+/* Concurrent readers (server threads) each borrow a catalog connection from
+ * a pool; the handle's own `cat` belongs to the thread that indexes. A
+ * borrowed connection must be given back with library_release_reader. */
+catalog *library_acquire_reader(cs_library *lib, cs_error *err);
+void library_release_reader(cs_library *lib, catalog *reader);
+
+/* The current vector index with a reference held (NULL when there is none);
+ * give it back with vectors_release. cs_library_refresh may swap in a newer
+ * one meanwhile; the borrowed one stays valid until released. */
+vectors *library_acquire_vectors(cs_library *lib);
 
 /* Takes the library's writer lock (one indexer at a time). CS_ERR_BUSY when
  * another process holds it. *fd is released by library_unlock. */

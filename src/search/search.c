@@ -2,11 +2,13 @@
  * text ranking; the vector ranking joins when a text encoder is installed),
  * reciprocal rank fusion merges them, and the page asked for is filled from
  * the catalog. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "image/image.h"
 #include "library/library.h"
 #include "search/fusion.h"
 #include "search/ftsquery.h"
@@ -23,6 +25,7 @@ typedef struct search_params {
     int k, offset, rrf_k;
     double text_weight;
     int explain;
+    cs_filter filter;
 } search_params;
 
 static cs_status check_options(const cs_search_options *o, search_params *p, cs_error *err)
@@ -32,6 +35,9 @@ static cs_status check_options(const cs_search_options *o, search_params *p, cs_
     p->rrf_k = o && o->rrf_k ? o->rrf_k : DEFAULT_RRF_K;
     p->text_weight = o && o->text_weight > 0 ? o->text_weight : 1.0;
     p->explain = o ? o->explain : 0;
+    p->filter = o ? o->filter : (cs_filter){0};
+    if (p->filter.has_from && p->filter.has_to && p->filter.from > p->filter.to)
+        return cs_error_set(err, CS_ERR_INVALID, "the date range ends before it starts");
     if (p->k < 1 || p->k > MAX_K)
         return cs_error_set(err, CS_ERR_INVALID, "k must be between 1 and %d, got %d", MAX_K, p->k);
     if (p->offset < 0 || p->offset > MAX_OFFSET)
@@ -57,7 +63,7 @@ void cs_results_free(cs_results *results)
 }
 
 /* Fills results->items from the fused list, skipping `offset` and taking k. */
-static cs_status fill_page(cs_library *lib, const fusion_item *fused, size_t nfused,
+static cs_status fill_page(catalog *reader, const fusion_item *fused, size_t nfused,
                            const fusion_list *lists, size_t nlists,
                            const search_params *p, cs_results *results, cs_error *err)
 {
@@ -72,7 +78,7 @@ static cs_status fill_page(cs_library *lib, const fusion_item *fused, size_t nfu
     for (size_t i = 0; i < count; i++) {
         const fusion_item *f = &fused[start + i];
         cs_result *r = &results->items[results->count];
-        cs_status rc = catalog_fill_result(lib->cat, f->id, r, err);
+        cs_status rc = catalog_fill_result(reader, f->id, r, err);
         if (rc == CS_ERR_NOT_FOUND)
             continue;   /* removed since the lists were made: skip, do not fail */
         if (rc != CS_OK)
@@ -95,14 +101,14 @@ static cs_status new_results(cs_results **out, cs_error *err)
 }
 
 /* Fuses the ranked lists and fills the requested page of results. */
-static cs_status fuse_into(cs_library *lib, const fusion_list *lists, size_t nlists,
+static cs_status fuse_into(catalog *reader, const fusion_list *lists, size_t nlists,
                            const search_params *p, cs_results *results, cs_error *err)
 {
     fusion_item *fused = NULL;
     size_t nfused = 0;
     cs_status rc = fusion_rrf(lists, nlists, p->rrf_k, &fused, &nfused, err);
     if (rc == CS_OK)
-        rc = fill_page(lib, fused, nfused, lists, nlists, p, results, err);
+        rc = fill_page(reader, fused, nfused, lists, nlists, p, results, err);
     free(fused);
     return rc;
 }
@@ -119,6 +125,11 @@ static cs_status finish(cs_status rc, cs_results *results, double started, cs_re
     return CS_OK;
 }
 
+static bool has_filter(const cs_filter *f)
+{
+    return (f->folder && *f->folder) || f->has_from || f->has_to || (f->type && *f->type);
+}
+
 cs_status cs_search(cs_library *lib, const char *query, const cs_search_options *options,
                     cs_results **out, cs_error *err)
 {
@@ -126,26 +137,108 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
     double started = fs_now_seconds();
     search_params p;
     cs_results *results = NULL;
+    catalog *reader = NULL;
     cs_status rc = check_options(options, &p, err);
     if (rc == CS_OK)
         rc = new_results(&results, err);
     if (rc == CS_OK)
         rc = fts_query_build(query ? query : "", &results->fts_query, err);
+    if (rc == CS_OK && results->fts_query && !(reader = library_acquire_reader(lib, err)))
+        rc = err->code;
     if (rc == CS_OK && results->fts_query) {
         int64_t *ids = NULL;
         double *scores = NULL;
         size_t n = 0;
         int want = p.offset + p.k;
-        rc = catalog_fts_search(lib->cat, results->fts_query,
+        rc = catalog_fts_search(reader, results->fts_query, &p.filter,
                                 want > MIN_CANDIDATES ? want : MIN_CANDIDATES, &ids, &scores,
                                 &n, err);
         fusion_list text = {"text", p.text_weight, n, ids, scores};
         if (rc == CS_OK)
-            rc = fuse_into(lib, &text, 1, &p, results, err);
+            rc = fuse_into(reader, &text, 1, &p, results, err);
         free(ids);
         free(scores);
     }
+    library_release_reader(lib, reader);
     return finish(rc, results, started, out);
+}
+
+/* The vector ranking for `query`: the nearest images, without `exclude`
+ * (the query image itself, 0 = none) and without images the filter rejects.
+ * A filtered search asks the index for more candidates, doubling until the
+ * page is full or the index is exhausted. *ids and *scores are malloc'd. */
+static cs_status vector_ranking(catalog *reader, const vectors *v, const float *query,
+                                int64_t exclude, const search_params *p, int64_t **ids_out,
+                                double **scores_out, size_t *n_out, cs_error *err)
+{
+    *ids_out = NULL;
+    *scores_out = NULL;
+    *n_out = 0;
+    size_t need = (size_t)p->offset + (size_t)p->k;
+    int64_t total = vectors_count(v);
+    bool filtered = has_filter(&p->filter);
+    int want = (int)(need + 1 < (size_t)MIN_CANDIDATES ? MIN_CANDIDATES : need + 1);
+    for (;;) {
+        if (want > total)
+            want = (int)total;
+        int64_t *ids = malloc((size_t)(want ? want : 1) * sizeof *ids);
+        float *found_scores = malloc((size_t)(want ? want : 1) * sizeof *found_scores);
+        double *scores = malloc((size_t)(want ? want : 1) * sizeof *scores);
+        int found = 0;
+        cs_status rc = (ids && found_scores && scores)
+                           ? (want ? vectors_search(v, query, want, ids, found_scores, &found, err)
+                                   : CS_OK)
+                           : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+        size_t kept = 0;
+        for (int i = 0; rc == CS_OK && i < found; i++) {
+            bool keep = ids[i] != exclude;
+            if (keep && filtered)
+                rc = catalog_filter_matches(reader, ids[i], &p->filter, &keep, err);
+            if (keep) {
+                ids[kept] = ids[i];
+                scores[kept++] = found_scores[i];
+            }
+        }
+        free(found_scores);
+        if (rc != CS_OK || kept >= need || want >= total || !filtered) {
+            if (rc != CS_OK) {
+                free(ids);
+                free(scores);
+                return rc;
+            }
+            *ids_out = ids;
+            *scores_out = scores;
+            *n_out = kept;
+            return CS_OK;
+        }
+        free(ids);
+        free(scores);
+        want = want > INT32_MAX / 2 ? INT32_MAX : want * 2;
+    }
+}
+
+/* A search whose only list is the vector ranking of `query`. */
+static cs_status search_by_vector(cs_library *lib, catalog *reader, const vectors *v,
+                                  const float *query, int64_t exclude, const search_params *p,
+                                  cs_results *results, cs_error *err)
+{
+    int64_t *ids = NULL;
+    double *scores = NULL;
+    size_t n = 0;
+    (void)lib;
+    cs_status rc = vector_ranking(reader, v, query, exclude, p, &ids, &scores, &n, err);
+    fusion_list vector = {"vector", 1.0, n, ids, scores};
+    if (rc == CS_OK)
+        rc = fuse_into(reader, &vector, 1, p, results, err);
+    free(ids);
+    free(scores);
+    return rc;
+}
+
+static cs_status no_vectors(cs_error *err)
+{
+    return cs_error_set(err, CS_ERR_NOT_FOUND,
+                        "the library has no image vectors yet: index some images first");
 }
 
 cs_status cs_search_similar(cs_library *lib, int64_t id, const cs_search_options *options,
@@ -157,38 +250,82 @@ cs_status cs_search_similar(cs_library *lib, int64_t id, const cs_search_options
     cs_status rc = check_options(options, &p, err);
     if (rc != CS_OK)
         return rc;
-    if (!lib->vec)
-        return cs_error_set(err, CS_ERR_NOT_FOUND,
-                            "the library has no image vectors yet: index some images first");
-    int dim = vectors_dim(lib->vec);
-    int want = p.offset + p.k + 1;   /* +1: the image itself comes back first */
-    float *query = malloc((size_t)dim * sizeof *query);
-    int64_t *ids = malloc((size_t)want * sizeof *ids);
-    float *scores = malloc((size_t)want * sizeof *scores);
-    double *raw = malloc((size_t)want * sizeof *raw);
+    vectors *v = library_acquire_vectors(lib);
+    if (!v)
+        return no_vectors(err);
+    catalog *reader = library_acquire_reader(lib, err);
     cs_results *results = NULL;
-    if (!query || !ids || !scores || !raw)
+    float *query = malloc((size_t)vectors_dim(v) * sizeof *query);
+    if (!reader)
+        rc = err->code;
+    else if (!query)
         rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
     if (rc == CS_OK)
-        rc = catalog_get_embedding(lib->cat, id, lib->model, dim, query, err);
-    int found = 0;
-    if (rc == CS_OK)
-        rc = vectors_search(lib->vec, query, want, ids, scores, &found, err);
+        rc = catalog_get_embedding(reader, id, vectors_model(v), vectors_dim(v), query, err);
     if (rc == CS_OK)
         rc = new_results(&results, err);
-    if (rc == CS_OK) {
-        int kept = 0;
-        for (int i = 0; i < found; i++)
-            if (ids[i] != id) {
-                ids[kept] = ids[i];
-                raw[kept++] = scores[i];
-            }
-        fusion_list vector = {"vector", 1.0, (size_t)kept, ids, raw};
-        rc = fuse_into(lib, &vector, 1, &p, results, err);
-    }
+    if (rc == CS_OK)
+        rc = search_by_vector(lib, reader, v, query, id, &p, results, err);
     free(query);
-    free(ids);
-    free(scores);
-    free(raw);
+    library_release_reader(lib, reader);
+    vectors_release(v);
+    return finish(rc, results, started, out);
+}
+
+/* The colour-layout vector of a picture given as file bytes, computed the way
+ * the indexer computes it (same decode size), so that a picture that is in
+ * the library matches its own stored vector. */
+static cs_status picture_vector(const uint8_t *data, size_t len, float out[CS_LAYOUT_DIM],
+                                cs_error *err)
+{
+    if (!data || len == 0)
+        return cs_error_set(err, CS_ERR_INVALID,
+                            "no picture to search with: the image data is empty");
+    cs_decode_options options = {.target_min_side = CS_ANALYSIS_MIN_SIDE};
+    cs_decoded decoded;
+    cs_status rc = image_decode(data, len, NULL, &options, &decoded, err);
+    if (rc != CS_OK)
+        return cs_error_prefix(err, "cannot search with this picture");
+    /* Like the indexer: half a picture (the rest gray) would match wrongly. */
+    if (decoded.partial)
+        rc = cs_error_set(err, CS_ERR_CORRUPT, "cannot search with this picture: it is "
+                          "truncated or damaged (only part of it decodes)");
+    else
+        image_layout_vector(&decoded.image, out);
+    image_decoded_free(&decoded);
+    return rc;
+}
+
+cs_status cs_search_image(cs_library *lib, const uint8_t *data, size_t len,
+                          const cs_search_options *options, cs_results **out, cs_error *err)
+{
+    *out = NULL;
+    double started = fs_now_seconds();
+    search_params p;
+    float query[CS_LAYOUT_DIM];
+    cs_status rc = check_options(options, &p, err);
+    if (rc == CS_OK)
+        rc = picture_vector(data, len, query, err);
+    if (rc != CS_OK)
+        return rc;
+    vectors *v = library_acquire_vectors(lib);
+    if (!v)
+        return no_vectors(err);
+    catalog *reader = NULL;
+    cs_results *results = NULL;
+    /* A learned model's vectors live in another space: a colour layout
+     * cannot be compared with them. */
+    if (vectors_dim(v) != CS_LAYOUT_DIM || strcmp(vectors_model(v), CS_LAYOUT_MODEL_ID) != 0)
+        rc = cs_error_set(err, CS_ERR_UNSUPPORTED,
+                          "searching by picture needs the %s image vectors, but this library "
+                          "holds %s vectors", CS_LAYOUT_MODEL_ID, vectors_model(v));
+    else if (!(reader = library_acquire_reader(lib, err)))
+        rc = err->code;
+    if (rc == CS_OK)
+        rc = new_results(&results, err);
+    if (rc == CS_OK)
+        rc = search_by_vector(lib, reader, v, query, 0, &p, results, err);
+    library_release_reader(lib, reader);
+    vectors_release(v);
     return finish(rc, results, started, out);
 }

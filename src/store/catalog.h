@@ -142,10 +142,16 @@ cs_status catalog_each_embedding(catalog *c, const char *model, catalog_embeddin
 /* ---- search and reports ---- */
 
 /* Runs an FTS5 MATCH expression (built by fts_query_build, never user text)
- * ranked by bm25 with the column weights of FORMAT.md. Lower score = better.
- * *ids and *scores are malloc'd (NULL when n == 0). */
-cs_status catalog_fts_search(catalog *c, const char *match, int limit, int64_t **ids,
-                             double **scores, size_t *n, cs_error *err);
+ * ranked by bm25 with the column weights of FORMAT.md, keeping only images
+ * that pass `filter` (NULL = all). Lower score = better. *ids and *scores are
+ * malloc'd (NULL when n == 0). */
+cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *filter,
+                             int limit, int64_t **ids, double **scores, size_t *n,
+                             cs_error *err);
+
+/* Whether image `id` passes `filter` (false when it does not exist). */
+cs_status catalog_filter_matches(catalog *c, int64_t id, const cs_filter *filter,
+                                 bool *matches, cs_error *err);
 
 /* Fills the catalog fields of a result (path, caption, tags, size, date).
  * CS_ERR_NOT_FOUND when the id does not exist. */
@@ -162,5 +168,10 @@ typedef struct catalog_phash {
 cs_status catalog_phashes(catalog *c, catalog_phash **out, size_t *n, cs_error *err);
 /* The path of an image, malloc'd. */
 cs_status catalog_image_path(catalog *c, int64_t id, char **path, cs_error *err);
+
+/* Everything stored about image `id` (row, caption texts, tags by kind then
+ * score), read in one snapshot; free with cs_image_info_free.
+ * CS_ERR_NOT_FOUND when there is no such image. */
+cs_status catalog_image_info(catalog *c, int64_t id, cs_image_info **out, cs_error *err);
 
 #endif

@@ -160,20 +160,52 @@ cs_status catalog_each_embedding(catalog *c, const char *model, catalog_embeddin
     return rc;
 }
 
-cs_status catalog_fts_search(catalog *c, const char *match, int limit, int64_t **ids,
-                             double **scores, size_t *n, cs_error *err)
+/* The filter as SQL over `images i`; parameters ?10..?14 (bound by
+ * bind_filter) so it composes with any statement's own parameters. */
+#define FILTER_SQL \
+    " AND (?10 IS NULL OR i.folder = ?10 OR substr(i.folder, 1, length(?10) + 1) = ?10 || '/')" \
+    " AND (?11 IS NULL OR i.taken_at >= ?11)" \
+    " AND (?12 IS NULL OR i.taken_at <= ?12)" \
+    " AND (?13 IS NULL OR i.format = ?13)"
+
+static void bind_filter(sqlite3_stmt *stmt, const cs_filter *f)
+{
+    if (!f)
+        return;
+    if (f->folder && *f->folder) {
+        /* "/photos/" and "/photos" mean the same folder; "/" means all. */
+        size_t n = strlen(f->folder);
+        while (n > 1 && f->folder[n - 1] == '/')
+            n--;
+        if (!(n == 1 && f->folder[0] == '/'))
+            sqlite3_bind_text(stmt, 10, f->folder, (int)n, SQLITE_TRANSIENT);
+    }
+    if (f->has_from)
+        sqlite3_bind_int64(stmt, 11, f->from);
+    if (f->has_to)
+        sqlite3_bind_int64(stmt, 12, f->to);
+    if (f->type && *f->type)
+        sqlite3_bind_text(stmt, 13, f->type, -1, SQLITE_TRANSIENT);
+}
+
+cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *filter,
+                             int limit, int64_t **ids, double **scores, size_t *n,
+                             cs_error *err)
 {
     *ids = NULL;
     *scores = NULL;
     *n = 0;
     sqlite3_stmt *stmt;
     cs_status rc = catalog_prepare(c,
-        "SELECT rowid, " FTS_RANK_EXPR " AS score FROM captions_fts"
-        " WHERE captions_fts MATCH ?1 ORDER BY score, rowid LIMIT ?2", &stmt, err);
+        "SELECT captions_fts.rowid, " FTS_RANK_EXPR " AS score FROM captions_fts"
+        " JOIN images i ON i.id = captions_fts.rowid"
+        " WHERE captions_fts MATCH ?1" FILTER_SQL
+        " ORDER BY score, captions_fts.rowid LIMIT ?2", &stmt, err);
     if (rc != CS_OK)
         return rc;
     sqlite3_bind_text(stmt, 1, match, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 2, limit);
+    bind_filter(stmt, filter);
     id_list list = {0};
     int step;
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -194,6 +226,26 @@ cs_status catalog_fts_search(catalog *c, const char *match, int limit, int64_t *
     *scores = list.scores;
     *n = list.n;
     return CS_OK;
+}
+
+cs_status catalog_filter_matches(catalog *c, int64_t id, const cs_filter *filter,
+                                 bool *matches, cs_error *err)
+{
+    *matches = false;
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c, "SELECT 1 FROM images i WHERE i.id = ?1" FILTER_SQL,
+                                   &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    bind_filter(stmt, filter);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW)
+        *matches = true;
+    else if (step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "checking a filter");
+    sqlite3_finalize(stmt);
+    return rc;
 }
 
 static char *dup_column(sqlite3_stmt *stmt, int col, bool *oom)

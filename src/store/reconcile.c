@@ -96,6 +96,7 @@ cs_status vectors_reconcile(catalog *c, const char *file, const char *model,
     int64_t generation = 0;
     int dim = 0;
     rc = catalog_generation(c, &generation, err);
+    report->generation = generation;
     if (rc == CS_OK)
         rc = catalog_embedding_dim(c, model, &dim, err);
     if (rc != CS_OK || dim == 0) {

@@ -12,6 +12,7 @@ typedef struct reconcile_report {
     size_t added;
     size_t removed;
     bool saved;
+    int64_t generation;    /* the catalog generation the result reflects */
 } reconcile_report;
 
 /* Loads `file` and repairs it against the catalog's embeddings of `model`:

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -66,6 +67,7 @@ struct vectors {
     int64_t generation;
     idset ids;
     bool ids_stale;    /* a failed FAISS call left `ids` unsynchronised */
+    atomic_int refs;   /* readers holding it (see vectors_retain) */
 };
 
 /* ---- id set ---- */
@@ -263,6 +265,7 @@ static cs_status wrap(FaissIndex *idx, const char *model, int dim, int64_t gener
     }
     v->idx = idx;
     v->model = m;
+    atomic_init(&v->refs, 1);
     v->dim = dim;
     v->generation = generation;
     *out = v;
@@ -286,6 +289,19 @@ cs_status vectors_create(const char *model, int dim, vectors **out, cs_error *er
         return cs_error_set(err, CS_ERR_VECTOR, "cannot create a %d-dimension vector index: %s",
                             dim, faiss_message());
     return wrap(idx, model, dim, 0, out, err);
+}
+
+vectors *vectors_retain(vectors *v)
+{
+    if (v)
+        atomic_fetch_add(&v->refs, 1);
+    return v;
+}
+
+void vectors_release(vectors *v)
+{
+    if (v && atomic_fetch_sub(&v->refs, 1) == 1)
+        vectors_free(v);
 }
 
 void vectors_free(vectors *v)

@@ -43,6 +43,12 @@ cs_status vectors_save(vectors *v, const char *path, int64_t generation, cs_erro
 
 void vectors_free(vectors *v);
 
+/* Shared read-only use by several threads: a new index has one reference;
+ * vectors_retain adds one, vectors_release drops one and frees the index
+ * with the last. (vectors_free frees at once: for sole owners.) */
+vectors *vectors_retain(vectors *v);
+void vectors_release(vectors *v);
+
 int64_t vectors_generation(const vectors *v);   /* stamp read or last saved */
 const char *vectors_model(const vectors *v);
 int vectors_dim(const vectors *v);

@@ -123,6 +123,36 @@ class SampleLibrary(unittest.TestCase):
         page2 = run_json(["search", "png", "-k", "5", "--offset", "5"], self.db)["results"]
         self.assertEqual([r["path"] for r in page2], all_[5:10])
 
+    def test_filters(self):
+        everything = run_json(["search", "blue", "-k", "100"], self.db)["results"]
+        self.assertTrue(any(r["path"].endswith(".png") for r in everything))
+        pngs = run_json(["search", "blue", "-k", "100", "--type", "png"], self.db)["results"]
+        self.assertTrue(pngs)
+        self.assertTrue(all(r["path"].endswith(".png") for r in pngs))
+        # same order as unfiltered (scores differ: ranks are within the filtered list)
+        self.assertEqual([r["path"] for r in everything if r["path"].endswith(".png")],
+                         [r["path"] for r in pngs])
+        photos = os.path.join(self.samples, "photos")
+        inside = run_json(["search", "gray", "-k", "100", "--folder", photos], self.db)["results"]
+        self.assertTrue(inside)
+        self.assertTrue(all(r["path"].startswith(photos + "/") for r in inside))
+        # Kite.jpg was taken on 21 July 2015 (its EXIF says so)
+        july = run_json(["search", "landscape", "-k", "100", "--from", "2015-07-21",
+                         "--to", "2015-07-21"], self.db)["results"]
+        self.assertIn("Kite.jpg", [os.path.basename(r["path"]) for r in july])
+        self.assertTrue(all(r["taken_at"].startswith("2015-07-21") for r in july))
+        self.assertEqual(run_json(["search", "kite", "--from", "2015-07-22"], self.db)["results"], [])
+        for bad in (["--from", "2015-02-30"], ["--to", "yesterday"]):
+            self.assertEqual(run(["search", "kite"] + bad, self.db, check=False).returncode, 2)
+        proc = run(["search", "kite", "--from", "2016-01-01", "--to", "2015-01-01"], self.db, check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(b"date range", proc.stderr)
+        # the vector ranking is filtered too, and still fills the page
+        kite = run_json(["search", "kite", "-k", "1"], self.db)["results"][0]["id"]
+        similar = run_json(["similar", str(kite), "-k", "5", "--type", "png"], self.db)["results"]
+        self.assertEqual(len(similar), 5)
+        self.assertTrue(all(r["path"].endswith(".png") for r in similar))
+
     def test_similar_images(self):
         doc = run_json(["search", "kite", "-k", "1"], self.db)
         kite = doc["results"][0]["id"]

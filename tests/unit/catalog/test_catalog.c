@@ -102,7 +102,7 @@ static void test_migration_from_v1(const char *v1_sql_path)
     int64_t *ids = NULL;
     double *scores = NULL;
     size_t n = 0;
-    CHECK_OK(catalog_fts_search(c, "\"sunset\"", 10, &ids, &scores, &n, &err), &err);
+    CHECK_OK(catalog_fts_search(c, "\"sunset\"", NULL, 10, &ids, &scores, &n, &err), &err);
     CHECK_INT_EQ(n, 1);
     if (n)
         CHECK_INT_EQ(ids[0], 1);
@@ -210,7 +210,7 @@ static void test_write_copy_delete(void)
     int64_t *ids = NULL;
     double *scores = NULL;
     size_t n = 0;
-    CHECK_OK(catalog_fts_search(c, "\"running\" OR \"dogs\"", 10, &ids, &scores, &n, &err), &err);
+    CHECK_OK(catalog_fts_search(c, "\"running\" OR \"dogs\"", NULL, 10, &ids, &scores, &n, &err), &err);
     CHECK_INT_EQ(n, 1);
     CHECK(n && scores[0] < 0);   /* bm25: lower is better, matches are negative */
     free(ids);
@@ -240,7 +240,7 @@ static void test_write_copy_delete(void)
     free(r.tags);
     CHECK_OK(catalog_get_embedding(c, copy_id, "test-model", 4, back, &err), &err);
     CHECK(memcmp(back, vec, sizeof vec) == 0);
-    CHECK_OK(catalog_fts_search(c, "\"holiday\"", 10, &ids, &scores, &n, &err), &err);
+    CHECK_OK(catalog_fts_search(c, "\"holiday\"", NULL, 10, &ids, &scores, &n, &err), &err);
     CHECK_INT_EQ(n, 1);
     CHECK(n == 1 && ids[0] == copy_id);
     free(ids);
@@ -267,7 +267,7 @@ static void test_write_copy_delete(void)
     CHECK_OK(catalog_begin(c, &err), &err);
     CHECK_OK(catalog_delete_image(c, copy_id, &err), &err);
     CHECK_OK(catalog_commit(c, &err), &err);
-    CHECK_OK(catalog_fts_search(c, "\"holiday\"", 10, &ids, &scores, &n, &err), &err);
+    CHECK_OK(catalog_fts_search(c, "\"holiday\"", NULL, 10, &ids, &scores, &n, &err), &err);
     CHECK_INT_EQ(n, 0);
     free(ids);
     free(scores);
