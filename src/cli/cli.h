@@ -48,10 +48,6 @@ int cli_usage_error(const char *command, const char *fmt, ...);
 /* Prints a JSON value on stdout followed by a newline, then releases it. */
 void cli_print_json(json_t *value);
 
-/* A JSON string for text that may not be valid UTF-8 (invalid bytes become
- * U+FFFD); JSON null for NULL. */
-json_t *cli_json_text(const char *text);
-
 /* Parses a whole non-negative integer within [min, max]. */
 bool cli_parse_int(const char *text, long min, long max, long *out);
 

@@ -9,6 +9,7 @@
 
 #include "capsearch_config.h"
 #include "cli/cli.h"
+#include "views/views.h"
 #if CAPSEARCH_HAVE_HEIF
 #include <libheif/heif.h>
 #endif
@@ -113,7 +114,7 @@ int cmd_doctor(int argc, char **argv)
         json_t *jdec = json_object();
         for (size_t i = 0; i < sizeof decoders / sizeof *decoders; i++)
             json_object_set_new(jdec, decoders[i][0], json_string(decoders[i][1]));
-        json_t *jlib = json_pack("{s:o, s:b}", "path", cli_json_text(path), "exists", have_library);
+        json_t *jlib = json_pack("{s:o, s:b}", "path", view_text(path), "exists", have_library);
         if (lib_rc == CS_OK)
             json_object_update_new(jlib, json_pack("{s:I, s:I, s:I, s:i, s:b, s:I, s:I}",
                 "images", (json_int_t)stats.images, "vectors", (json_int_t)stats.vectors,
@@ -122,7 +123,7 @@ int cmd_doctor(int argc, char **argv)
                 "vectors_added_on_open", (json_int_t)stats.vectors_added_on_open,
                 "vectors_removed_on_open", (json_int_t)stats.vectors_removed_on_open));
         else if (have_library)
-            json_object_set_new(jlib, "problem", cli_json_text(err.message));
+            json_object_set_new(jlib, "problem", view_text(err.message));
         cli_print_json(json_pack("{s:s, s:o, s:b, s:o, s:s, s:o}", "capsearch", cs_version(),
                                  "dependencies", jdeps, "fts5", fts5_available(),
                                  "decoders", jdec, "models", models_note, "library", jlib));

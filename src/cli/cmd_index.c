@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "views/views.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -65,15 +66,10 @@ static void draw_bar(progress_view *v, const cs_index_progress *p, bool final)
 
 static json_t *counters_json(const char *event, const cs_index_progress *p)
 {
-    double rate = rate_of(p);
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
-                     "event", event,
-                     "total", (json_int_t)p->total, "done", (json_int_t)p->done,
-                     "indexed", (json_int_t)p->indexed, "reused", (json_int_t)p->reused,
-                     "failed", (json_int_t)p->failed, "unchanged", (json_int_t)p->unchanged,
-                     "removed", (json_int_t)p->removed, "elapsed_s", p->elapsed_s,
-                     "files_per_s", rate,
-                     "eta_s", rate > 0 ? (double)(p->total - p->done) / rate : 0.0);
+    json_t *o = view_index_progress(p);
+    if (o)
+        json_object_set_new(o, "event", json_string(event));
+    return o;
 }
 
 static void on_progress(const cs_index_progress *p, void *user)
@@ -82,7 +78,7 @@ static void on_progress(const cs_index_progress *p, void *user)
     if (v->json) {
         if (p->event == CS_EVENT_FILE_DONE && p->error) {
             json_t *line = json_pack("{s:s, s:o, s:s}", "event", "error",
-                                     "path", cli_json_text(p->path), "reason", p->error);
+                                     "path", view_text(p->path), "reason", p->error);
             cli_print_json(line);
         } else if (p->event == CS_EVENT_WALK_DONE) {
             cli_print_json(counters_json("walked", p));
@@ -210,7 +206,7 @@ int cmd_index(int argc, char **argv)
         json_t *summary = counters_json("done", &done);
         json_object_set_new(summary, "status", json_string(rc == CS_OK ? "ok" : cs_status_name(rc)));
         if (rc != CS_OK)
-            json_object_set_new(summary, "message", cli_json_text(err.message));
+            json_object_set_new(summary, "message", view_text(err.message));
         cli_print_json(summary);
     } else if (!quiet && (rc == CS_OK || rc == CS_ERR_CANCELLED)) {
         fprintf(stderr,

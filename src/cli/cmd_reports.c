@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "views/views.h"
 
 /* Parses the options shared by the report commands. Returns -1 after
  * --help, EXIT_USAGE on a bad option, EXIT_OK otherwise. */
@@ -66,15 +67,7 @@ int cmd_stats(int argc, char **argv)
     if (cs_library_stats(lib, &st, &err) != CS_OK) {
         code = cli_fail(&common, &err);
     } else if (common.json) {
-        cli_print_json(json_pack(
-            "{s:o, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:I, s:s}",
-            "library", cli_json_text(cs_library_dir(lib)), "images", (json_int_t)st.images,
-            "vectors", (json_int_t)st.vectors, "embeddings", (json_int_t)st.embeddings,
-            "errors", (json_int_t)st.errors, "generation", (json_int_t)st.generation,
-            "schema_version", st.schema_version, "catalog_bytes", (json_int_t)st.catalog_bytes,
-            "vector_bytes", (json_int_t)st.vector_bytes,
-            "image_bytes", (json_int_t)st.total_image_bytes, "embedding_model",
-            st.embedding_model));
+        cli_print_json(view_stats(&st, cs_library_dir(lib)));
     } else {
         char cat[32], vec[32], img[32];
         human_bytes(st.catalog_bytes, cat, sizeof cat);
@@ -111,13 +104,7 @@ int cmd_errors(int argc, char **argv)
     if (cs_library_errors(lib, &list, &err) != CS_OK) {
         code = cli_fail(&common, &err);
     } else if (common.json) {
-        json_t *items = json_array();
-        for (size_t i = 0; i < list->count; i++)
-            json_array_append_new(items, json_pack("{s:o, s:o, s:I}",
-                "path", cli_json_text(list->items[i].path),
-                "reason", cli_json_text(list->items[i].reason),
-                "at", (json_int_t)list->items[i].at));
-        cli_print_json(json_pack("{s:o}", "errors", items));
+        cli_print_json(view_errors(list));
     } else {
         for (size_t i = 0; i < list->count; i++)
             printf("%s\n    %s\n", list->items[i].path, list->items[i].reason);
@@ -150,17 +137,7 @@ int cmd_duplicates(int argc, char **argv)
     if (cs_library_duplicates(lib, (int)distance, &groups, &err) != CS_OK) {
         code = cli_fail(&common, &err);
     } else if (common.json) {
-        json_t *list = json_array();
-        for (size_t g = 0; g < groups->count; g++) {
-            json_t *members = json_array();
-            const cs_duplicate_group *group = &groups->groups[g];
-            for (size_t i = 0; i < group->count; i++)
-                json_array_append_new(members, json_pack("{s:I, s:o, s:i}",
-                    "id", (json_int_t)group->ids[i], "path", cli_json_text(group->paths[i]),
-                    "distance", group->distances[i]));
-            json_array_append_new(list, members);
-        }
-        cli_print_json(json_pack("{s:i, s:o}", "distance", (int)distance, "groups", list));
+        cli_print_json(view_duplicates(groups, (int)distance));
     } else {
         for (size_t g = 0; g < groups->count; g++) {
             const cs_duplicate_group *group = &groups->groups[g];

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
+#include "views/views.h"
 #include "common/dates.h"
 
 typedef struct search_args {
@@ -14,55 +14,10 @@ typedef struct search_args {
     const char *subject;     /* the query text, or the image id */
 } search_args;
 
-static void format_date(int64_t taken_at, char *out, size_t size)
-{
-    if (!taken_at) {
-        out[0] = '\0';
-        return;
-    }
-    time_t t = (time_t)taken_at;
-    struct tm tm;
-    if (gmtime_r(&t, &tm))
-        strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);   /* wall-clock time, no zone */
-    else
-        out[0] = '\0';
-}
-
-static json_t *result_json(const cs_result *r, bool explain)
-{
-    char date[32];
-    format_date(r->taken_at, date, sizeof date);
-    json_t *o = json_pack("{s:I, s:o, s:f, s:o, s:o, s:i, s:i, s:o}",
-                          "id", (json_int_t)r->id, "path", cli_json_text(r->path),
-                          "score", r->score, "caption", cli_json_text(r->caption),
-                          "tags", cli_json_text(r->tags), "width", r->width,
-                          "height", r->height,
-                          "taken_at", date[0] ? json_string(date) : json_null());
-    if (o && explain) {
-        json_t *sources = json_object();
-        for (int s = 0; s < r->nsources; s++) {
-            json_t *src = r->sources[s].rank
-                ? json_pack("{s:i, s:f}", "rank", r->sources[s].rank, "score", r->sources[s].score)
-                : json_pack("{s:n}", "rank");
-            json_object_set_new(sources, r->sources[s].source, src);
-        }
-        json_object_set_new(o, "explain", sources);
-    }
-    return o;
-}
-
 static void print_results(const search_args *a, const cs_results *res)
 {
     if (a->common.json) {
-        json_t *items = json_array();
-        for (size_t i = 0; i < res->count; i++)
-            json_array_append_new(items, result_json(&res->items[i], a->options.explain));
-        json_t *doc = json_pack("{s:o, s:o, s:I, s:f}", "query", cli_json_text(a->subject),
-                                "results", items, "candidates",
-                                (json_int_t)res->total_candidates, "took_ms", res->took_ms);
-        if (doc && a->options.explain && res->fts_query)
-            json_object_set_new(doc, "fts_query", cli_json_text(res->fts_query));
-        cli_print_json(doc);
+        cli_print_json(view_results(res, a->subject, a->options.explain, NULL));
         return;
     }
     if (res->count == 0)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
-#include "common/utf8.h"
+#include "views/views.h"
 
 bool cli_common_option(int opt, cli_common *common)
 {
@@ -33,8 +33,7 @@ int cli_exit_code(cs_status status)
 int cli_fail(const cli_common *common, const cs_error *err)
 {
     if (common && common->json) {
-        cli_print_json(json_pack("{s:{s:s, s:s}}", "error", "code",
-                                 cs_status_name(err->code), "message", err->message));
+        cli_print_json(view_error(cs_status_name(err->code), err->message));
     } else {
         fprintf(stderr, "capsearch: %s\n", err->message);
     }
@@ -95,18 +94,4 @@ bool cli_parse_int(const char *text, long min, long max, long *out)
         return false;
     *out = v;
     return true;
-}
-
-json_t *cli_json_text(const char *text)
-{
-    if (!text)
-        return json_null();
-    json_t *value = json_string(text);
-    if (value)
-        return value;
-    /* File names are bytes and may not be UTF-8: jansson refuses those. */
-    char *clean = utf8_sanitize(text);
-    value = clean ? json_string(clean) : NULL;
-    free(clean);
-    return value;
 }
