@@ -310,7 +310,8 @@ static cs_status run(run_state *s, const char *const *dirs, size_t ndirs, double
         rc = load_known(s, err);
     for (size_t i = 0; rc == CS_OK && i < s->nroots; i++) {
         s->current_root = s->roots[i];
-        rc = walk_tree(s->roots[i], on_file, on_unreadable, s, o->cancel, err);
+        walk_callbacks callbacks = {.on_file = on_file, .on_unreadable = on_unreadable, .user = s};
+        rc = walk_tree(s->roots[i], &callbacks, o->cancel, err);
     }
     if (rc != CS_OK)
         return rc;

@@ -12,15 +12,20 @@
 
 #include "common/array.h"
 #include "common/strbuf.h"
-#include "indexer/indexer_internal.h"
+#include "image/image.h"
+#include "indexer/walk.h"
 
 typedef struct walker {
-    walk_file_fn on_file;
-    walk_unreadable_fn on_unreadable;
-    void *user;
+    const walk_callbacks *cb;
     volatile int *cancel;
     strbuf path;
 } walker;
+
+static void report_unreadable(walker *w, int errnum)
+{
+    if (w->cb->on_unreadable)
+        w->cb->on_unreadable(w->path.data, errnum, w->cb->user);
+}
 
 static int compare_names(const void *a, const void *b)
 {
@@ -66,10 +71,10 @@ static cs_status visit(walker *w, int dirfd, const char *name, int depth, cs_err
     struct stat lst, st;
     cs_status rc = CS_OK;
     if (fstatat(dirfd, name, &lst, AT_SYMLINK_NOFOLLOW) != 0) {
-        w->on_unreadable(w->path.data, errno, w->user);
+        report_unreadable(w, errno);
     } else if (S_ISDIR(lst.st_mode)) {
         rc = walk_folder(w, depth + 1, err);
-    } else if (image_has_known_extension(name)) {
+    } else if (w->cb->on_file && image_has_known_extension(name)) {
         bool ok = true;
         if (S_ISLNK(lst.st_mode))
             ok = fstatat(dirfd, name, &st, 0) == 0 && S_ISREG(st.st_mode);
@@ -77,7 +82,7 @@ static cs_status visit(walker *w, int dirfd, const char *name, int depth, cs_err
             st = lst, ok = S_ISREG(lst.st_mode);
         if (ok) {
             int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-            rc = w->on_file(w->path.data, (int64_t)st.st_size, mtime_ns, w->user, err);
+            rc = w->cb->on_file(w->path.data, (int64_t)st.st_size, mtime_ns, w->cb->user, err);
         }
     }
     w->path.len = base;
@@ -91,20 +96,22 @@ static cs_status visit(walker *w, int dirfd, const char *name, int depth, cs_err
 static cs_status walk_folder(walker *w, int depth, cs_error *err)
 {
     if (depth > MAX_DEPTH) {
-        w->on_unreadable(w->path.data, ELOOP, w->user);
+        report_unreadable(w, ELOOP);
         return CS_OK;
     }
     int fd = open(w->path.data, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
     if (!dir) {
-        w->on_unreadable(w->path.data, errno, w->user);
+        report_unreadable(w, errno);
         if (fd >= 0)
             close(fd);
         return CS_OK;
     }
+    cs_status rc = w->cb->on_folder ? w->cb->on_folder(w->path.data, w->cb->user, err) : CS_OK;
     char **names = NULL;
     size_t count = 0;
-    cs_status rc = list_folder(dir, &names, &count, err);
+    if (rc == CS_OK)
+        rc = list_folder(dir, &names, &count, err);
     for (size_t i = 0; i < count; i++) {
         if (rc == CS_OK && !(w->cancel && *w->cancel))
             rc = visit(w, dirfd(dir), names[i], depth, err);
@@ -115,10 +122,10 @@ static cs_status walk_folder(walker *w, int depth, cs_error *err)
     return rc;
 }
 
-cs_status walk_tree(const char *root, walk_file_fn on_file, walk_unreadable_fn on_unreadable,
-                    void *user, volatile int *cancel, cs_error *err)
+cs_status walk_tree(const char *root, const walk_callbacks *callbacks, volatile int *cancel,
+                    cs_error *err)
 {
-    walker w = {on_file, on_unreadable, user, cancel, {0}};
+    walker w = {callbacks, cancel, {0}};
     strbuf_init(&w.path);
     strbuf_append(&w.path, root);
     cs_status rc = strbuf_failed(&w.path) ? cs_error_set(err, CS_ERR_NOMEM, "out of memory")

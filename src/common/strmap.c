@@ -1,4 +1,4 @@
-#include "indexer/strmap.h"
+#include "common/strmap.h"
 
 #include <stdlib.h>
 #include <string.h>

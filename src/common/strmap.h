@@ -1,8 +1,8 @@
 /* A string-keyed hash table (open addressing, xxh3 hashes) mapping a string
  * to an int64 value. Keys are copied. Used for the path and content-hash
  * lookups of change detection, which may hold millions of entries. */
-#ifndef CS_INDEXER_STRMAP_H
-#define CS_INDEXER_STRMAP_H
+#ifndef CS_COMMON_STRMAP_H
+#define CS_COMMON_STRMAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
