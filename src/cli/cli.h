@@ -58,5 +58,6 @@ int cmd_stats(int argc, char **argv);
 int cmd_errors(int argc, char **argv);
 int cmd_duplicates(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"errors", cmd_errors, "files that could not be indexed, and why"},
     {"duplicates", cmd_duplicates, "groups of near-duplicate images"},
     {"doctor", cmd_doctor, "versions, decoders, models, and library health"},
+    {"serve", cmd_serve, "the search page and the JSON API over HTTP"},
 };
 
 static void print_help(FILE *out)

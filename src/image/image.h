@@ -62,6 +62,11 @@ typedef struct cs_decode_options {
 /* The pixel limit when the caller gives none (~ the 16384 x 10923 JPEG limit). */
 #define CS_IMAGE_DEFAULT_MAX_PIXELS 178956970ull
 
+/* The short side pictures are decoded to for analysis (colours, perceptual
+ * hash, colour-layout vector). The indexer and search by picture must use the
+ * same value, or one picture would give two different vectors. */
+#define CS_ANALYSIS_MIN_SIDE 128
+
 typedef struct cs_decoded {
     cs_image image;           /* orientation applied (EXIF for JPEG, PNG, WebP;
                                  HEIF's own irot/imir, via libheif); possibly

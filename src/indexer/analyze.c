@@ -102,7 +102,7 @@ cs_status analyze_file(const index_job *job, const analyze_context *ctx, bool al
         return CS_OK;
     }
     cs_decode_options options = {
-        .target_min_side = INDEX_DECODE_MIN_SIDE,
+        .target_min_side = CS_ANALYSIS_MIN_SIDE,
         .max_pixels = ctx->max_pixels,
     };
     cs_decoded decoded;

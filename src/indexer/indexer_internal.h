@@ -9,12 +9,10 @@
 #include "caption/caption.h"
 #include "capsearch/capsearch.h"
 #include "image/image.h"
-#include "indexer/strmap.h"
+#include "common/strmap.h"
+#include "indexer/walk.h"
 #include "library/library.h"
 
-/* The short side images are decoded to: enough for colours, the perceptual
- * hash and the colour-layout vector. */
-#define INDEX_DECODE_MIN_SIDE 128
 #define INDEX_DEFAULT_BATCH 64
 #define INDEX_DEFAULT_MAX_FILE_BYTES (256ull << 20)
 #define INDEX_DEFAULT_MAX_PIXELS 178956970ull   /* ~ the 16384 x 10923 JPEG limit */
@@ -65,15 +63,6 @@ typedef struct analyze_context {
 cs_status analyze_file(const index_job *job, const analyze_context *ctx, bool allow_reuse,
                        index_result *out, cs_error *err);
 void index_result_free(index_result *result);
-
-/* Walking a folder tree: calls fn for each image file (hidden entries and
- * symlinked folders skipped). Folders that cannot be read are reported to
- * on_unreadable and the walk goes on. */
-typedef cs_status (*walk_file_fn)(const char *path, int64_t size, int64_t mtime_ns,
-                                  void *user, cs_error *err);
-typedef void (*walk_unreadable_fn)(const char *path, int errnum, void *user);
-cs_status walk_tree(const char *root, walk_file_fn on_file, walk_unreadable_fn on_unreadable,
-                    void *user, volatile int *cancel, cs_error *err);
 
 /* The writer stage: runs the workers over the jobs and commits their
  * results in batches (pipeline.c). */
