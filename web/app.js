@@ -25,6 +25,7 @@
     welcomeStats: $('welcome-stats'), empty: $('empty'), grid: $('results'),
     sentinel: $('sentinel'), loading: $('loading'),
     banner: $('similar-banner'), bannerThumb: $('similar-thumb'), bannerName: $('similar-name'),
+    fileThumb: $('file-thumb'),
     bannerClear: $('similar-clear'),
     tokenForm: $('token-form'), token: $('token'), tokenStatus: $('token-status'),
     forgetToken: $('forget-token'),
@@ -154,6 +155,7 @@
     // On a phone the filters are folded away: the button says how many apply.
     const active = FILTERS.filter((f) => state[f]).length;
     el.filtersToggle.textContent = active ? `Filters (${active})` : 'Filters';
+    el.clearFilters.hidden = !active;
   }
 
   function toggleFilters() {
@@ -176,7 +178,6 @@
 
   let view = null;            // the search on screen: { state, mode, offset, hasMore, ... }
   let imageFile = null;       // the last file searched by image (cannot live in the URL)
-  let imageThumbURL = '';     // object URL of that file, for the banner
 
   function modeOf(state, image) {
     if (image) return imageFile ? 'image' : 'home';
@@ -245,7 +246,9 @@
       v.offset += got.length;
       v.candidates = data.candidates || 0;
       v.took = data.took_ms;
-      v.hasMore = got.length >= PAGE_SIZE && (!v.candidates || v.offset < v.candidates);
+      // A full page may have a next one. (`candidates` is not a total to page
+      // against: a ranking source may stop early.)
+      v.hasMore = got.length >= PAGE_SIZE;
       // The text search filters on the server; "similar" and "by image" may
       // not, so their results are also filtered here (a no-op if they do).
       const kept = v.mode === 'text' ? got : got.filter((r) => passesFilters(r, v.state));
@@ -432,6 +435,7 @@
   /* --------------------------------------------------- similar/image banner */
 
   function showBanner(v) {
+    el.fileThumb.hidden = true;
     if (v.mode === 'similar' && /^\d+$/.test(v.state.similar)) {
       el.bannerThumb.src = withToken(`/api/images/${v.state.similar}/thumb?size=256`);
       el.bannerName.textContent = `photo ${v.state.similar}`;
@@ -440,12 +444,32 @@
         if (view === v) el.bannerName.textContent = basename(info.path);
       }).catch(() => { /* the similar search reports the error */ });
     } else if (v.mode === 'image') {
-      el.bannerThumb.src = imageThumbURL;
+      el.bannerThumb.hidden = true;
+      el.bannerThumb.removeAttribute('src');
       el.bannerName.textContent = imageFile.name || 'the dropped image';
       el.banner.hidden = false;
+      drawFileThumb(imageFile);
     } else {
       el.banner.hidden = true;
       el.bannerThumb.removeAttribute('src');
+    }
+  }
+
+  // The dropped file's preview is drawn on a canvas from the decoded bitmap:
+  // no blob: URL, so a strict Content-Security-Policy (img-src 'self') is fine.
+  async function drawFileThumb(file) {
+    try {
+      const bitmap = await createImageBitmap(file);
+      const canvas = el.fileThumb;
+      const side = Math.min(bitmap.width, bitmap.height);       // centre square crop
+      const ctx = canvas.getContext('2d');
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      ctx.drawImage(bitmap, (bitmap.width - side) / 2, (bitmap.height - side) / 2, side, side,
+        0, 0, canvas.width, canvas.height);
+      bitmap.close();
+      if (imageFile === file && view && view.mode === 'image') canvas.hidden = false;
+    } catch {
+      el.fileThumb.hidden = true;       // a format the browser cannot decode (HEIC, TGA, ...)
     }
   }
 
@@ -470,8 +494,6 @@
       return;
     }
     imageFile = file;
-    if (imageThumbURL) URL.revokeObjectURL(imageThumbURL);
-    imageThumbURL = URL.createObjectURL(file);
     navigate({ ...readForm(), q: '', similar: '' }, { image: true });
   }
 
@@ -898,6 +920,7 @@
   function clearFilters() {
     for (const f of FILTERS) el[f].value = '';
     onFilterChange();
+    el.folder.focus();                 // the button just hid itself
   }
 
   function onPopState() {

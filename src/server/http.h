@@ -62,8 +62,8 @@ typedef struct http_limits {
     size_t max_body_bytes;       /* 413 past it (default 32 MiB) */
     int max_connections;         /* further connections get 503 and are closed (default 256) */
     int idle_timeout_ms;         /* keep-alive idle: closed silently; a request stalled
-                                    this long: 408; a response the client does not read
-                                    within it: closed (default 30000) */
+                                    this long: 408; a response making no progress this
+                                    long (client not reading): closed (default 30000) */
     int request_timeout_ms;      /* a request must arrive whole within this (default 30000); 408 */
     int max_pipelined;           /* requests queued per connection before reading pauses (default 16) */
 } http_limits;
@@ -86,7 +86,9 @@ typedef struct http_server_config {
 
 /* Binds and starts listening on `loop` (host: an IPv4 or IPv6 address;
  * NULL or "" = 127.0.0.1). The actual port is available from
- * http_server_port() (useful with port 0). On failure nothing is left to
+ * http_server_port() (useful with port 0). Sets SIGPIPE to ignored unless
+ * the program handles it already (a client closing must not kill the
+ * process). On failure nothing is left to
  * free, but the loop must run once more to release the closed socket handle
  * before uv_loop_close(). */
 cs_status http_server_start(uv_loop_t *loop, const http_server_config *config,

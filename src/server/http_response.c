@@ -3,6 +3,7 @@
 
 #include <http_parser.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -141,6 +142,9 @@ static const char *response_problem(const http_response *response)
     }
     if (!response->body && response->body_len)
         return "body length without a body";
+    /* libuv buffers hold at most UINT_MAX bytes; refuse rather than cut. */
+    if (response->body_len > UINT_MAX)
+        return "body larger than 4 GiB";
     return NULL;
 }
 

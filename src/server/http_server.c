@@ -12,6 +12,7 @@
 #include "server/http_internal.h"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,8 @@ struct http_conn {
     bool peer_eof;                /* the client will send nothing more */
     uint64_t message_started_ms;
     uint64_t last_activity_ms;
-    uint64_t write_started_ms;
+    uint64_t write_progress_ms;   /* when the response being written last moved */
+    size_t write_backlog;         /* its bytes libuv still held then */
     uint64_t linger_until_ms;
     uv_shutdown_t shutdown_req;
 };
@@ -83,6 +85,12 @@ struct http_server {
     int port;
     http_conn *connections;
     int counted_connections;
+    /* Accepting needs a handle; when no connection can be allocated the
+     * socket is accepted into this one and closed at once (libuv stops
+     * listening until a pending connection is accepted). */
+    uv_tcp_t refuse_tcp;
+    bool refuse_busy;
+    bool accept_pending;          /* a connection waits for refuse_tcp */
     bool shutting_down;
     bool listener_closed;
     bool closed_notified;
@@ -258,7 +266,7 @@ static const http_assembler_sink conn_sink = {
 static void server_maybe_finish(http_server *server)
 {
     if (server->shutting_down && server->listener_closed && !server->connections &&
-        !server->closed_notified) {
+        !server->refuse_busy && !server->closed_notified) {
         server->closed_notified = true;
         if (server->on_closed)
             server->on_closed(server->on_closed_arg);
@@ -415,11 +423,13 @@ static void exchange_write(http_exchange *ex)
         bufs[nbufs++] = uv_buf_init((char *)ex->response.body, (unsigned)ex->response.body_len);
     ex->phase = EXCHANGE_WRITING;
     ex->write.data = ex;
-    conn->write_started_ms = uv_now(server->loop);
+    conn->write_progress_ms = uv_now(server->loop);
     if (uv_write(&ex->write, (uv_stream_t *)&conn->tcp, bufs, nbufs, on_written) != 0) {
         exchange_finish(ex);
         conn_close(conn);
+        return;
     }
+    conn->write_backlog = uv_stream_get_write_queue_size((uv_stream_t *)&conn->tcp);
 }
 
 static void run_handler(uv_work_t *work)
@@ -551,7 +561,7 @@ static uint64_t request_deadline(const http_conn *conn)
 static void on_conn_timer(uv_timer_t *timer);
 
 /* One timer per connection, aimed at whichever deadline applies now:
- * lingering ends; a response the client does not read (idle timeout); a
+ * lingering ends; a response that made no progress for the idle timeout; a
  * request arriving too slowly (408); an idle keep-alive connection (silent
  * close). A handler that takes long is not timed out here. */
 static void conn_arm_timer(http_conn *conn)
@@ -565,7 +575,7 @@ static void conn_arm_timer(http_conn *conn)
     } else {
         const http_exchange *head = conn->queue_head;
         if (head && head->phase == EXCHANGE_WRITING)
-            deadline = conn->write_started_ms + (uint64_t)limits->idle_timeout_ms;
+            deadline = conn->write_progress_ms + (uint64_t)limits->idle_timeout_ms;
         if (conn->assembler.in_message)
             deadline = earliest(deadline, request_deadline(conn));
         else if (!head && !conn->peer_eof)
@@ -590,9 +600,15 @@ static void on_conn_timer(uv_timer_t *timer)
         return;
     }
     if (head && head->phase == EXCHANGE_WRITING &&
-        now >= conn->write_started_ms + (uint64_t)limits->idle_timeout_ms) {
-        conn_close(conn);   /* the client stopped reading */
-        return;
+        now >= conn->write_progress_ms + (uint64_t)limits->idle_timeout_ms) {
+        /* A large response to a slow client is fine as long as it moves. */
+        size_t backlog = uv_stream_get_write_queue_size((uv_stream_t *)&conn->tcp);
+        if (backlog >= conn->write_backlog) {
+            conn_close(conn);   /* the client stopped reading */
+            return;
+        }
+        conn->write_backlog = backlog;
+        conn->write_progress_ms = now;
     }
     if (conn->assembler.in_message && now >= request_deadline(conn)) {
         http_assembler_stop(&conn->assembler);
@@ -651,17 +667,50 @@ static void format_peer(uv_tcp_t *tcp, char *out, size_t size)
     }
 }
 
+static void on_connection(uv_stream_t *listener, int status);
+
+static void on_refused_closed(uv_handle_t *handle)
+{
+    http_server *server = handle->data;
+    server->refuse_busy = false;
+    if (server->accept_pending && !server->shutting_down) {
+        server->accept_pending = false;
+        on_connection((uv_stream_t *)server->listener, 0);
+    }
+    server_maybe_finish(server);
+}
+
+/* Out of memory for a connection: close it unanswered rather than leave it
+ * pending, which would stop the listener for good. */
+static void refuse_connection(http_server *server)
+{
+    if (server->refuse_busy) {
+        server->accept_pending = true;   /* retried from on_refused_closed */
+        return;
+    }
+    if (uv_tcp_init(server->loop, &server->refuse_tcp) != 0)
+        return;
+    server->refuse_tcp.data = server;
+    server->refuse_busy = true;
+    uv_accept((uv_stream_t *)server->listener, (uv_stream_t *)&server->refuse_tcp);
+    uv_close((uv_handle_t *)&server->refuse_tcp, on_refused_closed);
+    server->counters.rejected_total++;
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     http_server *server = listener->data;
     if (status < 0 || server->shutting_down)
         return;   /* a failed accept (say EMFILE) is retried by libuv */
     http_conn *conn = calloc(1, sizeof *conn);
-    if (!conn)
-        return;   /* stays in the backlog until memory is available */
+    if (!conn) {
+        refuse_connection(server);
+        return;
+    }
     conn->server = server;
     if (uv_tcp_init(server->loop, &conn->tcp) != 0) {
         free(conn);
+        refuse_connection(server);
         return;
     }
     conn->tcp.data = conn;
@@ -712,6 +761,12 @@ cs_status http_server_start(uv_loop_t *loop, const http_server_config *config,
     if (config->port < 0 || config->port > 65535)
         return cs_error_set(err, CS_ERR_INVALID, "port %d is out of range (0..65535)",
                             config->port);
+    /* Writing to a socket the client already closed raises SIGPIPE, which by
+     * default kills the process; a server must see EPIPE instead. A handler
+     * the program installed itself is left alone. */
+    struct sigaction pipe_action;
+    if (sigaction(SIGPIPE, NULL, &pipe_action) == 0 && pipe_action.sa_handler == SIG_DFL)
+        signal(SIGPIPE, SIG_IGN);
     const char *host = config->host && *config->host ? config->host : "127.0.0.1";
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);

@@ -6,44 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const stmt_sql[STMT_COUNT] = {
-    [STMT_FIND_PATH] = "SELECT id FROM images WHERE path = ?1",
-    [STMT_DELETE_IMAGE] = "DELETE FROM images WHERE id = ?1",
-    [STMT_INSERT_IMAGE] =
-        "INSERT INTO images(path, folder, size, mtime_ns, content_hash, width, height, format,"
-        " taken_at, camera_make, camera_model, gps_lat, gps_lon, status, indexed_at, phash)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15)",
-    [STMT_INSERT_CAPTION] =
-        "INSERT INTO captions(image_id, caption, tags, ocr, path_words, exif_text)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [STMT_INSERT_TAG] =
-        "INSERT OR REPLACE INTO tags(image_id, tag, kind, score) VALUES (?1, ?2, ?3, ?4)",
-    [STMT_INSERT_EMBEDDING] =
-        "INSERT OR REPLACE INTO embeddings(image_id, model, dim, data) VALUES (?1, ?2, ?3, ?4)",
-    [STMT_DELETE_ERROR] = "DELETE FROM errors WHERE path = ?1",
-};
-
-cs_status catalog_stmt(catalog *c, catalog_stmt_id id, sqlite3_stmt **stmt, cs_error *err)
-{
-    if (!c->stmts[id]) {
-        cs_status rc = catalog_prepare(c, stmt_sql[id], &c->stmts[id], err);
-        if (rc != CS_OK)
-            return rc;
-    }
-    sqlite3_reset(c->stmts[id]);
-    sqlite3_clear_bindings(c->stmts[id]);
-    *stmt = c->stmts[id];
-    return CS_OK;
-}
-
-void catalog_finalize_statements(catalog *c)
-{
-    for (int i = 0; i < STMT_COUNT; i++) {
-        sqlite3_finalize(c->stmts[i]);
-        c->stmts[i] = NULL;
-    }
-}
-
 /* The id of the image stored at path, 0 when none. */
 static cs_status find_path(catalog *c, const char *path, int64_t *id, cs_error *err)
 {

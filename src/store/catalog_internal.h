@@ -6,7 +6,9 @@
 
 #include "store/catalog.h"
 
-/* Statements on the indexing hot path, prepared once on first use. */
+/* Statements on the hot paths (indexing, searching), prepared once per
+ * connection on first use. A cached SELECT must be reset after use: a
+ * statement left mid-way holds its read snapshot open. */
 typedef enum catalog_stmt_id {
     STMT_FIND_PATH,
     STMT_DELETE_IMAGE,
@@ -15,8 +17,28 @@ typedef enum catalog_stmt_id {
     STMT_INSERT_TAG,
     STMT_INSERT_EMBEDDING,
     STMT_DELETE_ERROR,
+    STMT_FTS_SEARCH,
+    STMT_FTS_SEARCH_FILTERED,
+    STMT_FILTER_MATCHES,
+    STMT_FILL_RESULT,
+    STMT_GET_EMBEDDING,
     STMT_COUNT
 } catalog_stmt_id;
+
+/* bm25 weights of the FTS columns, in schema order: caption, tags, ocr,
+ * path_words, exif_text. Words a person would use for the picture (caption,
+ * tags) count most; date and camera words least. See index/FORMAT.md. */
+#define FTS_RANK_EXPR "bm25(captions_fts, 3.0, 2.5, 1.5, 2.0, 1.0)"
+
+/* A search filter as SQL over `images i`; parameters ?10..?13 (bound by
+ * catalog_bind_filter) so it composes with any statement's own parameters. */
+#define FILTER_SQL \
+    " AND (?10 IS NULL OR i.folder = ?10 OR substr(i.folder, 1, length(?10) + 1) = ?10 || '/')" \
+    " AND (?11 IS NULL OR i.taken_at >= ?11)" \
+    " AND (?12 IS NULL OR i.taken_at <= ?12)" \
+    " AND (?13 IS NULL OR i.format = ?13)"
+
+void catalog_bind_filter(sqlite3_stmt *stmt, const cs_filter *filter);
 
 struct catalog {
     sqlite3 *db;

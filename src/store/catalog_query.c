@@ -8,10 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* bm25 weights of the FTS columns, in schema order: caption, tags, ocr,
- * path_words, exif_text. Words a person would use for the picture (caption,
- * tags) count most; date and camera words least. See index/FORMAT.md. */
-#define FTS_RANK_EXPR "bm25(captions_fts, 3.0, 2.5, 1.5, 2.0, 1.0)"
 
 /* Growable array of int64 (+ optional double) used by the list readers. */
 typedef struct id_list {
@@ -95,8 +91,7 @@ cs_status catalog_get_embedding(catalog *c, int64_t id, const char *model, int d
                                 float *out, cs_error *err)
 {
     sqlite3_stmt *stmt;
-    cs_status rc = catalog_prepare(c,
-        "SELECT dim, data FROM embeddings WHERE image_id = ?1 AND model = ?2", &stmt, err);
+    cs_status rc = catalog_stmt(c, STMT_GET_EMBEDDING, &stmt, err);
     if (rc != CS_OK)
         return rc;
     sqlite3_bind_int64(stmt, 1, id);
@@ -118,7 +113,7 @@ cs_status catalog_get_embedding(catalog *c, int64_t id, const char *model, int d
     } else {
         rc = catalog_sql_error(c, err, "reading an embedding");
     }
-    sqlite3_finalize(stmt);
+    sqlite3_reset(stmt);   /* cached: reset ends its read */
     return rc;
 }
 
@@ -160,15 +155,7 @@ cs_status catalog_each_embedding(catalog *c, const char *model, catalog_embeddin
     return rc;
 }
 
-/* The filter as SQL over `images i`; parameters ?10..?14 (bound by
- * bind_filter) so it composes with any statement's own parameters. */
-#define FILTER_SQL \
-    " AND (?10 IS NULL OR i.folder = ?10 OR substr(i.folder, 1, length(?10) + 1) = ?10 || '/')" \
-    " AND (?11 IS NULL OR i.taken_at >= ?11)" \
-    " AND (?12 IS NULL OR i.taken_at <= ?12)" \
-    " AND (?13 IS NULL OR i.format = ?13)"
-
-static void bind_filter(sqlite3_stmt *stmt, const cs_filter *f)
+void catalog_bind_filter(sqlite3_stmt *stmt, const cs_filter *f)
 {
     if (!f)
         return;
@@ -195,17 +182,19 @@ cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *fil
     *ids = NULL;
     *scores = NULL;
     *n = 0;
+    /* Without a filter the join to images is skipped: it costs a lookup per
+     * matching document. */
+    bool filtered = filter && ((filter->folder && *filter->folder) || filter->has_from ||
+                               filter->has_to || (filter->type && *filter->type));
     sqlite3_stmt *stmt;
-    cs_status rc = catalog_prepare(c,
-        "SELECT captions_fts.rowid, " FTS_RANK_EXPR " AS score FROM captions_fts"
-        " JOIN images i ON i.id = captions_fts.rowid"
-        " WHERE captions_fts MATCH ?1" FILTER_SQL
-        " ORDER BY score, captions_fts.rowid LIMIT ?2", &stmt, err);
+    cs_status rc = catalog_stmt(c, filtered ? STMT_FTS_SEARCH_FILTERED : STMT_FTS_SEARCH,
+                                &stmt, err);
     if (rc != CS_OK)
         return rc;
     sqlite3_bind_text(stmt, 1, match, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 2, limit);
-    bind_filter(stmt, filter);
+    if (filtered)
+        catalog_bind_filter(stmt, filter);
     id_list list = {0};
     int step;
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -217,7 +206,7 @@ cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *fil
     }
     if (rc == CS_OK && step != SQLITE_DONE)
         rc = catalog_sql_error(c, err, "running the text search");
-    sqlite3_finalize(stmt);
+    sqlite3_reset(stmt);   /* cached: reset ends its read */
     if (rc != CS_OK) {
         id_list_free(&list);
         return rc;
@@ -233,18 +222,17 @@ cs_status catalog_filter_matches(catalog *c, int64_t id, const cs_filter *filter
 {
     *matches = false;
     sqlite3_stmt *stmt;
-    cs_status rc = catalog_prepare(c, "SELECT 1 FROM images i WHERE i.id = ?1" FILTER_SQL,
-                                   &stmt, err);
+    cs_status rc = catalog_stmt(c, STMT_FILTER_MATCHES, &stmt, err);
     if (rc != CS_OK)
         return rc;
     sqlite3_bind_int64(stmt, 1, id);
-    bind_filter(stmt, filter);
+    catalog_bind_filter(stmt, filter);
     int step = sqlite3_step(stmt);
     if (step == SQLITE_ROW)
         *matches = true;
     else if (step != SQLITE_DONE)
         rc = catalog_sql_error(c, err, "checking a filter");
-    sqlite3_finalize(stmt);
+    sqlite3_reset(stmt);   /* cached: reset ends its read */
     return rc;
 }
 
@@ -260,9 +248,7 @@ static char *dup_column(sqlite3_stmt *stmt, int col, bool *oom)
 cs_status catalog_fill_result(catalog *c, int64_t id, cs_result *out, cs_error *err)
 {
     sqlite3_stmt *stmt;
-    cs_status rc = catalog_prepare(c,
-        "SELECT i.path, i.width, i.height, i.taken_at, c.caption, c.tags"
-        " FROM images i LEFT JOIN captions c ON c.image_id = i.id WHERE i.id = ?1", &stmt, err);
+    cs_status rc = catalog_stmt(c, STMT_FILL_RESULT, &stmt, err);
     if (rc != CS_OK)
         return rc;
     sqlite3_bind_int64(stmt, 1, id);
@@ -283,7 +269,7 @@ cs_status catalog_fill_result(catalog *c, int64_t id, cs_result *out, cs_error *
     } else {
         rc = catalog_sql_error(c, err, "reading a result");
     }
-    sqlite3_finalize(stmt);
+    sqlite3_reset(stmt);   /* cached: reset ends its read */
     return rc;
 }
 

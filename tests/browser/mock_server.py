@@ -50,9 +50,9 @@ SEASONS = ['winter', 'winter', 'spring', 'spring', 'spring', 'summer', 'summer',
 
 
 class ApiError(Exception):
-    def __init__(self, status, code, message):
+    def __init__(self, status, code, message, headers=()):
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
 # ---------------------------------------------------------------- image facts
@@ -241,6 +241,7 @@ def describe(path, ident):
         'camera_make': facts['camera_make'], 'camera_model': facts['camera_model'],
         'gps': facts['gps'], 'caption': caption, 'tags': tags,
         'path_words': ' '.join(words), 'exif_text': camera,
+        'phash': None,   # no pixels decoded here
         'thumbnail': f'/api/images/{ident}/thumb?size=256', 'file': f'/api/images/{ident}/file',
     }
 
@@ -330,6 +331,7 @@ def run_job(lib, job, cancel, delay):
         job[outcome] += 1
         job['done'] += 1
         elapsed = max(time.monotonic() - started, 1e-6)
+        job['elapsed_s'] = round(elapsed, 3)
         job['files_per_s'] = round(job['done'] / elapsed, 2)
         job['eta_s'] = round((job['total'] - job['done']) / job['files_per_s'], 1)
     job['removed'] = lib.remove_missing(job['path'])
@@ -392,21 +394,25 @@ def result(info, score, explain_rank=None):
     r = {'id': info['id'], 'path': info['path'], 'score': round(score, 6),
          'caption': info['caption'], 'tags': ' '.join(t['tag'] for t in info['tags']),
          'width': info['width'], 'height': info['height'], 'taken_at': info['taken_at'],
-         'thumbnail': info['thumbnail']}
+         'thumbnail': info['thumbnail'], 'file': info['file']}
     if explain_rank is not None:
         r['explain'] = {'text': {'rank': explain_rank, 'score': round(-10.0 / explain_rank, 4)}}
     return r
 
 
-def page(query, ranked, params, started, explain=False):
+def page(query, ranked, params, started, fts_query=None):
     k = int_param(params, 'k', 20, 1, 1000)
-    offset = int_param(params, 'offset', 0, 0, 10 ** 9)
+    offset = int_param(params, 'offset', 0, 0, 100000)
+    explain = params.get('explain') in ('1', 'true', 'yes')
     chosen = ranked[offset:offset + k]
-    return {'query': query, 'took_ms': round((time.monotonic() - started) * 1000, 3),
-            'candidates': len(ranked),
-            'results': [result(info, 1.0 / (60 + offset + n + 1),
-                               offset + n + 1 if explain else None)
-                        for n, info in enumerate(chosen)]}
+    doc = {'query': query, 'took_ms': round((time.monotonic() - started) * 1000, 3),
+           'candidates': len(ranked),
+           'results': [result(info, 1.0 / (60 + offset + n + 1),
+                              offset + n + 1 if explain else None)
+                       for n, info in enumerate(chosen)]}
+    if explain and fts_query is not None:
+        doc['fts_query'] = fts_query
+    return doc
 
 
 def text_search(lib, params):
@@ -423,8 +429,7 @@ def text_search(lib, params):
                 ranked.append(info)
     else:
         ranked = []
-    explain = params.get('explain') in ('1', 'true')
-    return page(query, ranked, params, started, explain)
+    return page(query, ranked, params, started, ' '.join(f'"{t}"' for t in tokens))
 
 
 def look_alike(images, ratio, fmt, exclude=None):
@@ -439,23 +444,23 @@ def similar_search(lib, ident, params):
     started = time.monotonic()
     base = lib.get(ident)
     ratio = base['width'] / base['height'] if base['height'] else 1.0
-    # The contract takes only k and offset here: filters are not applied.
-    return page('', look_alike(lib.snapshot(), ratio, base['format'], ident), params, started)
+    images = filter_images(lib.snapshot(), params)   # the same filters as text search
+    return page('', look_alike(images, ratio, base['format'], ident), params, started)
 
 
 def image_search(lib, body, params):
     started = time.monotonic()
     if not body:
-        raise ApiError(400, 'bad_request', 'the request body must hold an image')
+        raise ApiError(400, 'bad_request', 'send the image file as the request body')
     fmt = sniff(body)
     if fmt is None:
-        raise ApiError(400, 'bad_image', 'the body is not an image in a supported format')
+        raise ApiError(415, 'unsupported_media', 'not an image format capsearch can read')
     width, height = dimensions(body, fmt)
     if not width or not height:
-        raise ApiError(400, 'bad_image', 'the image header is damaged')
+        raise ApiError(415, 'unsupported_media', 'the image header is damaged')
     # The same file, if it is in the library, comes first (as with real embeddings).
     digest = hashlib.sha256(body).hexdigest()[:32]
-    images = lib.snapshot()
+    images = filter_images(lib.snapshot(), params)
     same = [i for i in images if i['content_hash'] == digest]
     rest = look_alike(images, width / height, fmt, same[0]['id'] if same else None)
     return page('', same[:1] + rest, params, started)
@@ -492,8 +497,8 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass   # the browser gave up on a lazy image: nothing to do
 
-    def error(self, status, code, message):
-        self.send(status, {'error': {'code': code, 'message': message}})
+    def error(self, status, code, message, headers=()):
+        self.send(status, {'error': {'code': code, 'message': message}}, headers=headers)
 
     def body(self):
         length = int(self.headers.get('Content-Length') or 0)
@@ -539,18 +544,20 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(self.server.delay)
             if url.path in STATIC:
                 if method != 'GET':
-                    raise ApiError(405, 'method_not_allowed', f'{method} is not allowed here')
+                    raise ApiError(405, 'method_not_allowed', f'{method} is not allowed here',
+                               [('Allow', 'GET, HEAD')])
                 return self.static(url.path)
             if url.path == '/healthz':
                 return self.send(200, {'status': 'ok'})
             if not self.authorised(params):
                 raise ApiError(401, 'unauthorized',
-                               'this server needs an access token (Authorization: Bearer ...)')
+                               'this server needs its access token: Authorization: Bearer TOKEN',
+                               [('WWW-Authenticate', 'Bearer')])
             self.route(method, url.path, params, body)
         except ApiError as e:
-            self.error(e.status, e.code, e.message)
+            self.error(e.status, e.code, e.message, e.headers)
         except Exception as e:  # a bug in the mock: still answer in the API's shape
-            self.error(500, 'internal', f'{type(e).__name__}: {e}')
+            self.error(500, 'internal_error', f'{type(e).__name__}: {e}')
 
     def static(self, path):
         name, ctype = STATIC[path]
@@ -585,7 +592,8 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 allowed = {mm for mm, p in routes if p == path}
             if method not in allowed:
-                raise ApiError(405, 'method_not_allowed', f'{method} is not allowed on {path}')
+                raise ApiError(405, 'method_not_allowed', f'{method} is not allowed on {path}',
+                               [('Allow', ', '.join(sorted(allowed)))])
         if m:
             ident, what = int(m.group(1)), m.group(2)
             if what == '/similar':
@@ -631,7 +639,7 @@ class Handler(BaseHTTPRequestHandler):
             lib.next_job += 1
         job = {'id': ident, 'path': os.path.normpath(folder), 'state': 'queued', 'total': 0,
                'done': 0, 'indexed': 0, 'reused': 0, 'failed': 0, 'unchanged': 0,
-               'removed': 0, 'files_per_s': 0.0, 'eta_s': 0.0, 'error': None}
+               'removed': 0, 'elapsed_s': 0.0, 'files_per_s': 0.0, 'eta_s': 0.0, 'error': None}
         cancel = threading.Event()
         lib.jobs[ident] = (job, cancel)
         threading.Thread(target=run_job, args=(lib, job, cancel, self.server.index_delay),
@@ -645,7 +653,10 @@ class Handler(BaseHTTPRequestHandler):
                 'errors': lib.errors, 'generation': lib.generation,
                 'catalog_bytes': 4096 * (1 + len(images)), 'vector_bytes': 768 * len(images),
                 'image_bytes': sum(i['size'] for i in images),
-                'embedding_model': 'mock-layout-192'}
+                'embedding_model': 'mock-layout-192', 'schema_version': 2,
+                'jobs': {'queued': sum(j['state'] == 'queued' for j, _ in lib.jobs.values()),
+                         'running': sum(j['state'] == 'running' for j, _ in lib.jobs.values())},
+                'watched_folders': 0}
 
     def metrics(self):
         s = self.stats()

@@ -1,6 +1,6 @@
 // Browser test of the capsearch search page, in Debian's Chromium.
 //
-//   CAPSEARCH_URL=http://127.0.0.1:8080/ node test_page.mjs
+//   CAPSEARCH_URL=http://127.0.0.1:8765/ node test_page.mjs
 //
 // Environment:
 //   CAPSEARCH_URL          the running server (required)
@@ -48,7 +48,7 @@ function variant(suffix) {
 
 let passed = 0;
 const pageErrors = [];      // console errors, uncaught exceptions, failed requests
-let allow401 = false;       // while the token form is being tested, 401s are expected
+let allow401 = Boolean(TOKEN);   // until the token is entered, 401s are expected
 
 async function step(name, fn) {
   try {
@@ -136,7 +136,7 @@ async function searchFor(page, query) {
 // ---- the test
 
 async function main() {
-  check(BASE, 'set CAPSEARCH_URL to the running server, e.g. http://127.0.0.1:8080/');
+  check(BASE, 'set CAPSEARCH_URL to the running server, e.g. http://127.0.0.1:8765/');
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, timeout: 60000,
   });
@@ -174,7 +174,6 @@ async function main() {
     });
 
     if (TOKEN) {
-      allow401 = true;
       await step('asks for the access token on 401 and uses it', async () => {
         await page.locator('#token-form').waitFor({ state: 'visible' });
         await page.locator('#token').fill(TOKEN);
@@ -266,6 +265,18 @@ async function main() {
       await waitForThumbnails(page, Math.min(n, 4));
       check(await page.locator('#similar-banner').isVisible(), 'no banner says what the results are similar to');
       similarPaths = await tilePaths(page);
+      // ArrowDown moves one row down: as many tiles as there are columns.
+      const cols = await page.evaluate(() => getComputedStyle(document.getElementById('results'))
+        .gridTemplateColumns.split(' ').length);
+      if (n > cols) {
+        await page.locator('#results .tile').first().focus();
+        await page.keyboard.press('ArrowDown');
+        const index = await page.evaluate(() => Array.from(document.querySelectorAll('#results .tile'))
+          .indexOf(document.activeElement));
+        check(index === cols, `ArrowDown went to result ${index + 1}, not ${cols + 1} (${cols} columns)`);
+        await page.keyboard.press('ArrowUp');
+        await page.evaluate(() => window.scrollTo(0, 0));
+      }
     });
 
     await step('scrolling to the end loads the next page', async () => {

@@ -1,0 +1,54 @@
+/* The statement cache of a catalog connection. */
+#include "store/catalog_internal.h"
+
+static const char *const stmt_sql[STMT_COUNT] = {
+    [STMT_FIND_PATH] = "SELECT id FROM images WHERE path = ?1",
+    [STMT_DELETE_IMAGE] = "DELETE FROM images WHERE id = ?1",
+    [STMT_INSERT_IMAGE] =
+        "INSERT INTO images(path, folder, size, mtime_ns, content_hash, width, height, format,"
+        " taken_at, camera_make, camera_model, gps_lat, gps_lon, status, indexed_at, phash)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15)",
+    [STMT_INSERT_CAPTION] =
+        "INSERT INTO captions(image_id, caption, tags, ocr, path_words, exif_text)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [STMT_INSERT_TAG] =
+        "INSERT OR REPLACE INTO tags(image_id, tag, kind, score) VALUES (?1, ?2, ?3, ?4)",
+    [STMT_INSERT_EMBEDDING] =
+        "INSERT OR REPLACE INTO embeddings(image_id, model, dim, data) VALUES (?1, ?2, ?3, ?4)",
+    [STMT_DELETE_ERROR] = "DELETE FROM errors WHERE path = ?1",
+    [STMT_FTS_SEARCH] =
+        "SELECT rowid, " FTS_RANK_EXPR " AS score FROM captions_fts"
+        " WHERE captions_fts MATCH ?1 ORDER BY score, rowid LIMIT ?2",
+    [STMT_FTS_SEARCH_FILTERED] =
+        "SELECT captions_fts.rowid, " FTS_RANK_EXPR " AS score FROM captions_fts"
+        " JOIN images i ON i.id = captions_fts.rowid"
+        " WHERE captions_fts MATCH ?1" FILTER_SQL
+        " ORDER BY score, captions_fts.rowid LIMIT ?2",
+    [STMT_FILTER_MATCHES] = "SELECT 1 FROM images i WHERE i.id = ?1" FILTER_SQL,
+    [STMT_FILL_RESULT] =
+        "SELECT i.path, i.width, i.height, i.taken_at, c.caption, c.tags"
+        " FROM images i LEFT JOIN captions c ON c.image_id = i.id WHERE i.id = ?1",
+    [STMT_GET_EMBEDDING] = "SELECT dim, data FROM embeddings WHERE image_id = ?1 AND model = ?2",
+};
+
+cs_status catalog_stmt(catalog *c, catalog_stmt_id id, sqlite3_stmt **stmt, cs_error *err)
+{
+    if (!c->stmts[id]) {
+        cs_status rc = catalog_prepare(c, stmt_sql[id], &c->stmts[id], err);
+        if (rc != CS_OK)
+            return rc;
+    }
+    sqlite3_reset(c->stmts[id]);
+    sqlite3_clear_bindings(c->stmts[id]);
+    *stmt = c->stmts[id];
+    return CS_OK;
+}
+
+void catalog_finalize_statements(catalog *c)
+{
+    for (int i = 0; i < STMT_COUNT; i++) {
+        sqlite3_finalize(c->stmts[i]);
+        c->stmts[i] = NULL;
+    }
+}
+
