@@ -12,7 +12,9 @@ PACKAGES="
   libsqlite3-dev libuv1-dev libjansson-dev libxxhash-dev
   libfaiss-dev libopenblas-dev liblapack-dev
   libturbojpeg0-dev libstb-dev libwebp-dev libexif-dev libheif-dev
+  libhttp-parser-dev
   python3 python3-numpy python3-pil imagemagick sqlite3 dpkg
+  clang libclang-rt-14-dev chromium
 "
 
 as_root() {
@@ -29,6 +31,14 @@ if [ -n "$missing" ]; then
     echo "setup: installing$missing"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+fi
+# The browser test's driver comes from npm, with the machine's Node.js.
+if ! command -v npm >/dev/null 2>&1; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
 [ "${1:-}" = "--deps" ] && exit 0
 

@@ -285,7 +285,7 @@ static cs_status picture_vector(const uint8_t *data, size_t len, float out[CS_LA
     cs_decoded decoded;
     cs_status rc = image_decode(data, len, NULL, &options, &decoded, err);
     if (rc != CS_OK)
-        return cs_error_prefix(err, "cannot search with this picture");
+        return cs_error_prefix(err, "cannot search with this picture: ");
     /* Like the indexer: half a picture (the rest gray) would match wrongly. */
     if (decoded.partial)
         rc = cs_error_set(err, CS_ERR_CORRUPT, "cannot search with this picture: it is "

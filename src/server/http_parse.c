@@ -157,6 +157,12 @@ static int on_headers_complete(http_parser *parser)
     http_assembler *a = assembler_of(parser);
     if (add_header_bytes(a, 2) != 0)   /* the blank line */
         return -1;
+    /* http_parser takes any digits; HTTP/1.x is what we speak (a 1.x with a
+     * higher minor is 1.1-compatible by definition). */
+    if (parser->http_major != 1)
+        return reject(a, 505, "http_version_not_supported",
+                      "HTTP/%u.%u is not supported; use HTTP/1.1", parser->http_major,
+                      parser->http_minor);
     bool expects_continue = false;
     for (size_t i = 0; i < a->nheaders; i++) {
         const http_assembler_header *h = &a->headers[i];

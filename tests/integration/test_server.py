@@ -119,7 +119,7 @@ class ServedLibrary(unittest.TestCase):
         self.assertEqual(status, 400)
         status, _, body = self.server.request("/api/search/image", "POST", b"not an image" * 10)
         self.assertIn(status, (400, 415))
-        self.assertIn("error", json.loads(body))
+        self.assertIn("cannot search with this picture: ", json.loads(body)["error"]["message"])
 
     def test_path_traversal_never_reaches_files(self):
         for path in ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/api/images/..%2F..%2Fetc%2Fpasswd",

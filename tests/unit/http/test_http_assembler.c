@@ -273,6 +273,9 @@ static void test_rejections(void)
     check_rejected(NULL, "HELLO\r\n\r\n", 400, "bad_request");
     check_rejected(NULL, "GET\r\n\r\n", 400, "bad_request");
     check_rejected(NULL, "GET / HTTP/9.9.9\r\n\r\n", 400, "bad_request");
+    check_rejected(NULL, "GET / HTTP/9.9\r\n\r\n", 505, "http_version_not_supported");
+    check_rejected(NULL, "GET / HTTP/2.0\r\n\r\n", 505, "http_version_not_supported");
+    check_rejected(NULL, "GET / HTTP/0.9\r\n\r\n", 505, "http_version_not_supported");
     check_rejected(NULL, "GET / FTP/1.1\r\n\r\n", 400, "bad_request");
     check_rejected(NULL, "GET /a b HTTP/1.1\r\n\r\n", 400, "bad_request");
     check_rejected(NULL, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400, "bad_request");   /* TLS hello */
@@ -307,11 +310,13 @@ static void test_accepted_oddities(void)
         "PUT /up HTTP/1.1\r\nContent-Length: 5\r\n\r\n12345"
         "GET /../../etc/passwd HTTP/1.1\r\n\r\n"
         "GET /%2e%2e/x HTTP/1.1\r\n\r\n"
-        "\r\nGET /after-blank-line HTTP/1.1\r\n\r\n",
+        "\r\nGET /after-blank-line HTTP/1.1\r\n\r\n"
+        "GET /caf\xC3\xA9 HTTP/1.1\r\n\r\n",   /* raw UTF-8, as some clients send */
         4096);
     CHECK_INT_EQ(c.rejected_status, 0);
-    CHECK_INT_EQ(c.nrequests, 6);
-    if (c.nrequests == 6) {
+    CHECK_INT_EQ(c.nrequests, 7);
+    if (c.nrequests == 7) {
+        CHECK_STR_EQ(c.requests[6]->view.path, "/caf\xC3\xA9");
         CHECK_STR_EQ(c.requests[0]->view.path, "/abs");
         CHECK_STR_EQ(c.requests[0]->view.raw_query, "x=1");
         CHECK_STR_EQ(c.requests[1]->view.path, "*");

@@ -527,6 +527,8 @@ static void test_refusals(void)
 {
     check_refused("NONSENSE\r\n\r\n", 400, "bad_request");
     check_refused("GET / HTTP/1.1 extra\r\n\r\n", 400, "bad_request");
+    check_refused("GET / HTTP/9.9\r\n\r\n", 505, "http_version_not_supported");
+    check_refused("GET /\xff\xfe HTTP/1.1\r\n\r\n", 400, "invalid_path");   /* raw bytes */
 
     strbuf big;
     strbuf_init(&big);
