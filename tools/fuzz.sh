@@ -22,7 +22,7 @@ if [ -z "$clang" ]; then
         fi
     done
 fi
-if [ -z "$clang" ]; then
+if [ -z "$clang" ] || ! command -v "$clang" >/dev/null 2>&1; then
     echo "fuzz: skipped: clang is not installed (apt-get install clang)" >&2
     exit 77
 fi

@@ -57,7 +57,8 @@ typedef void (*http_handler_fn)(const http_request *request, http_response *resp
                                 void *context);
 
 typedef struct http_limits {
-    size_t max_header_bytes;     /* request line + headers; 431 past it (default 16 KiB) */
+    size_t max_header_bytes;     /* request line + headers; 431 past it (default 16 KiB,
+                                    at most 80 KiB) */
     size_t max_url_bytes;        /* 414 past it (default 8 KiB, at most 65535) */
     size_t max_body_bytes;       /* 413 past it (default 32 MiB) */
     int max_connections;         /* further connections get 503 and are closed (default 256) */

@@ -26,13 +26,16 @@
 #define HTTP_DEFAULT_IDLE_TIMEOUT_MS 30000
 #define HTTP_DEFAULT_REQUEST_TIMEOUT_MS 30000
 #define HTTP_DEFAULT_MAX_PIPELINED 16
+/* http_parser refuses more header bytes than this by itself (its default
+ * HTTP_MAX_HEADER_SIZE), so a larger limit could never be reached. */
+#define HTTP_HEADER_BYTES_CEILING (80u * 1024u)
 /* http_parser_parse_url() keeps offsets in 16 bits. */
 #define HTTP_URL_BYTES_CEILING 65535u
 /* A request with more header lines than this gets 431 whatever their size. */
 #define HTTP_MAX_HEADER_COUNT 128
 
-/* `in` with zeros (and negative numbers) replaced by the defaults and the URL
- * limit capped at HTTP_URL_BYTES_CEILING. */
+/* `in` with zeros (and negative numbers) replaced by the defaults and the
+ * header and URL limits capped at what http_parser can enforce. */
 http_limits http_limits_normalize(const http_limits *in);
 
 /* ---- field syntax (RFC 9110) ---- */

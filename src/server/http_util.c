@@ -12,6 +12,8 @@ http_limits http_limits_normalize(const http_limits *in)
     http_limits out = in ? *in : (http_limits){0};
     if (out.max_header_bytes == 0)
         out.max_header_bytes = HTTP_DEFAULT_MAX_HEADER_BYTES;
+    if (out.max_header_bytes > HTTP_HEADER_BYTES_CEILING)
+        out.max_header_bytes = HTTP_HEADER_BYTES_CEILING;
     if (out.max_url_bytes == 0)
         out.max_url_bytes = HTTP_DEFAULT_MAX_URL_BYTES;
     if (out.max_url_bytes > HTTP_URL_BYTES_CEILING)

@@ -241,9 +241,11 @@ static void test_limits(void)
     CHECK_INT_EQ(l.idle_timeout_ms, 30000);
     CHECK_INT_EQ(l.request_timeout_ms, 30000);
     CHECK_INT_EQ(l.max_pipelined, 16);
-    http_limits big = {.max_url_bytes = 1u << 20, .max_connections = -3};
+    http_limits big = {.max_url_bytes = 1u << 20, .max_header_bytes = 1u << 20,
+                       .max_connections = -3};
     l = http_limits_normalize(&big);
     CHECK_INT_EQ(l.max_url_bytes, 65535);
+    CHECK_INT_EQ(l.max_header_bytes, 80 * 1024);
     CHECK_INT_EQ(l.max_connections, 256);
 }
 
