@@ -1,4 +1,4 @@
--- capsearch catalog, schema version 2: what a new library is created with.
+-- capsearch catalog, schema version 3: what a new library is created with.
 -- index/migrations/ holds the steps from each older version; a test checks
 -- that migrating a version-1 catalog yields exactly this schema.
 -- See index/FORMAT.md for the meaning of every table and column.
@@ -36,28 +36,35 @@ CREATE TABLE captions (
     tags       TEXT NOT NULL DEFAULT '',
     ocr        TEXT NOT NULL DEFAULT '',
     path_words TEXT NOT NULL DEFAULT '',
-    exif_text  TEXT NOT NULL DEFAULT ''
+    exif_text  TEXT NOT NULL DEFAULT '',
+    related    TEXT NOT NULL DEFAULT ''
 );
 
 CREATE VIRTUAL TABLE captions_fts USING fts5(
-    caption, tags, ocr, path_words, exif_text,
+    caption, tags, ocr, path_words, exif_text, related,
     content = 'captions', content_rowid = 'image_id',
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
 
 CREATE TRIGGER captions_after_insert AFTER INSERT ON captions BEGIN
-    INSERT INTO captions_fts(rowid, caption, tags, ocr, path_words, exif_text)
-    VALUES (new.image_id, new.caption, new.tags, new.ocr, new.path_words, new.exif_text);
+    INSERT INTO captions_fts(rowid, caption, tags, ocr, path_words, exif_text, related)
+    VALUES (new.image_id, new.caption, new.tags, new.ocr, new.path_words, new.exif_text,
+            new.related);
 END;
 CREATE TRIGGER captions_after_delete AFTER DELETE ON captions BEGIN
-    INSERT INTO captions_fts(captions_fts, rowid, caption, tags, ocr, path_words, exif_text)
-    VALUES ('delete', old.image_id, old.caption, old.tags, old.ocr, old.path_words, old.exif_text);
+    INSERT INTO captions_fts(captions_fts, rowid, caption, tags, ocr, path_words, exif_text,
+                             related)
+    VALUES ('delete', old.image_id, old.caption, old.tags, old.ocr, old.path_words,
+            old.exif_text, old.related);
 END;
 CREATE TRIGGER captions_after_update AFTER UPDATE ON captions BEGIN
-    INSERT INTO captions_fts(captions_fts, rowid, caption, tags, ocr, path_words, exif_text)
-    VALUES ('delete', old.image_id, old.caption, old.tags, old.ocr, old.path_words, old.exif_text);
-    INSERT INTO captions_fts(rowid, caption, tags, ocr, path_words, exif_text)
-    VALUES (new.image_id, new.caption, new.tags, new.ocr, new.path_words, new.exif_text);
+    INSERT INTO captions_fts(captions_fts, rowid, caption, tags, ocr, path_words, exif_text,
+                             related)
+    VALUES ('delete', old.image_id, old.caption, old.tags, old.ocr, old.path_words,
+            old.exif_text, old.related);
+    INSERT INTO captions_fts(rowid, caption, tags, ocr, path_words, exif_text, related)
+    VALUES (new.image_id, new.caption, new.tags, new.ocr, new.path_words, new.exif_text,
+            new.related);
 END;
 
 CREATE TABLE tags (

@@ -13,6 +13,7 @@ PACKAGES="
   libfaiss-dev libopenblas-dev liblapack-dev
   libturbojpeg0-dev libstb-dev libwebp-dev libexif-dev libheif-dev
   libhttp-parser-dev
+  wordnet-dev wordnet-base libtesseract-dev tesseract-ocr-eng fonts-dejavu-core
   python3 python3-numpy python3-pil imagemagick sqlite3 dpkg
   clang libclang-rt-14-dev chromium
 "
@@ -40,6 +41,10 @@ fi
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
     (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# TF.js (pure JS and wasm backends), the reference of the interpreter's tests.
+if [ ! -d tests/tfjs/node_modules/@tensorflow/tfjs-backend-wasm ]; then
+    (cd tests/tfjs && npm ci --no-audit --no-fund --loglevel=error)
+fi
 [ "${1:-}" = "--deps" ] && exit 0
 
 if [ ! -f build/build.ninja ]; then
@@ -47,4 +52,5 @@ if [ ! -f build/build.ninja ]; then
 fi
 meson compile -C build
 tools/fetch-samples.sh >/dev/null
+tools/fetch-models.sh >/dev/null
 echo "setup: built build/capsearch; sample photos in $(tools/fetch-samples.sh)"

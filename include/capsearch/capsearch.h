@@ -67,6 +67,9 @@ typedef enum cs_index_event {
     CS_EVENT_FILE_DONE,   /* one file indexed, reused, or failed */
     CS_EVENT_BATCH,       /* a batch was committed */
     CS_EVENT_FINISHED,
+    CS_EVENT_WARNING,     /* something optional is missing (WordNet, OCR
+                             data): indexing goes on without it; `error`
+                             says what and how to get it */
 } cs_index_event;
 
 typedef struct cs_index_progress {
@@ -95,6 +98,9 @@ typedef struct cs_index_options {
     cs_progress_fn progress;      /* may be NULL */
     void *progress_user;
     volatile int *cancel;         /* set non-zero to stop after the batch in flight */
+    const char *ocr_languages;    /* Tesseract languages for text in pictures,
+                                     "eng+deu"; NULL or "" = "eng"; "none" =
+                                     no OCR */
 } cs_index_options;
 
 /* Indexes every image under the given folders (recursively, hidden entries

@@ -7,6 +7,8 @@
 #include <uv.h>
 #include <webp/decode.h>
 
+#include "caption/lexicon.h"
+#include "caption/ocr.h"
 #include "capsearch_config.h"
 #include "cli/cli.h"
 #include "views/views.h"
@@ -61,6 +63,32 @@ static const char *decoders[][2] = {
 #endif
 };
 
+/* WordNet (related words) and Tesseract (text in pictures): what is built
+ * in, where their data is read from, and what is missing. */
+typedef struct text_extras {
+    const char *wordnet;        /* release, NULL when not built in */
+    const char *wordnet_dir;
+    cs_error wordnet_problem;   /* code CS_OK when usable */
+    const char *tesseract;
+    const char *tessdata;
+    strbuf languages;           /* installed, "eng osd" */
+    cs_error ocr_problem;
+} text_extras;
+
+static void collect_text_extras(text_extras *t)
+{
+    t->wordnet = lexicon_version();
+    t->wordnet_dir = lexicon_data_dir();
+    cs_error_clear(&t->wordnet_problem);
+    lexicon_open(&t->wordnet_problem);
+    t->tesseract = ocr_version();
+    t->tessdata = ocr_data_dir();
+    strbuf_init(&t->languages);
+    ocr_installed_languages(&t->languages);
+    cs_error_clear(&t->ocr_problem);
+    ocr_check_languages(NULL, &t->ocr_problem);
+}
+
 static bool fts5_available(void)
 {
     return sqlite3_compileoption_used("ENABLE_FTS5") != 0;
@@ -101,6 +129,8 @@ int cmd_doctor(int argc, char **argv)
         if (lib_rc == CS_OK)
             lib_rc = cs_library_stats(lib, &stats, &err);
     }
+    text_extras extras;
+    collect_text_extras(&extras);
     const char *models_note =
         "no learned models in this version: image vectors are the built-in colour layout "
         "(capsearch/color-layout-v1), captions come from file names, EXIF, shape and colours";
@@ -124,9 +154,20 @@ int cmd_doctor(int argc, char **argv)
                 "vectors_removed_on_open", (json_int_t)stats.vectors_removed_on_open));
         else if (have_library)
             json_object_set_new(jlib, "problem", view_text(err.message));
-        cli_print_json(json_pack("{s:s, s:o, s:b, s:o, s:s, s:o}", "capsearch", cs_version(),
-                                 "dependencies", jdeps, "fts5", fts5_available(),
-                                 "decoders", jdec, "models", models_note, "library", jlib));
+        json_t *jwn = json_pack("{s:s?, s:s?, s:b}", "version", extras.wordnet, "data",
+                                extras.wordnet_dir, "available",
+                                extras.wordnet_problem.code == CS_OK);
+        if (extras.wordnet_problem.code != CS_OK)
+            json_object_set_new(jwn, "problem", view_text(extras.wordnet_problem.message));
+        json_t *jocr = json_pack("{s:s?, s:s?, s:s, s:b}", "version", extras.tesseract, "data",
+                                 extras.tessdata, "languages", strbuf_str(&extras.languages),
+                                 "available", extras.ocr_problem.code == CS_OK);
+        if (extras.ocr_problem.code != CS_OK)
+            json_object_set_new(jocr, "problem", view_text(extras.ocr_problem.message));
+        cli_print_json(json_pack("{s:s, s:o, s:b, s:o, s:s, s:o, s:o, s:o}", "capsearch",
+                                 cs_version(), "dependencies", jdeps, "fts5", fts5_available(),
+                                 "decoders", jdec, "models", models_note, "wordnet", jwn,
+                                 "ocr", jocr, "library", jlib));
     } else {
         printf("capsearch %s\n\ndependencies (built with / running):\n", cs_version());
         for (size_t i = 0; i < ndeps; i++)
@@ -139,6 +180,22 @@ int cmd_doctor(int argc, char **argv)
         printf("  heic avif            missing: install libheif-dev and rebuild\n");
 #endif
         printf("\nmodels:\n  %s\n", models_note);
+        printf("\nrelated words (WordNet):\n");
+        if (!extras.wordnet)
+            printf("  %s\n", extras.wordnet_problem.message);
+        else if (extras.wordnet_problem.code != CS_OK)
+            printf("  WordNet %s, MISSING DATA: %s\n", extras.wordnet, extras.wordnet_problem.message);
+        else
+            printf("  WordNet %s, data in %s\n", extras.wordnet, extras.wordnet_dir);
+        printf("\ntext in pictures (Tesseract OCR):\n");
+        if (!extras.tesseract)
+            printf("  %s\n", extras.ocr_problem.message);
+        else
+            printf("  Tesseract %s, languages in %s: %s\n%s%s%s", extras.tesseract, extras.tessdata,
+                   extras.languages.len ? strbuf_str(&extras.languages) : "none",
+                   extras.ocr_problem.code != CS_OK ? "  MISSING: " : "",
+                   extras.ocr_problem.code != CS_OK ? extras.ocr_problem.message : "",
+                   extras.ocr_problem.code != CS_OK ? "\n" : "");
         printf("\nlibrary %s:\n", path ? path : "(none)");
         if (!have_library)
             printf("  not created yet: run 'capsearch index DIR'\n");
@@ -153,5 +210,6 @@ int cmd_doctor(int argc, char **argv)
                        ? "; the vector file was repaired" : "");
     }
     cs_library_close(lib);
+    strbuf_free(&extras.languages);
     return have_library && lib_rc != CS_OK ? cli_exit_code(lib_rc) : EXIT_OK;
 }

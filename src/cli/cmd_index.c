@@ -75,6 +75,18 @@ static json_t *counters_json(const char *event, const cs_index_progress *p)
 static void on_progress(const cs_index_progress *p, void *user)
 {
     progress_view *v = user;
+    if (p->event == CS_EVENT_WARNING) {
+        if (v->json) {
+            cli_print_json(json_pack("{s:s, s:s}", "event", "warning", "message",
+                                     p->error ? p->error : ""));
+            fflush(stdout);
+        } else {
+            if (v->drew)
+                fputc('\n', stderr);
+            fprintf(stderr, "warning: %s\n", p->error ? p->error : "");
+        }
+        return;
+    }
     if (v->json) {
         if (p->event == CS_EVENT_FILE_DONE && p->error) {
             json_t *line = json_pack("{s:s, s:o, s:s}", "event", "error",
@@ -110,11 +122,15 @@ static void usage(FILE *out)
             "  --max-pixels N    refuse images larger than N pixels (default 178956970)\n"
             "  --max-file-mb N   refuse files larger than N MiB (default 256)\n"
             "  --no-purge        keep entries of files that are no longer there\n"
+            "  --ocr-lang LANGS  read text in pictures in these Tesseract languages,\n"
+            "                    joined by '+' (default eng; e.g. eng+deu needs Debian's\n"
+            "                    tesseract-ocr-deu); 'none' reads no text\n"
             "  --quiet           no progress bar and no summary\n"
             "  --db DIR, --json, --help as for every command\n\n"
             "With --json, progress is printed as JSON lines: {\"event\":\"walked\"...},\n"
-            "{\"event\":\"progress\"...}, {\"event\":\"error\",\"path\",\"reason\"} and a\n"
-            "final {\"event\":\"done\"...}.\n");
+            "{\"event\":\"progress\"...}, {\"event\":\"error\",\"path\",\"reason\"},\n"
+            "{\"event\":\"warning\",\"message\"} (WordNet or OCR data missing: indexing\n"
+            "goes on without it) and a final {\"event\":\"done\"...}.\n");
 }
 
 int cmd_index(int argc, char **argv)
@@ -127,6 +143,7 @@ int cmd_index(int argc, char **argv)
         {"max-file-mb", required_argument, NULL, 'm'},
         {"no-purge", no_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},
+        {"ocr-lang", required_argument, NULL, 'l'},
         {0, 0, 0, 0},
     };
     cli_common common = {0};
@@ -167,6 +184,9 @@ int cmd_index(int argc, char **argv)
             break;
         case 'q':
             quiet = true;
+            break;
+        case 'l':
+            io.ocr_languages = optarg;
             break;
         default:
             return cli_usage_error("index", "unknown option");

@@ -1,11 +1,17 @@
-/* One file, start to finish: read, hash, decode, analyse, describe. */
+/* One file, start to finish: read, hash, decode, analyse, describe; the
+ * text in the picture (OCR) and the WordNet words for its object words. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
+#include "caption/lexicon.h"
 #include "common/fsutil.h"
+#include "common/strbuf.h"
 #include "indexer/indexer_internal.h"
+
+const char *const analyze_object_kinds[] = {"object", "scene"};
+const size_t analyze_object_nkinds = sizeof analyze_object_kinds / sizeof *analyze_object_kinds;
 
 void index_result_free(index_result *r)
 {
@@ -14,8 +20,164 @@ void index_result_free(index_result *r)
     free(r->error);
     free(r->folder);
     free(r->path_words);
+    free(r->ocr_text);
+    free(r->related);
     caption_result_free(&r->caption);
     memset(r, 0, sizeof *r);
+}
+
+void analyze_worker_free(analyze_worker *w)
+{
+    if (!w)
+        return;
+    ocr_engine_free(w->ocr);
+    w->ocr = NULL;
+}
+
+/* ---- related words ---- */
+
+/* Folder and file names that say where pictures are kept, not what they
+ * show: expanding them would give every picture in ~/Pictures/Photos the
+ * words "photograph, representation". */
+static const char *const boilerplate[] = {
+    "album", "albums", "archive", "backgrounds", "background", "backup", "camera",
+    "copy", "desktop", "documents", "download", "downloads", "edit", "edited", "export",
+    "exports", "final", "gallery", "home", "image", "images", "library", "media", "misc",
+    "new", "old", "photo", "photos", "pic", "pics", "picture", "pictures", "raw", "scan",
+    "scans", "screenshot", "screenshots", "temp", "tmp", "upload", "uploads", "user",
+    "users", "wallpaper", "wallpapers",
+};
+
+static bool is_boilerplate(const char *w, size_t n)
+{
+    for (size_t i = 0; i < sizeof boilerplate / sizeof *boilerplate; i++)
+        if (strlen(boilerplate[i]) == n && strncmp(boilerplate[i], w, n) == 0)
+            return true;
+    return false;
+}
+
+/* Splits `text` in place at `sep` into words[] (at most max). */
+static size_t split(char *text, char sep, const char **words, size_t n, size_t max)
+{
+    for (char *p = text; *p && n < max;) {
+        char *end = strchr(p, sep);
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (end)
+            *end = '\0';
+        if (len)
+            words[n++] = p;
+        p += len + (end ? 1 : 0);
+    }
+    return n;
+}
+
+#define RELATED_MAX_WORDS 64
+
+cs_status analyze_related(const char *path_words, const char *object_tags, char **out,
+                          cs_error *err)
+{
+    *out = NULL;
+    char *paths = strdup(path_words ? path_words : "");
+    char *tags = strdup(object_tags ? object_tags : "");
+    const char *words[RELATED_MAX_WORDS];
+    size_t n = 0;
+    cs_status rc = CS_OK;
+    if (!paths || !tags) {
+        rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    } else {
+        /* what a detector saw first, then what the file is called */
+        n = split(tags, '\n', words, 0, RELATED_MAX_WORDS);
+        size_t first_path = n;
+        n = split(paths, ' ', words, n, RELATED_MAX_WORDS);
+        size_t kept = first_path;
+        for (size_t i = first_path; i < n; i++)
+            if (!is_boilerplate(words[i], strlen(words[i])))
+                words[kept++] = words[i];
+        n = kept;
+        strbuf sb;
+        strbuf_init(&sb);
+        rc = lexicon_related_words(words, n, &sb, err);
+        if (rc == CS_OK && !(*out = strbuf_take(&sb)))
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+        strbuf_free(&sb);
+    }
+    free(paths);
+    free(tags);
+    return rc;
+}
+
+static bool is_object_kind(const char *kind)
+{
+    for (size_t i = 0; kind && i < analyze_object_nkinds; i++)
+        if (strcmp(kind, analyze_object_kinds[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The object tags the captioner gave (none from metadata alone; a
+ * detector's labels once there is one) and the path words. */
+static cs_status related_of_result(index_result *out, cs_error *err)
+{
+    strbuf tags;
+    strbuf_init(&tags);
+    for (int i = 0; i < out->caption.ntags; i++) {
+        if (!is_object_kind(out->caption.tags[i].kind))
+            continue;
+        if (tags.len)
+            strbuf_append_char(&tags, '\n');
+        strbuf_append(&tags, out->caption.tags[i].name);
+    }
+    cs_status rc = strbuf_failed(&tags)
+                       ? cs_error_set(err, CS_ERR_NOMEM, "out of memory")
+                       : analyze_related(out->path_words, strbuf_str(&tags), &out->related, err);
+    strbuf_free(&tags);
+    return rc;
+}
+
+/* ---- text in the picture ---- */
+
+typedef struct ocr_source {
+    analyze_worker *worker;
+    const index_job *job;
+    const uint8_t *data;
+    size_t len;
+} ocr_source;
+
+static cs_status decode_for_ocr(int min_side, cs_decoded *out, void *user, cs_error *err)
+{
+    ocr_source *src = user;
+    cs_decode_options options = {
+        .target_min_side = min_side,
+        .max_pixels = src->worker->ctx->max_pixels,
+    };
+    return image_decode(src->data, src->len, src->job->path, &options, out, err);
+}
+
+static ocr_engine *worker_engine(void *user)
+{
+    analyze_worker *w = ((ocr_source *)user)->worker;
+    if (!w->ocr && !w->ocr_failed &&
+        ocr_engine_new(w->ctx->ocr_languages, &w->ocr, &w->ocr_error) != CS_OK)
+        w->ocr_failed = true;   /* reported once by the pipeline */
+    return w->ocr;
+}
+
+static cs_status read_text(analyze_worker *w, const index_job *job, const uint8_t *data,
+                           size_t len, const cs_decoded *decoded, index_result *out,
+                           cs_error *err)
+{
+    ocr_source src = {w, job, data, len};
+    ocr_picture picture = {
+        .analysis = decoded,
+        .decode = decode_for_ocr,
+        .engine = worker_engine,
+        .user = &src,
+    };
+    ocr_outcome outcome;
+    cs_status rc = ocr_picture_text(&picture, &outcome, err);
+    if (rc == CS_OK)
+        out->ocr_text = outcome.text;   /* taken over */
+    return rc;
 }
 
 static void hash_hex(const uint8_t *data, size_t len, char out[33])
@@ -70,9 +232,10 @@ static cs_status describe(const cs_decoded *decoded, index_result *out, cs_error
     return caption_from_metadata(&facts, &out->caption, err);
 }
 
-cs_status analyze_file(const index_job *job, const analyze_context *ctx, bool allow_reuse,
+cs_status analyze_file(const index_job *job, analyze_worker *worker, bool allow_reuse,
                        index_result *out, cs_error *err)
 {
+    const analyze_context *ctx = worker->ctx;
     memset(out, 0, sizeof *out);
     out->job = job;
     out->folder = parent_folder(job->path);
@@ -107,18 +270,29 @@ cs_status analyze_file(const index_job *job, const analyze_context *ctx, bool al
     };
     cs_decoded decoded;
     rc = image_decode(data, len, job->path, &options, &decoded, &why);
-    free(data);
-    if (rc != CS_OK)
+    if (rc != CS_OK) {
+        free(data);
         return fail(out, &why, err);
+    }
     if (decoded.partial) {
         /* Half a picture would be described (and found) wrongly. */
         image_decoded_free(&decoded);
+        free(data);
         cs_error_set(&why, CS_ERR_CORRUPT, "corrupt data: the file is truncated or damaged "
                      "(only part of the picture decodes)");
         return fail(out, &why, err);
     }
     out->kind = RESULT_INDEXED;
     rc = describe(&decoded, out, err);
+    /* The file's bytes stay until OCR is done: it may decode them again,
+     * larger, when the small picture shows text. */
+    if (rc == CS_OK && ctx->ocr)
+        rc = read_text(worker, job, data, len, &decoded, out, err);
     image_decoded_free(&decoded);
+    free(data);
+    if (rc == CS_OK && !out->ocr_text && !(out->ocr_text = strdup("")))
+        rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    if (rc == CS_OK && ctx->related)
+        rc = related_of_result(out, err);
     return rc;
 }

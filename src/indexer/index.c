@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "caption/lexicon.h"
 #include "common/array.h"
 #include "common/fsutil.h"
 #include "common/strbuf.h"
@@ -289,6 +290,44 @@ static cs_status set_model_if_new(cs_library *lib, cs_error *err)
     return rc;
 }
 
+static void warn(run_state *s, const char *message)
+{
+    index_warn(s->options->progress, s->options->progress_user, &s->counters, message);
+}
+
+/* WordNet words and OCR are extras: without their data the run goes on
+ * (one warning each), except that OCR languages the user named must be
+ * there. Warnings only when there is something to index. */
+static cs_status choose_enrichments(run_state *s, analyze_context *actx, cs_error *err)
+{
+    const char *asked = s->options->ocr_languages;
+    cs_error why;
+    actx->related = lexicon_open(&why) == CS_OK;
+    if (!actx->related && s->njobs > 0) {
+        warn(s, why.message);
+        /* Pictures indexed now lack related words: the next run with
+         * WordNet fills them in (related.c). */
+        cs_status rc = catalog_begin(s->lib->cat, err);
+        if (rc == CS_OK)
+            rc = catalog_meta_set(s->lib->cat, INDEX_RELATED_META, "", err);
+        if (rc == CS_OK)
+            rc = catalog_commit(s->lib->cat, err);
+        else
+            catalog_rollback(s->lib->cat);
+        if (rc != CS_OK)
+            return rc;
+    }
+    if (asked && strcmp(asked, "none") == 0)
+        return CS_OK;
+    cs_status rc = ocr_check_languages(actx->ocr_languages, &why);
+    actx->ocr = rc == CS_OK;
+    if (rc == CS_ERR_INVALID || (rc == CS_ERR_NOT_FOUND && asked && *asked))
+        return cs_error_set(err, rc, "%s", why.message);
+    if (!actx->ocr && s->njobs > 0)
+        warn(s, why.message);
+    return CS_OK;
+}
+
 static void report(run_state *s, cs_index_event event)
 {
     if (!s->options->progress)
@@ -322,7 +361,15 @@ static cs_status run(run_state *s, const char *const *dirs, size_t ndirs, double
         .known_hashes = &s->known_hashes,
         .max_file_bytes = o->max_file_bytes ? o->max_file_bytes : INDEX_DEFAULT_MAX_FILE_BYTES,
         .max_pixels = o->max_pixels ? o->max_pixels : INDEX_DEFAULT_MAX_PIXELS,
+        .ocr_languages = o->ocr_languages && *o->ocr_languages ? o->ocr_languages : "eng",
     };
+    rc = choose_enrichments(s, &actx, err);
+    /* An empty catalog has nothing to fill in: every image this run writes
+     * gets its related words now. */
+    if (rc == CS_OK && actx.related && s->known_hashes.count == 0)
+        rc = index_related_current(s->lib, err);
+    if (rc != CS_OK)
+        return rc;
     pipeline_config pc = {
         .lib = s->lib,
         .jobs = s->jobs,
@@ -340,6 +387,8 @@ static cs_status run(run_state *s, const char *const *dirs, size_t ndirs, double
     bool interrupted = o->cancel && *o->cancel;
     if (rc == CS_OK && !interrupted && !s->oom && !o->no_purge)
         rc = purge_missing(s, err);
+    if (rc == CS_OK && !(o->cancel && *o->cancel) && actx.related)
+        rc = index_backfill_related(s->lib, o, err);
     return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "caption/caption.h"
+#include "caption/ocr.h"
 #include "capsearch/capsearch.h"
 #include "image/image.h"
 #include "common/strmap.h"
@@ -48,19 +49,47 @@ typedef struct index_result {
     uint64_t phash;
     caption_result caption;
     float layout[CS_LAYOUT_DIM];
+    char *ocr_text;         /* text read in the picture ("" when none) */
+    char *related;          /* WordNet words for its object words */
 } index_result;
 
 typedef struct analyze_context {
     const strmap *known_hashes;   /* content hash -> image id, read-only */
     uint64_t max_file_bytes;
     uint64_t max_pixels;
+    bool related;                 /* WordNet is there: fill `related` */
+    bool ocr;                     /* read text in pictures */
+    const char *ocr_languages;    /* Tesseract's "eng", "eng+deu" */
 } analyze_context;
+
+/* What one thread keeps from file to file: its Tesseract instance (slow to
+ * make, ~0.15 s, and not thread-safe), made when the thread first meets a
+ * picture with text. */
+typedef struct analyze_worker {
+    const analyze_context *ctx;
+    ocr_engine *ocr;
+    bool ocr_failed;              /* making it failed: no text from this thread */
+    cs_error ocr_error;
+} analyze_worker;
+
+void analyze_worker_free(analyze_worker *worker);
+
+/* Tag kinds whose names are object words for the lexicon (a detector's
+ * labels and a captioner's nouns); colours, dates and cameras are not. */
+extern const char *const analyze_object_kinds[];
+extern const size_t analyze_object_nkinds;
+
+/* The related words (lexicon.h) of a file's object words: its path words
+ * (space-separated; folder boilerplate like "photos" left out) and its
+ * object tags ('\n' between tags). *out malloc'd ("" when none). */
+cs_status analyze_related(const char *path_words, const char *object_tags, char **out,
+                          cs_error *err);
 
 /* Reads, hashes and (unless its content is known and allow_reuse) decodes
  * and describes one file. Never fails as a whole: problems with the file
  * become RESULT_FAILED with a reason; only allocation failure returns an
- * error. Thread-safe. */
-cs_status analyze_file(const index_job *job, const analyze_context *ctx, bool allow_reuse,
+ * error. Thread-safe, one `worker` per thread. */
+cs_status analyze_file(const index_job *job, analyze_worker *worker, bool allow_reuse,
                        index_result *out, cs_error *err);
 void index_result_free(index_result *result);
 
@@ -79,6 +108,23 @@ typedef struct pipeline_config {
     cs_index_progress *counters;
     double started;
 } pipeline_config;
+
+/* Reports a warning through the progress callback (CS_EVENT_WARNING). */
+void index_warn(cs_progress_fn progress, void *user, const cs_index_progress *counters,
+                const char *message);
+
+/* meta key: the lexicon revision every image's related words come from
+ * ("" or absent: some images may lack them). */
+#define INDEX_RELATED_META "related_words"
+
+/* Fills in the related words of images indexed before they existed (a
+ * catalog from before schema version 3, or indexed without WordNet), once
+ * per lexicon revision (related.c). */
+cs_status index_backfill_related(cs_library *lib, const cs_index_options *options,
+                                 cs_error *err);
+/* Records that every image's related words are current (a catalog with no
+ * images yet). */
+cs_status index_related_current(cs_library *lib, cs_error *err);
 
 cs_status pipeline_run(const pipeline_config *config, cs_error *err);
 

@@ -31,6 +31,8 @@ typedef struct shared {
     int workers_running;
     cs_status worker_status;      /* first fatal worker error */
     cs_error worker_err;
+    bool ocr_failed;              /* a thread could not start Tesseract */
+    cs_error ocr_err;
 } shared;
 
 static bool cancelled(const shared *s)
@@ -60,17 +62,32 @@ static void worker_failed(shared *s, cs_status rc, const cs_error *err)
     atomic_store(&s->stop, 1);
 }
 
+/* Keeps the first reason a thread could not start Tesseract, for one
+ * warning at the end of the run. */
+static void note_ocr_failure(shared *s, const analyze_worker *w)
+{
+    if (!w->ocr_failed)
+        return;
+    pthread_mutex_lock(&s->mu);
+    if (!s->ocr_failed) {
+        s->ocr_failed = true;
+        s->ocr_err = w->ocr_error;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void *worker_main(void *arg)
 {
     shared *s = arg;
     const pipeline_config *c = s->config;
+    analyze_worker worker = {.ctx = c->analyze};
     while (!cancelled(s)) {
         size_t i = atomic_fetch_add(&s->next_job, 1);
         if (i >= c->njobs)
             break;
         index_result *r = malloc(sizeof *r);
         cs_error err;
-        cs_status rc = r ? analyze_file(&c->jobs[i], c->analyze, true, r, &err)
+        cs_status rc = r ? analyze_file(&c->jobs[i], &worker, true, r, &err)
                          : cs_error_set(&err, CS_ERR_NOMEM, "out of memory");
         if (rc != CS_OK) {
             if (r)
@@ -81,6 +98,8 @@ static void *worker_main(void *arg)
         }
         push_result(s, r);
     }
+    note_ocr_failure(s, &worker);
+    analyze_worker_free(&worker);
     pthread_mutex_lock(&s->mu);
     s->workers_running--;
     pthread_cond_broadcast(&s->not_empty);
@@ -125,6 +144,7 @@ static pop_status pop_result(shared *s, double wait_s, index_result **out)
 
 typedef struct writer {
     const pipeline_config *config;
+    analyze_worker worker;        /* for files analysed again by the writer */
     index_result **batch;
     size_t nbatch;
     /* vector changes of the batch, applied after its commit */
@@ -180,9 +200,10 @@ static cs_status write_indexed(writer *w, index_result *r, int64_t *id, cs_error
     catalog_text text = {
         .caption = r->caption.caption,
         .tags = r->caption.tags_text,
-        .ocr = "",
+        .ocr = r->ocr_text ? r->ocr_text : "",
         .path_words = r->path_words,
         .exif_text = r->caption.exif_text,
+        .related = r->related ? r->related : "",
     };
     catalog_tag tags[CAPTION_MAX_TAGS];
     for (int i = 0; i < r->caption.ntags; i++)
@@ -196,16 +217,39 @@ static cs_status write_indexed(writer *w, index_result *r, int64_t *id, cs_error
     return rc;
 }
 
+/* A copy's related words: the source's object tags with the new path's
+ * words (a renamed dog.jpg is no longer a dog by name). NULL = keep the
+ * source's (WordNet is not there to say better). */
+static cs_status related_for_copy(writer *w, const index_result *r, char **related,
+                                  cs_error *err)
+{
+    *related = NULL;
+    if (!w->config->analyze->related)
+        return CS_OK;
+    strbuf tags;
+    strbuf_init(&tags);
+    cs_status rc = catalog_tag_names(w->config->lib->cat, r->reuse_id, analyze_object_kinds,
+                                     analyze_object_nkinds, &tags, err);
+    if (rc == CS_OK)
+        rc = analyze_related(r->path_words, strbuf_str(&tags), related, err);
+    strbuf_free(&tags);
+    return rc;
+}
+
 static cs_status write_reused(writer *w, index_result *r, int64_t *id, cs_error *err)
 {
     const index_job *job = r->job;
     catalog *cat = w->config->lib->cat;
-    cs_status rc = catalog_copy_image(cat, r->reuse_id, job->path, r->folder, job->size,
-                                      job->mtime_ns, r->path_words, id, err);
+    char *related = NULL;
+    cs_status rc = related_for_copy(w, r, &related, err);
+    if (rc == CS_OK)
+        rc = catalog_copy_image(cat, r->reuse_id, job->path, r->folder, job->size,
+                                job->mtime_ns, r->path_words, related, id, err);
+    free(related);
     if (rc == CS_ERR_NOT_FOUND) {
         /* The source was replaced earlier in this run: analyse this one fully. */
         index_result_free(r);
-        rc = analyze_file(job, w->config->analyze, false, r, err);
+        rc = analyze_file(job, &w->worker, false, r, err);
         if (rc != CS_OK)
             return rc;
         if (r->kind == RESULT_FAILED)
@@ -356,6 +400,7 @@ static cs_status run_writer(shared *s, writer *w, cs_error *err)
 
 static void free_writer(writer *w)
 {
+    analyze_worker_free(&w->worker);
     for (size_t i = 0; i < w->nbatch; i++) {
         index_result_free(w->batch[i]);
         free(w->batch[i]);
@@ -371,7 +416,8 @@ cs_status pipeline_run(const pipeline_config *config, cs_error *err)
     if (config->njobs == 0)
         return CS_OK;
     size_t batch = (size_t)config->batch_size;
-    writer w = {.config = config, .last_vector_save = fs_now_seconds()};
+    writer w = {.config = config, .last_vector_save = fs_now_seconds(),
+                .worker = {.ctx = config->analyze}};
     w.batch = calloc(batch, sizeof *w.batch);
     w.add_ids = malloc(batch * sizeof *w.add_ids);
     w.add_data = malloc(batch * CS_LAYOUT_DIM * sizeof *w.add_data);
@@ -417,6 +463,12 @@ cs_status pipeline_run(const pipeline_config *config, cs_error *err)
     }
     if (rc == CS_OK && config->cancel && *config->cancel)
         rc = cs_error_set(err, CS_ERR_CANCELLED, "indexing interrupted; run it again to resume");
+    if (!s.ocr_failed && w.worker.ocr_failed) {
+        s.ocr_failed = true;
+        s.ocr_err = w.worker.ocr_error;
+    }
+    if (s.ocr_failed)
+        index_warn(config->progress, config->progress_user, config->counters, s.ocr_err.message);
     if (w.vectors_broken && config->lib->vec) {
         /* Never save an index that missed changes: drop it, the next open
          * repairs the file from the catalog. */
@@ -429,4 +481,16 @@ cs_status pipeline_run(const pipeline_config *config, cs_error *err)
     pthread_cond_destroy(&s.not_empty);
     pthread_cond_destroy(&s.not_full);
     return rc;
+}
+
+void index_warn(cs_progress_fn progress, void *user, const cs_index_progress *counters,
+                const char *message)
+{
+    if (!progress)
+        return;
+    cs_index_progress p = *counters;
+    p.event = CS_EVENT_WARNING;
+    p.path = NULL;
+    p.error = message;
+    progress(&p, user);
 }

@@ -21,6 +21,8 @@ typedef struct fts_term {
     bool exclude;        /* typed as -word */
     bool stop;           /* a lone stop word */
     bool dup;            /* same as an earlier term */
+    bool plain;          /* a bare word (no quotes, no *): may be expanded */
+    size_t word_off, word_len;   /* the word in the input, when plain */
 } fts_term;
 
 typedef struct parser {
@@ -174,6 +176,9 @@ static void parse_word(parser *p, bool exclude)
     if (!t)
         return;
     t->stop = !prefix && is_stop_word(p->s + start, end - start);
+    t->plain = !prefix;
+    t->word_off = start;
+    t->word_len = end - start;
     strbuf_append_char(&p->arena, '"');
     append_escaped(&p->arena, p->s + start, end - start);
     strbuf_append_char(&p->arena, '"');
@@ -310,8 +315,33 @@ static bool mark_duplicates(parser *p)
     return true;
 }
 
-/* Appends the terms of one side joined by OR; returns how many. */
-static size_t append_side(strbuf *sb, const parser *p, bool exclude, bool skip_stop)
+/* Alternatives of one word, rendered: `same` is ' OR '-ready phrases
+ * searched everywhere, `related` the phrases for the related column. */
+struct fts_alternatives {
+    const fts_term *term;
+    const unsigned char *word;
+    size_t word_len;
+    strbuf same, related;
+    size_t nsame, nrelated;
+    char *seen[FTS_MAX_ALTERNATIVES + 1];   /* rendered, for repeats */
+    size_t nseen;
+    bool nomem;
+};
+
+static void free_alternatives(fts_alternatives *a)
+{
+    if (!a)
+        return;
+    strbuf_free(&a->same);
+    strbuf_free(&a->related);
+    for (size_t i = 0; i < a->nseen; i++)
+        free(a->seen[i]);
+}
+
+/* Appends the terms of one side joined by OR; returns how many. A term with
+ * alternatives (alts[k], may be NULL) brings them along. */
+static size_t append_side(strbuf *sb, const parser *p, fts_alternatives *const *alts,
+                          bool exclude, bool skip_stop)
 {
     size_t count = 0;
     for (size_t k = 0; k < p->nterms; k++) {
@@ -321,11 +351,23 @@ static size_t append_side(strbuf *sb, const parser *p, bool exclude, bool skip_s
         if (count++)
             strbuf_append(sb, " OR ");
         strbuf_append_n(sb, t->text, t->len);
+        const fts_alternatives *a = alts ? alts[k] : NULL;
+        if (!a)
+            continue;
+        if (a->nsame) {
+            strbuf_append(sb, " OR ");
+            strbuf_append(sb, strbuf_str(&a->same));
+        }
+        if (a->nrelated) {
+            strbuf_append(sb, " OR " FTS_RELATED_COLUMN " : (");
+            strbuf_append(sb, strbuf_str(&a->related));
+            strbuf_append_char(sb, ')');
+        }
     }
     return count;
 }
 
-static char *build_expression(const parser *p)
+static char *build_expression(const parser *p, fts_alternatives *const *alts)
 {
     bool any_content = false;
     size_t npos = 0, nneg = 0;
@@ -345,21 +387,116 @@ static char *build_expression(const parser *p)
         return strbuf_take(&sb);   /* "": caller turns it into NULL */
     if (nneg)
         strbuf_append_char(&sb, '(');
-    append_side(&sb, p, false, any_content);   /* stop words only when alone */
+    append_side(&sb, p, alts, false, any_content);   /* stop words only when alone */
     if (nneg) {
         strbuf_append(&sb, ") NOT ");
         /* one NOT whose right side ORs the exclusions: a chain of NOTs would
          * nest once per exclusion and FTS5 limits expression depth */
         if (nneg > 1)
             strbuf_append_char(&sb, '(');
-        append_side(&sb, p, true, false);
+        append_side(&sb, p, NULL, true, false);
         if (nneg > 1)
             strbuf_append_char(&sb, ')');
     }
     return strbuf_take(&sb);
 }
 
-cs_status fts_query_build(const char *user_text, char **out, cs_error *err)
+/* ---------- expansion ---------- */
+
+static bool same_text_ci(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y + 32);
+        if (x != y)
+            return false;
+        if (!x)
+            return true;
+    }
+}
+
+void fts_alternatives_add(fts_alternatives *a, const char *text, bool same_weight)
+{
+    if (!a || !text || a->nomem || a->nseen >= FTS_MAX_ALTERNATIVES)
+        return;
+    /* the same rendering as a typed phrase: its words, one space apart */
+    strbuf phrase;
+    strbuf_init(&phrase);
+    const unsigned char *s = (const unsigned char *)text;
+    size_t words = 0;
+    for (size_t k = 0; s[k];) {
+        if (!word_char_len(s + k)) {
+            k++;
+            continue;
+        }
+        size_t stop = scan_word(s, k);
+        if (words++)
+            strbuf_append_char(&phrase, ' ');
+        append_escaped(&phrase, s + k, stop - k);
+        k = stop;
+    }
+    if (strbuf_failed(&phrase)) {
+        a->nomem = true;
+        strbuf_free(&phrase);
+        return;
+    }
+    const char *rendered = strbuf_str(&phrase);
+    char word[256];
+    size_t wl = a->word_len < sizeof word - 1 ? a->word_len : sizeof word - 1;
+    memcpy(word, a->word, wl);
+    word[wl] = '\0';
+    bool repeat = words == 0 || same_text_ci(rendered, word);
+    for (size_t i = 0; !repeat && i < a->nseen; i++)
+        repeat = same_text_ci(rendered, a->seen[i]);
+    if (repeat) {
+        strbuf_free(&phrase);
+        return;
+    }
+    strbuf *out = same_weight ? &a->same : &a->related;
+    size_t *count = same_weight ? &a->nsame : &a->nrelated;
+    if ((*count)++)
+        strbuf_append(out, " OR ");
+    strbuf_append_char(out, '"');
+    strbuf_append(out, rendered);
+    strbuf_append_char(out, '"');
+    a->seen[a->nseen++] = strbuf_take(&phrase);
+    if (!a->seen[a->nseen - 1] || strbuf_failed(out))
+        a->nomem = true;
+}
+
+/* Runs the expander over the plain words of the positive side. */
+static cs_status expand_terms(const parser *p, fts_expand_fn expand, void *user,
+                              fts_alternatives **alts, cs_error *err)
+{
+    size_t expanded = 0;
+    for (size_t k = 0; k < p->nterms && expanded < FTS_MAX_EXPANDED_WORDS; k++) {
+        const fts_term *t = &p->terms[k];
+        if (!t->plain || t->exclude || t->dup || t->stop)
+            continue;
+        fts_alternatives *a = calloc(1, sizeof *a);
+        if (!a)
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory expanding the query");
+        alts[k] = a;
+        a->term = t;
+        a->word = p->s + t->word_off;
+        a->word_len = t->word_len;
+        strbuf_init(&a->same);
+        strbuf_init(&a->related);
+        cs_status rc = expand((const char *)a->word, a->word_len, a, user, err);
+        if (rc != CS_OK)
+            return rc;
+        if (a->nomem)
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory expanding the query");
+        expanded++;
+    }
+    return CS_OK;
+}
+
+static cs_status build(const char *user_text, fts_expand_fn expand, void *user, char **out,
+                       cs_error *err)
 {
     if (!out)
         return cs_error_set(err, CS_ERR_INVALID, "fts query: no output pointer");
@@ -370,18 +507,40 @@ cs_status fts_query_build(const char *user_text, char **out, cs_error *err)
     strbuf_init(&p.arena);
     parse(&p);
     char *expr = NULL;
+    fts_alternatives **alts = NULL;
+    cs_status rc = CS_OK;
     bool ok = !p.nomem && !strbuf_failed(&p.arena);
     if (ok) {
         for (size_t k = 0; k < p.nterms; k++)
             p.terms[k].text = strbuf_str(&p.arena) + p.terms[k].off;
         ok = mark_duplicates(&p);
     }
-    if (ok) {
-        expr = build_expression(&p);
+    if (ok && expand && p.nterms) {
+        /* stop words count as content only when something else is there:
+         * mark them as build_expression will treat them */
+        bool any_content = false;
+        for (size_t k = 0; k < p.nterms; k++)
+            any_content = any_content || (!p.terms[k].exclude && !p.terms[k].stop && !p.terms[k].dup);
+        alts = calloc(p.nterms, sizeof *alts);
+        ok = alts != NULL;
+        if (ok && any_content)
+            rc = expand_terms(&p, expand, user, alts, err);
+    }
+    if (ok && rc == CS_OK) {
+        expr = build_expression(&p, alts);
         ok = expr != NULL;
     }
+    for (size_t k = 0; alts && k < p.nterms; k++) {
+        free_alternatives(alts[k]);
+        free(alts[k]);
+    }
+    free(alts);
     free(p.terms);
     strbuf_free(&p.arena);
+    if (rc != CS_OK) {
+        free(expr);
+        return rc;
+    }
     if (!ok)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory building the text query");
     if (!*expr) {
@@ -390,4 +549,15 @@ cs_status fts_query_build(const char *user_text, char **out, cs_error *err)
     }
     *out = expr;
     return CS_OK;
+}
+
+cs_status fts_query_build(const char *user_text, char **out, cs_error *err)
+{
+    return build(user_text, NULL, NULL, out, err);
+}
+
+cs_status fts_query_build_expanded(const char *user_text, fts_expand_fn expand, void *user,
+                                   char **out, cs_error *err)
+{
+    return build(user_text, expand, user, out, err);
 }

@@ -4,6 +4,9 @@
 #ifndef CS_SEARCH_FTSQUERY_H
 #define CS_SEARCH_FTSQUERY_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "common/error.h"
 
 /* Rules:
@@ -27,5 +30,39 @@
  * *out is a malloc'd expression, or NULL when the text holds nothing to search
  * (empty, only punctuation, only exclusions). */
 cs_status fts_query_build(const char *user_text, char **out, cs_error *err);
+
+/* ---- query expansion ---- */
+
+/* The FTS column holding a picture's related words (index/FORMAT.md). */
+#define FTS_RELATED_COLUMN "related"
+/* Words of one query expanded at most (a pasted paragraph stays cheap). */
+#define FTS_MAX_EXPANDED_WORDS 16
+#define FTS_MAX_ALTERNATIVES 8
+
+typedef struct fts_alternatives fts_alternatives;
+
+/* Adds an alternative for the word being expanded. `text` may be anything:
+ * its words are quoted like user words (one phrase), so nothing in it is
+ * FTS5 syntax; text without words is ignored. `same_weight`: searched like
+ * the word itself, in every column (an inflection: mice -> mouse);
+ * otherwise only in the related column (a concept the word is a kind of:
+ * puppy -> dog), whose low bm25 weight ranks such matches below pictures
+ * whose own words match. Repeats, the word itself, and alternatives past
+ * FTS_MAX_ALTERNATIVES are dropped. */
+void fts_alternatives_add(fts_alternatives *alts, const char *text, bool same_weight);
+
+/* Called for each plain word of the query (not a phrase, a prefix, an
+ * exclusion, a repeat or a dropped stop word), `len` bytes at `word` (not
+ * NUL-terminated). A failure stops the build and is returned. */
+typedef cs_status (*fts_expand_fn)(const char *word, size_t len, fts_alternatives *alts,
+                                   void *user, cs_error *err);
+
+/* fts_query_build, with each plain word searched together with its
+ * alternatives: "puppy" OR related : ("dog"), "mice" OR "mouse". The
+ * output keeps the shape rules of fts_query_build plus the one column
+ * filter `related : (...)`, which names a column of ours, never user text.
+ * `expand` NULL: exactly fts_query_build. */
+cs_status fts_query_build_expanded(const char *user_text, fts_expand_fn expand, void *user,
+                                   char **out, cs_error *err);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caption/lexicon.h"
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "image/image.h"
@@ -125,6 +126,21 @@ static cs_status finish(cs_status rc, cs_results *results, double started, cs_re
     return CS_OK;
 }
 
+/* WordNet's alternatives for a query word (lexicon.h): its lemma, searched
+ * like the word, and the label concepts it is a kind of, searched in the
+ * related column. Without WordNet the word is searched alone. */
+static void add_alternative(const char *text, bool same_weight, void *user)
+{
+    fts_alternatives_add(user, text, same_weight);
+}
+
+static cs_status expand_word(const char *word, size_t len, fts_alternatives *alts, void *user,
+                             cs_error *err)
+{
+    (void)user;
+    return lexicon_expand_word(word, len, add_alternative, alts, err);
+}
+
 static bool has_filter(const cs_filter *f)
 {
     return (f->folder && *f->folder) || f->has_from || f->has_to || (f->type && *f->type);
@@ -142,7 +158,8 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
     if (rc == CS_OK)
         rc = new_results(&results, err);
     if (rc == CS_OK)
-        rc = fts_query_build(query ? query : "", &results->fts_query, err);
+        rc = fts_query_build_expanded(query ? query : "", expand_word, NULL,
+                                      &results->fts_query, err);
     if (rc == CS_OK && results->fts_query && !(reader = library_acquire_reader(lib, err)))
         rc = err->code;
     if (rc == CS_OK && results->fts_query) {

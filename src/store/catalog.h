@@ -14,8 +14,9 @@
 
 #include "capsearch/capsearch.h"
 #include "common/error.h"
+#include "common/strbuf.h"
 
-#define CATALOG_SCHEMA_VERSION 2
+#define CATALOG_SCHEMA_VERSION 3
 
 typedef struct catalog catalog;
 
@@ -67,6 +68,7 @@ typedef struct catalog_text {
     const char *ocr;
     const char *path_words;
     const char *exif_text;
+    const char *related;       /* WordNet words for the picture's objects */
 } catalog_text;
 
 typedef struct catalog_tag {
@@ -91,10 +93,31 @@ cs_status catalog_put_image(catalog *c, const catalog_image *image,
 
 /* Stores a file whose content is already catalogued as `source_id` (a rename
  * or a copy): everything derived from the pixels is copied, the path words
- * are the new path's. CS_ERR_NOT_FOUND when the source is gone. */
+ * are the new path's, and so are the related words when `related` is not
+ * NULL (they come partly from the path). CS_ERR_NOT_FOUND when the source is
+ * gone. */
 cs_status catalog_copy_image(catalog *c, int64_t source_id, const char *path,
                              const char *folder, int64_t size, int64_t mtime_ns,
-                             const char *path_words, int64_t *id, cs_error *err);
+                             const char *path_words, const char *related, int64_t *id,
+                             cs_error *err);
+
+/* The names of image `id`'s tags whose kind is one of `kinds`, in tag
+ * order, space-separated words joined with '\n' between tags, appended to
+ * `out` (nothing for an image without such tags). */
+cs_status catalog_tag_names(catalog *c, int64_t id, const char *const *kinds, size_t nkinds,
+                            strbuf *out, cs_error *err);
+
+/* For recomputing the related words of images indexed before they existed:
+ * images with id > after_id, by id, at most `limit`, with their path words
+ * and the names of their tags of the given kinds ('\n' between tags).
+ * Strings are valid during the callback. */
+typedef cs_status (*catalog_words_fn)(int64_t id, const char *path_words, const char *tags,
+                                      void *user, cs_error *err);
+cs_status catalog_each_words(catalog *c, int64_t after_id, int limit,
+                             const char *const *kinds, size_t nkinds, catalog_words_fn fn,
+                             void *user, cs_error *err);
+/* Replaces the related words of one image (a no-op when they are the same). */
+cs_status catalog_set_related(catalog *c, int64_t id, const char *related, cs_error *err);
 
 cs_status catalog_delete_image(catalog *c, int64_t id, cs_error *err);
 

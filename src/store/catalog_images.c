@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/array.h"
+
 /* The id of the image stored at path, 0 when none. */
 static cs_status find_path(catalog *c, const char *path, int64_t *id, cs_error *err)
 {
@@ -92,9 +94,9 @@ static cs_status insert_caption(catalog *c, int64_t id, const catalog_text *t, c
     cs_status rc = catalog_stmt(c, STMT_INSERT_CAPTION, &stmt, err);
     if (rc != CS_OK)
         return rc;
-    const char *cols[5] = {t->caption, t->tags, t->ocr, t->path_words, t->exif_text};
+    const char *cols[6] = {t->caption, t->tags, t->ocr, t->path_words, t->exif_text, t->related};
     sqlite3_bind_int64(stmt, 1, id);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         sqlite3_bind_text(stmt, 2 + i, cols[i] ? cols[i] : "", -1, SQLITE_STATIC);
     return catalog_step_done(c, stmt, err, "inserting a caption");
 }
@@ -157,7 +159,8 @@ cs_status catalog_put_image(catalog *c, const catalog_image *image,
 }
 
 static cs_status exec_bound(catalog *c, const char *sql, int64_t a, int64_t b,
-                            const char *text, cs_error *err, const char *what)
+                            const char *text, const char *text2, cs_error *err,
+                            const char *what)
 {
     sqlite3_stmt *stmt;
     cs_status rc = catalog_prepare(c, sql, &stmt, err);
@@ -167,6 +170,8 @@ static cs_status exec_bound(catalog *c, const char *sql, int64_t a, int64_t b,
     sqlite3_bind_int64(stmt, 2, b);
     if (text)
         sqlite3_bind_text(stmt, 3, text, -1, SQLITE_STATIC);
+    if (text2)
+        sqlite3_bind_text(stmt, 4, text2, -1, SQLITE_STATIC);
     rc = catalog_step_done(c, stmt, err, what);
     sqlite3_finalize(stmt);
     return rc;
@@ -174,7 +179,8 @@ static cs_status exec_bound(catalog *c, const char *sql, int64_t a, int64_t b,
 
 cs_status catalog_copy_image(catalog *c, int64_t source_id, const char *path,
                              const char *folder, int64_t size, int64_t mtime_ns,
-                             const char *path_words, int64_t *id, cs_error *err)
+                             const char *path_words, const char *related, int64_t *id,
+                             cs_error *err)
 {
     int64_t existing = 0;
     cs_status rc = find_path(c, path, &existing, err);
@@ -224,20 +230,22 @@ cs_status catalog_copy_image(catalog *c, int64_t source_id, const char *path,
         return cs_error_set(err, CS_ERR_NOT_FOUND, "image %lld is no longer in the catalog",
                             (long long)source_id);
     int64_t new_id = sqlite3_last_insert_rowid(c->db);
+    /* ?4 unbound is NULL: the source's related words are kept */
     rc = exec_bound(c,
-        "INSERT INTO captions(image_id, caption, tags, ocr, path_words, exif_text)"
-        " SELECT ?2, caption, tags, ocr, ?3, exif_text FROM captions WHERE image_id = ?1",
-        source_id, new_id, path_words ? path_words : "", err, "copying a caption");
+        "INSERT INTO captions(image_id, caption, tags, ocr, path_words, exif_text, related)"
+        " SELECT ?2, caption, tags, ocr, ?3, exif_text, coalesce(?4, related)"
+        " FROM captions WHERE image_id = ?1",
+        source_id, new_id, path_words ? path_words : "", related, err, "copying a caption");
     if (rc == CS_OK)
         rc = exec_bound(c,
             "INSERT INTO tags(image_id, tag, kind, score)"
             " SELECT ?2, tag, kind, score FROM tags WHERE image_id = ?1",
-            source_id, new_id, NULL, err, "copying tags");
+            source_id, new_id, NULL, NULL, err, "copying tags");
     if (rc == CS_OK)
         rc = exec_bound(c,
             "INSERT INTO embeddings(image_id, model, dim, data)"
             " SELECT ?2, model, dim, data FROM embeddings WHERE image_id = ?1",
-            source_id, new_id, NULL, err, "copying embeddings");
+            source_id, new_id, NULL, NULL, err, "copying embeddings");
     if (rc == CS_OK && id)
         *id = new_id;
     return rc;
@@ -319,4 +327,101 @@ cs_status catalog_each_error(catalog *c, const char *prefix, catalog_file_fn fn,
         "SELECT 0, path, size, mtime_ns FROM errors",
         "SELECT 0, path, size, mtime_ns FROM errors WHERE path >= ?1 AND path < ?2",
         prefix, false, fn, user, err);
+}
+
+/* ---- related words (schema version 3) ---- */
+
+static bool kind_wanted(const char *kind, const char *const *kinds, size_t nkinds)
+{
+    for (size_t i = 0; kind && i < nkinds; i++)
+        if (strcmp(kind, kinds[i]) == 0)
+            return true;
+    return false;
+}
+
+cs_status catalog_tag_names(catalog *c, int64_t id, const char *const *kinds, size_t nkinds,
+                            strbuf *out, cs_error *err)
+{
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_stmt(c, STMT_TAG_NAMES, &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    size_t start = out->len;
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *tag = (const char *)sqlite3_column_text(stmt, 0);
+        const char *kind = (const char *)sqlite3_column_text(stmt, 1);
+        if (!tag || !kind_wanted(kind, kinds, nkinds))
+            continue;
+        if (out->len > start)
+            strbuf_append_char(out, '\n');
+        strbuf_append(out, tag);
+    }
+    if (step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "reading tags");
+    sqlite3_reset(stmt);
+    if (rc == CS_OK && strbuf_failed(out))
+        rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory reading tags");
+    return rc;
+}
+
+typedef struct words_row {
+    int64_t id;
+    char *path_words;
+} words_row;
+
+cs_status catalog_each_words(catalog *c, int64_t after_id, int limit,
+                             const char *const *kinds, size_t nkinds, catalog_words_fn fn,
+                             void *user, cs_error *err)
+{
+    /* Read the page first, then call back: the callback may write. */
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c,
+        "SELECT image_id, path_words FROM captions WHERE image_id > ?1"
+        " ORDER BY image_id LIMIT ?2", &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, after_id);
+    sqlite3_bind_int(stmt, 2, limit);
+    words_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *words = (const char *)sqlite3_column_text(stmt, 1);
+        char *copy = strdup(words ? words : "");
+        if (!copy || !ARRAY_RESERVE(rows, cap, n)) {
+            free(copy);
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory reading captions");
+            break;
+        }
+        rows[n++] = (words_row){sqlite3_column_int64(stmt, 0), copy};
+    }
+    if (rc == CS_OK && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "reading captions");
+    sqlite3_finalize(stmt);
+    strbuf tags;
+    strbuf_init(&tags);
+    for (size_t i = 0; rc == CS_OK && i < n; i++) {
+        strbuf_reset(&tags);
+        rc = catalog_tag_names(c, rows[i].id, kinds, nkinds, &tags, err);
+        if (rc == CS_OK)
+            rc = fn(rows[i].id, rows[i].path_words, strbuf_str(&tags), user, err);
+    }
+    strbuf_free(&tags);
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].path_words);
+    free(rows);
+    return rc;
+}
+
+cs_status catalog_set_related(catalog *c, int64_t id, const char *related, cs_error *err)
+{
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_stmt(c, STMT_SET_RELATED, &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, related ? related : "", -1, SQLITE_STATIC);
+    return catalog_step_done(c, stmt, err, "updating related words");
 }

@@ -22,13 +22,17 @@ typedef enum catalog_stmt_id {
     STMT_FILTER_MATCHES,
     STMT_FILL_RESULT,
     STMT_GET_EMBEDDING,
+    STMT_TAG_NAMES,
+    STMT_SET_RELATED,
     STMT_COUNT
 } catalog_stmt_id;
 
 /* bm25 weights of the FTS columns, in schema order: caption, tags, ocr,
- * path_words, exif_text. Words a person would use for the picture (caption,
- * tags) count most; date and camera words least. See index/FORMAT.md. */
-#define FTS_RANK_EXPR "bm25(captions_fts, 3.0, 2.5, 1.5, 2.0, 1.0)"
+ * path_words, exif_text, related. Words a person would use for the picture
+ * (caption, tags) count most; date and camera words less; WordNet's related
+ * words least, so a picture found only through them ("animal" for a dog)
+ * ranks below one whose own words match. See index/FORMAT.md. */
+#define FTS_RANK_EXPR "bm25(captions_fts, 3.0, 2.5, 1.5, 2.0, 1.0, 0.5)"
 
 /* A search filter as SQL over `images i`; parameters ?10..?13 (bound by
  * catalog_bind_filter) so it composes with any statement's own parameters. */

@@ -9,8 +9,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " taken_at, camera_make, camera_model, gps_lat, gps_lon, status, indexed_at, phash)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, ?14, ?15)",
     [STMT_INSERT_CAPTION] =
-        "INSERT INTO captions(image_id, caption, tags, ocr, path_words, exif_text)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO captions(image_id, caption, tags, ocr, path_words, exif_text, related)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [STMT_INSERT_TAG] =
         "INSERT OR REPLACE INTO tags(image_id, tag, kind, score) VALUES (?1, ?2, ?3, ?4)",
     [STMT_INSERT_EMBEDDING] =
@@ -29,6 +29,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "SELECT i.path, i.width, i.height, i.taken_at, c.caption, c.tags"
         " FROM images i LEFT JOIN captions c ON c.image_id = i.id WHERE i.id = ?1",
     [STMT_GET_EMBEDDING] = "SELECT dim, data FROM embeddings WHERE image_id = ?1 AND model = ?2",
+    [STMT_TAG_NAMES] = "SELECT tag, kind FROM tags WHERE image_id = ?1 ORDER BY kind, tag",
+    /* the trigger rewrites the FTS row: skip when nothing changes */
+    [STMT_SET_RELATED] =
+        "UPDATE captions SET related = ?2 WHERE image_id = ?1 AND related IS NOT ?2",
 };
 
 cs_status catalog_stmt(catalog *c, catalog_stmt_id id, sqlite3_stmt **stmt, cs_error *err)

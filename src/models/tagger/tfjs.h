@@ -5,11 +5,14 @@
  *
  * A tfjs_model is read-only after loading and may be shared by threads; each
  * thread runs its own tfjs_session, whose buffers are planned once for one
- * input shape (no allocation per node per run). */
+ * input shape (no allocation per node per run). Sessions call OpenBLAS: with
+ * one session per core, call nn_set_blas_threads(1) (nn/nn.h) once first. */
 #ifndef CS_MODELS_TAGGER_TFJS_H
 #define CS_MODELS_TAGGER_TFJS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -44,6 +47,11 @@ int tfjs_model_output_index(const tfjs_model *model, const char *name);
  * shape mismatches are reported naming the node. */
 cs_status tfjs_session_new(const tfjs_model *model, const tfjs_shape *input_shape,
                            tfjs_session **out, cs_error *err);
+/* The same, also keeping the values of the named nodes ("name" or
+ * "name:k") readable with tfjs_session_node after each run. */
+cs_status tfjs_session_new_with_outputs(const tfjs_model *model, const tfjs_shape *input_shape,
+                                        const char *const *node_names, int count,
+                                        tfjs_session **out, cs_error *err);
 void tfjs_session_free(tfjs_session *session);
 
 /* Runs the graph on `input` (float32, the planned shape, row-major). */
@@ -59,9 +67,17 @@ cs_status tfjs_session_output(const tfjs_session *session, int index, tfjs_tenso
                               cs_error *err);
 
 /* Debugging and tests: after tfjs_session_keep_all, every node's value is
- * kept (no buffer reuse) and tfjs_session_node reads it after a run. */
+ * kept (no buffer reuse, no fusion; the session re-plans at its next run)
+ * and tfjs_session_node reads it after a run. Without it, tfjs_session_node
+ * reads outputs, constants and the nodes named at creation. */
 void tfjs_session_keep_all(tfjs_session *session);
 cs_status tfjs_session_node(const tfjs_session *session, const char *node_name,
                             tfjs_tensor *out, cs_error *err);
+
+/* Profiling: after tfjs_session_profile(session, true) each run adds every
+ * node's time; tfjs_session_profile_print writes the totals by op and the
+ * slowest nodes. */
+void tfjs_session_profile(tfjs_session *session, bool on);
+void tfjs_session_profile_print(const tfjs_session *session, FILE *out);
 
 #endif

@@ -1,6 +1,7 @@
-/* The catalog: creation, migration from version 1, writes, copies, deletes,
- * the generation counter, and refusing catalogs it must not touch.
- * usage: test_catalog TMPDIR MIGRATION_0001_SQL */
+/* The catalog: creation, migration from versions 1 and 2, writes, copies,
+ * deletes, related words, the generation counter, and refusing catalogs it
+ * must not touch.
+ * usage: test_catalog TMPDIR MIGRATION_0001_SQL MIGRATION_0002_SQL */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,105 @@ static void test_migration_from_v1(const char *v1_sql_path)
     free(fresh_path);
 }
 
+/* A version-2 catalog (the last one without related words) with images,
+ * tags and an error record: all kept, searchable, and the schema exactly a
+ * fresh one's. */
+static void test_migration_from_v2(const char *v1_sql_path, const char *v2_sql_path)
+{
+    char *old_path = temp_path("v2.db");
+    char *fresh_path = temp_path("fresh3.db");
+    uint8_t *v1 = NULL, *v2 = NULL;
+    size_t len = 0;
+    cs_error err;
+    CHECK_OK(fs_read_file(v1_sql_path, 1 << 20, &v1, &len, &err), &err);
+    CHECK_OK(fs_read_file(v2_sql_path, 1 << 20, &v2, &len, &err), &err);
+    if (!v1 || !v2) {
+        free(v1);
+        free(v2);
+        return;
+    }
+    sqlite3 *db;
+    sqlite3_open(old_path, &db);
+    exec_sql(db, (const char *)v1);
+    exec_sql(db, (const char *)v2);
+    exec_sql(db, "INSERT INTO meta VALUES ('generation', '12'), ('schema_version', '2');"
+                 "PRAGMA user_version = 2;"
+                 "INSERT INTO images(path, folder, size, mtime_ns, content_hash, width, height,"
+                 " format, indexed_at, phash) VALUES"
+                 " ('/p/dog.jpg', '/p', 10, 20, 'abc', 640, 480, 'jpeg', 0, 77),"
+                 " ('/p/receipt.png', '/p', 11, 21, 'def', 800, 200, 'png', 0, 78);"
+                 "INSERT INTO captions(image_id, caption, tags, ocr, path_words, exif_text)"
+                 " VALUES (1, 'A sandy beach at sunset', 'blue', '', 'p dog', '2019'),"
+                 " (2, 'A panoramic image', 'white', 'Hardware store receipt', 'p receipt', '');"
+                 "INSERT INTO tags VALUES (1, 'blue', 'color', 0.5), (1, 'dog', 'object', 0.9);"
+                 "INSERT INTO errors VALUES ('/p/bad.jpg', 1, 2, 'corrupt data', 0);");
+    sqlite3_close(db);
+    free(v1);
+    free(v2);
+
+    catalog *c = NULL;
+    CHECK_OK(catalog_open(old_path, false, &c, &err), &err);
+    if (!c)
+        return;
+    CHECK_INT_EQ(catalog_schema_version(c), 3);
+    int64_t gen = -1;
+    CHECK_OK(catalog_generation(c, &gen, &err), &err);
+    CHECK_INT_EQ(gen, 12);
+    /* every column of the rebuilt index is searchable */
+    const char *queries[][2] = {{"\"sunset\"", "1"}, {"\"blue\"", "1"}, {"\"hardware\"", "2"},
+                                {"\"receipt\"", "2"}, {"\"2019\"", "1"}, {"\"dog\"", "1"}};
+    for (size_t i = 0; i < sizeof queries / sizeof *queries; i++) {
+        int64_t *ids = NULL;
+        double *scores = NULL;
+        size_t n = 0;
+        CHECK_OK(catalog_fts_search(c, queries[i][0], NULL, 10, &ids, &scores, &n, &err), &err);
+        CHECK_INT_EQ(n, 1);
+        if (n)
+            CHECK_INT_EQ(ids[0], atoi(queries[i][1]));
+        free(ids);
+        free(scores);
+    }
+    /* the new column is there, empty, and can be filled and searched */
+    int64_t *ids = NULL;
+    double *scores = NULL;
+    size_t n = 0;
+    CHECK_OK(catalog_fts_search(c, "related : (\"canine\")", NULL, 10, &ids, &scores, &n, &err),
+             &err);
+    CHECK_INT_EQ(n, 0);
+    free(ids);
+    free(scores);
+    CHECK_OK(catalog_begin(c, &err), &err);
+    CHECK_OK(catalog_set_related(c, 1, "dog, domestic dog, canine, animal", &err), &err);
+    CHECK_OK(catalog_commit(c, &err), &err);
+    CHECK_OK(catalog_fts_search(c, "related : (\"canine\")", NULL, 10, &ids, &scores, &n, &err),
+             &err);
+    CHECK_INT_EQ(n, 1);
+    free(ids);
+    free(scores);
+    cs_error_list *list = NULL;
+    CHECK_OK(catalog_errors(c, &list, &err), &err);
+    CHECK(list && list->count == 1);
+    cs_error_list_free(list);
+    catalog_close(c);
+    CHECK_INT_EQ(count_rows(old_path, "SELECT count(*) FROM captions_fts"), 2);
+    CHECK_INT_EQ(count_rows(old_path, "SELECT phash FROM images WHERE id = 2"), 78);
+
+    catalog *fresh = NULL;
+    CHECK_OK(catalog_open(fresh_path, false, &fresh, &err), &err);
+    catalog_close(fresh);
+    char *a = schema_fingerprint(old_path);
+    char *b = schema_fingerprint(fresh_path);
+    if (strcmp(a, b) != 0) {
+        fprintf(stderr, "schema migrated from v2 differs from index/schema.sql:\n--- migrated\n%s"
+                        "--- fresh\n%s", a, b);
+        check_failures++;
+    }
+    free(a);
+    free(b);
+    free(old_path);
+    free(fresh_path);
+}
+
 static void test_refuses(void)
 {
     cs_error err;
@@ -189,7 +289,7 @@ static void test_write_copy_delete(void)
     float vec[4] = {0.5f, -0.25f, 0.125f, 1.0f};
     catalog_image im = sample_image("/photos/dog_on_beach.jpg", "00112233445566778899aabbccddeeff");
     catalog_text text = {"A dog running on a beach", "dog beach sand", "", "photos dog on beach",
-                         "2021 july summer"};
+                         "2021 july summer", "dog, domestic dog, canine, animal"};
     catalog_tag tags[2] = {{"dog", "object", 0.9f}, {"blue", "color", 0.4f}};
     catalog_embedding emb = {"test-model", 4, vec};
     int64_t id = 0;
@@ -226,7 +326,7 @@ static void test_write_copy_delete(void)
     int64_t copy_id = 0;
     CHECK_OK(catalog_begin(c, &err), &err);
     CHECK_OK(catalog_copy_image(c, id, "/photos/renamed/holiday.jpg", "/photos/renamed", 1234,
-                                123, "photos renamed holiday", &copy_id, &err), &err);
+                                123, "photos renamed holiday", NULL, &copy_id, &err), &err);
     CHECK_OK(catalog_commit(c, &err), &err);
     CHECK(copy_id > id);
     cs_result r = {0};
@@ -240,17 +340,48 @@ static void test_write_copy_delete(void)
     free(r.tags);
     CHECK_OK(catalog_get_embedding(c, copy_id, "test-model", 4, back, &err), &err);
     CHECK(memcmp(back, vec, sizeof vec) == 0);
+    /* a copy keeps the source's related words unless given new ones */
+    CHECK_OK(catalog_fts_search(c, "related : (\"canine\")", NULL, 10, &ids, &scores, &n, &err),
+             &err);
+    CHECK_INT_EQ(n, 2);
+    free(ids);
+    free(scores);
     CHECK_OK(catalog_fts_search(c, "\"holiday\"", NULL, 10, &ids, &scores, &n, &err), &err);
     CHECK_INT_EQ(n, 1);
     CHECK(n == 1 && ids[0] == copy_id);
     free(ids);
     free(scores);
 
+    /* Tag names by kind, for the related words of copies and backfills. */
+    strbuf names;
+    strbuf_init(&names);
+    const char *object_kinds[] = {"object", "scene"};
+    CHECK_OK(catalog_tag_names(c, copy_id, object_kinds, 2, &names, &err), &err);
+    CHECK_STR_EQ(strbuf_str(&names), "dog");
+    strbuf_reset(&names);
+    const char *both_kinds[] = {"object", "color"};
+    CHECK_OK(catalog_tag_names(c, copy_id, both_kinds, 2, &names, &err), &err);
+    CHECK_STR_EQ(strbuf_str(&names), "blue\ndog");
+    strbuf_free(&names);
+    int64_t cat_id = 0;
+    CHECK_OK(catalog_begin(c, &err), &err);
+    CHECK_OK(catalog_copy_image(c, id, "/photos/cat.jpg", "/photos", 1234, 7, "photos cat",
+                                "cat, feline, animal", &cat_id, &err), &err);
+    CHECK_OK(catalog_commit(c, &err), &err);
+    CHECK_OK(catalog_fts_search(c, "related : (\"feline\")", NULL, 10, &ids, &scores, &n, &err),
+             &err);
+    CHECK(n == 1 && ids[0] == cat_id);
+    free(ids);
+    free(scores);
+    CHECK_OK(catalog_begin(c, &err), &err);
+    CHECK_OK(catalog_delete_image(c, cat_id, &err), &err);
+    CHECK_OK(catalog_commit(c, &err), &err);
+
     /* Same path, same content, new mtime: updated in place, same id. */
     int64_t same_id = 0;
     CHECK_OK(catalog_begin(c, &err), &err);
     CHECK_OK(catalog_copy_image(c, copy_id, "/photos/renamed/holiday.jpg", "/photos/renamed",
-                                1234, 456, "photos renamed holiday", &same_id, &err), &err);
+                                1234, 456, "photos renamed holiday", NULL, &same_id, &err), &err);
     CHECK_OK(catalog_commit(c, &err), &err);
     CHECK_INT_EQ(same_id, copy_id);
 
@@ -279,7 +410,7 @@ static void test_write_copy_delete(void)
 
     /* Copying from an image that is gone is reported, not invented. */
     CHECK_OK(catalog_begin(c, &err), &err);
-    CHECK_INT_EQ(catalog_copy_image(c, copy_id, "/x.jpg", "/", 1, 1, "x", &same_id, &err),
+    CHECK_INT_EQ(catalog_copy_image(c, copy_id, "/x.jpg", "/", 1, 1, "x", NULL, &same_id, &err),
                  CS_ERR_NOT_FOUND);
     catalog_rollback(c);
 
@@ -304,10 +435,90 @@ static void test_write_copy_delete(void)
     free(path);
 }
 
+/* Walking captions in pages for the related-words backfill, and writing
+ * only what changed. */
+typedef struct walked {
+    int64_t ids[8];
+    char words[8][64];
+    char tags[8][64];
+    int n;
+} walked;
+
+static cs_status collect_words(int64_t id, const char *path_words, const char *tags, void *user,
+                               cs_error *err)
+{
+    (void)err;
+    walked *w = user;
+    if (w->n < 8) {
+        w->ids[w->n] = id;
+        snprintf(w->words[w->n], sizeof w->words[0], "%s", path_words);
+        snprintf(w->tags[w->n], sizeof w->tags[0], "%s", tags);
+        w->n++;
+    }
+    return CS_OK;
+}
+
+static void test_related_walk(void)
+{
+    char *path = temp_path("walk.db");
+    cs_error err;
+    catalog *c = NULL;
+    CHECK_OK(catalog_open(path, false, &c, &err), &err);
+    if (!c)
+        return;
+    int64_t ids[3] = {0};
+    const char *names[3] = {"/w/a.jpg", "/w/b.jpg", "/w/c.jpg"};
+    const char *hashes[3] = {"00000000000000000000000000000001", "00000000000000000000000000000002",
+                             "00000000000000000000000000000003"};
+    CHECK_OK(catalog_begin(c, &err), &err);
+    for (int i = 0; i < 3; i++) {
+        catalog_image im = sample_image(names[i], hashes[i]);
+        catalog_text text = {"", "", "", i == 0 ? "w a" : i == 1 ? "w b" : "w c", "", ""};
+        catalog_tag tags[2] = {{"teddy bear", "object", 0.8f}, {"red", "color", 0.3f}};
+        CHECK_OK(catalog_put_image(c, &im, &text, tags, i == 1 ? 2 : 0, NULL, &ids[i], &err),
+                 &err);
+    }
+    CHECK_OK(catalog_commit(c, &err), &err);
+    const char *kinds[] = {"object", "scene"};
+    walked w = {0};
+    CHECK_OK(catalog_each_words(c, 0, 2, kinds, 2, collect_words, &w, &err), &err);
+    CHECK_INT_EQ(w.n, 2);
+    CHECK_INT_EQ(w.ids[0], ids[0]);
+    CHECK_STR_EQ(w.words[1], "w b");
+    CHECK_STR_EQ(w.tags[1], "teddy bear");
+    CHECK_STR_EQ(w.tags[0], "");
+    walked rest = {0};
+    CHECK_OK(catalog_each_words(c, w.ids[1], 2, kinds, 2, collect_words, &rest, &err), &err);
+    CHECK_INT_EQ(rest.n, 1);
+    CHECK_INT_EQ(rest.ids[0], ids[2]);
+    /* writing the same related words again changes nothing (no generation) */
+    int64_t g0 = 0, g1 = 0, g2 = 0;
+    CHECK_OK(catalog_generation(c, &g0, &err), &err);
+    CHECK_OK(catalog_begin(c, &err), &err);
+    CHECK_OK(catalog_set_related(c, ids[1], "teddy, teddy bear, toy", &err), &err);
+    CHECK_OK(catalog_commit(c, &err), &err);
+    CHECK_OK(catalog_generation(c, &g1, &err), &err);
+    CHECK_INT_EQ(g1, g0 + 1);
+    CHECK_OK(catalog_begin(c, &err), &err);
+    CHECK_OK(catalog_set_related(c, ids[1], "teddy, teddy bear, toy", &err), &err);
+    CHECK_OK(catalog_commit(c, &err), &err);
+    CHECK_OK(catalog_generation(c, &g2, &err), &err);
+    CHECK_INT_EQ(g2, g1);
+    int64_t *found = NULL;
+    double *scores = NULL;
+    size_t n = 0;
+    CHECK_OK(catalog_fts_search(c, "\"toy\"", NULL, 10, &found, &scores, &n, &err), &err);
+    CHECK(n == 1 && found[0] == ids[1]);
+    free(found);
+    free(scores);
+    catalog_close(c);
+    free(path);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s TMPDIR MIGRATION_0001_SQL\n", argv[0]);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s TMPDIR MIGRATION_0001_SQL MIGRATION_0002_SQL\n", argv[0]);
         return 2;
     }
     snprintf(tmpdir, sizeof tmpdir, "%s", argv[1]);
@@ -317,7 +528,9 @@ int main(int argc, char **argv)
         return 2;
     }
     test_migration_from_v1(argv[2]);
+    test_migration_from_v2(argv[2], argv[3]);
     test_refuses();
     test_write_copy_delete();
+    test_related_walk();
     CHECK_DONE();
 }

@@ -33,7 +33,7 @@ static int64_t add_image(catalog *c, int n)
     float v[DIM];
     catalog_image im = {.path = path, .folder = "/p", .size = n, .mtime_ns = n,
                         .content_hash = hash, .width = 1, .height = 1, .format = "png"};
-    catalog_text text = {"", "", "", "", ""};
+    catalog_text text = {"", "", "", "", "", ""};
     int64_t id = 0;
     cs_error err;
     CHECK_OK(catalog_begin(c, &err), &err);

@@ -359,6 +359,237 @@ static void test_semantics(sqlite3 *db)
     MATCHES("-dog", 0, 0, 0, 0);
 }
 
+/* ---------- expansion (fts_query_build_expanded) ---------- */
+
+/* A stand-in for WordNet: fixed alternatives, and hostile ones. */
+static cs_status fake_expand(const char *word, size_t len, fts_alternatives *alts, void *user,
+                             cs_error *err)
+{
+    (void)user;
+    char w[64];
+    snprintf(w, sizeof w, "%.*s", (int)(len < 63 ? len : 63), word);
+    for (char *c = w; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c + 32);
+    if (strcmp(w, "puppy") == 0 || (strncmp(w, "pup", 3) == 0 && w[3] >= '0' && w[3] <= '9')) {
+        fts_alternatives_add(alts, "dog", false);
+    } else if (strcmp(w, "mice") == 0) {
+        fts_alternatives_add(alts, "mouse", true);
+    } else if (strcmp(w, "kitty") == 0) {
+        fts_alternatives_add(alts, "cat", false);
+        fts_alternatives_add(alts, "CAT", false);        /* a repeat */
+        fts_alternatives_add(alts, "Kitty", true);       /* the word itself */
+        fts_alternatives_add(alts, "domestic cat", false);
+        fts_alternatives_add(alts, "", false);           /* no words */
+        fts_alternatives_add(alts, " -- ", true);
+    } else if (strcmp(w, "many") == 0) {
+        for (int i = 0; i < 20; i++) {
+            char alt[16];
+            snprintf(alt, sizeof alt, "alt%d", i);
+            fts_alternatives_add(alts, alt, i % 2);
+        }
+    } else if (strcmp(w, "evil") == 0) {
+        static const char *const hostile[] = {
+            "\"dog\" OR x", "NEAR(a b, 3)", "related:", ")", "(", "\"", "*", "-", "^x",
+            "{caption}: y", "a\"b", "caf\xc3\xa9", "\xff\xfe", "AND OR NOT", "x*",
+        };
+        for (size_t i = 0; i < sizeof hostile / sizeof *hostile; i++)
+            fts_alternatives_add(alts, hostile[i], i % 2);
+    } else if (strcmp(w, "fail") == 0) {
+        return cs_error_set(err, CS_ERR_NOMEM, "the expander ran out of memory");
+    }
+    return CS_OK;
+}
+
+static void expect_expanded(const char *input, const char *expected, int line)
+{
+    char *got = (char *)1;
+    cs_error err = {0};
+    cs_status rc = fts_query_build_expanded(input, fake_expand, NULL, &got, &err);
+    bool same = rc == CS_OK && (expected ? got && strcmp(got, expected) == 0 : got == NULL);
+    if (!same) {
+        fprintf(stderr, "%s:%d: expanded [%s] (rc %d %s)\n  got      [%s]\n  expected [%s]\n",
+                __FILE__, line, input, (int)rc, err.message,
+                rc == CS_OK && got ? got : "(null)", expected ? expected : "(null)");
+        check_failures++;
+    }
+    if (rc == CS_OK)
+        free(got);
+}
+
+#define EXPANDED(input, expected) expect_expanded(input, expected, __LINE__)
+
+static void test_expansion_shapes(void)
+{
+    EXPANDED("puppy", "\"puppy\" OR related : (\"dog\")");
+    EXPANDED("mice", "\"mice\" OR \"mouse\"");
+    EXPANDED("puppy beach", "\"puppy\" OR related : (\"dog\") OR \"beach\"");
+    EXPANDED("the puppy", "\"puppy\" OR related : (\"dog\")");
+    EXPANDED("Puppy puppy", "\"Puppy\" OR related : (\"dog\")");
+    EXPANDED("kitty", "\"kitty\" OR related : (\"cat\" OR \"domestic cat\")");
+    /* only plain words: not phrases, prefixes or exclusions */
+    EXPANDED("\"puppy\"", "\"puppy\"");
+    EXPANDED("pupp*", "\"pupp\" *");
+    EXPANDED("puppy*", "\"puppy\" *");
+    EXPANDED("cat -puppy", "(\"cat\") NOT \"puppy\"");
+    EXPANDED("puppy -mice -kitty",
+             "(\"puppy\" OR related : (\"dog\")) NOT (\"mice\" OR \"kitty\")");
+    EXPANDED("-puppy", NULL);
+    EXPANDED("", NULL);
+    /* at most FTS_MAX_ALTERNATIVES per word */
+    EXPANDED("many", "\"many\" OR \"alt1\" OR \"alt3\" OR \"alt5\" OR \"alt7\" OR related : "
+             "(\"alt0\" OR \"alt2\" OR \"alt4\" OR \"alt6\")");
+    /* hostile alternatives are quoted words, nothing else */
+    EXPANDED("evil", "\"evil\" OR \"NEAR a b 3\" OR \"caption y\" OR \"caf\xc3\xa9\" OR \"AND OR NOT\""
+             " OR related : (\"dog OR x\" OR \"related\" OR \"x\" OR \"a b\")");
+
+    /* no expander: exactly fts_query_build */
+    static const char *const inputs[] = {"puppy", "red car", "\"red car\" -dog", "beac*", "the",
+                                         "AND OR", "", "-x"};
+    for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++) {
+        char *a = NULL, *b = NULL;
+        cs_error err = {0};
+        CHECK_OK(fts_query_build(inputs[i], &a, &err), &err);
+        CHECK_OK(fts_query_build_expanded(inputs[i], NULL, NULL, &b, &err), &err);
+        CHECK((a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0));
+        free(a);
+        free(b);
+    }
+
+    /* the expander's failure is the build's */
+    char *out = (char *)1;
+    cs_error err = {0};
+    CHECK_INT_EQ(fts_query_build_expanded("puppy fail", fake_expand, NULL, &out, &err),
+                 CS_ERR_NOMEM);
+    CHECK(out == NULL);
+    CHECK(strstr(err.message, "expander") != NULL);
+    fts_alternatives_add(NULL, "x", true);   /* harmless */
+}
+
+/* Only the first FTS_MAX_EXPANDED_WORDS words are expanded. */
+static void test_expansion_limit(void)
+{
+    char input[1024] = "";
+    for (int i = 0; i < FTS_MAX_EXPANDED_WORDS + 4; i++) {
+        char w[16];
+        snprintf(w, sizeof w, "pup%d ", i);
+        strcat(input, w);
+    }
+    char *out = NULL;
+    cs_error err = {0};
+    CHECK_OK(fts_query_build_expanded(input, fake_expand, NULL, &out, &err), &err);
+    size_t n = 0;
+    for (const char *p = out; p && (p = strstr(p, "related :")); p++)
+        n++;
+    CHECK_INT_EQ(n, FTS_MAX_EXPANDED_WORDS);
+    CHECK(out && strstr(out, "\"pup19\"") != NULL);   /* the rest are still searched */
+    free(out);
+}
+
+static sqlite3 *open_related_table(void)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open(":memory:", &db) != SQLITE_OK)
+        return NULL;
+    int rc = sqlite3_exec(db,
+        "CREATE VIRTUAL TABLE e USING fts5(caption, related, "
+        " tokenize='porter unicode61 remove_diacritics 2');"
+        "INSERT INTO e(rowid, caption, related) VALUES"
+        " (1, 'a puppy on the grass', ''),"
+        " (2, 'a picture', 'dog, domestic dog, canine, animal'),"
+        " (3, 'a dog on a sofa', ''),"
+        " (4, 'mice in a field', ''),"
+        " (5, 'a garden', 'mouse, rodent, animal'),"
+        " (6, 'an animal at the zoo', '');",
+        NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "setting up the expansion table: %s\n", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+/* Ids matching `input` expanded, best first (bm25 weights as the catalog's:
+ * own words 3.0, related 0.5); "" when none, "error" when rejected. */
+static void ranked(sqlite3 *db, const char *input, char *out, size_t size)
+{
+    char *expr = NULL;
+    cs_error err = {0};
+    out[0] = '\0';
+    if (fts_query_build_expanded(input, fake_expand, NULL, &expr, &err) != CS_OK || !expr) {
+        snprintf(out, size, "%s", expr ? "error" : "");
+        free(expr);
+        return;
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT rowid FROM e WHERE e MATCH ?1"
+                                " ORDER BY bm25(e, 3.0, 0.5), rowid", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            snprintf(out + strlen(out), size - strlen(out), "%s%lld", out[0] ? " " : "",
+                     (long long)sqlite3_column_int64(st, 0));
+    if (rc != SQLITE_DONE) {
+        fprintf(stderr, "[%s] -> [%s]: %s\n", input, expr, sqlite3_errmsg(db));
+        snprintf(out, size, "error");
+    }
+    sqlite3_finalize(st);
+    free(expr);
+}
+
+static void test_expansion_ranking(void)
+{
+    sqlite3 *db = open_related_table();
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    char got[128];
+    /* the picture that says puppy first, then the dog found through its
+     * related words; a caption that says dog is not a related match */
+    ranked(db, "puppy", got, sizeof got);
+    CHECK_STR_EQ(got, "1 2");
+    ranked(db, "mice", got, sizeof got);    /* the lemma is searched like the word */
+    CHECK_STR_EQ(got, "4 5");
+    /* related words match plain words too, below a caption that says it */
+    ranked(db, "animal", got, sizeof got);
+    CHECK_STR_EQ(got, "6 5 2");
+    ranked(db, "puppy -grass", got, sizeof got);
+    CHECK_STR_EQ(got, "2");
+    /* hostile alternatives still make valid FTS5 */
+    ranked(db, "evil puppy", got, sizeof got);
+    CHECK_STR_EQ(got, "1 2");
+
+    /* fuzz: random text, every word expanded with hostile alternatives */
+    static const char *const pieces[] = {"\"", "'", "(", ")", "*", "-", " ", " ", "evil",
+                                         "puppy", "kitty", "mice", "many", "NOT", "é", "\xff",
+                                         ":", "related"};
+    uint64_t state = 0x2545F4914F6CDD1Du;
+    for (int round = 0; round < 2000; round++) {
+        char buf[200];
+        size_t len = 0;
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        int count = (int)(state % 12);
+        for (int i = 0; i < count; i++) {
+            state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+            const char *piece = pieces[state % (sizeof pieces / sizeof *pieces)];
+            size_t pl = strlen(piece);
+            if (len + pl >= sizeof buf)
+                break;
+            memcpy(buf + len, piece, pl);
+            len += pl;
+        }
+        buf[len] = '\0';
+        ranked(db, buf, got, sizeof got);
+        if (strcmp(got, "error") == 0) {
+            fprintf(stderr, "expansion fuzz round %d: [%s] is not valid FTS5\n", round, buf);
+            check_failures++;
+        }
+    }
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     test_words_and_stop_words();
@@ -376,5 +607,8 @@ int main(void)
         test_semantics(db);
         sqlite3_close(db);
     }
+    test_expansion_shapes();
+    test_expansion_limit();
+    test_expansion_ranking();
     CHECK_DONE();
 }
