@@ -111,6 +111,60 @@ cs_status cs_index(cs_library *lib, const char *const *dirs, size_t ndirs,
                    const cs_index_options *options, cs_index_progress *report,
                    cs_error *err);
 
+/* ---- captioning single files (what indexing would store) ---- */
+
+typedef struct cs_caption_tag {
+    char name[64];
+    char kind[16];        /* "object", "face", "expression", "color", "date", ... */
+    float score;          /* 0..1 */
+} cs_caption_tag;
+
+typedef struct cs_caption_object {
+    char label[32];       /* COCO name: "person", "cup", "dining table" */
+    float score;
+    float box[4];         /* x1, y1, x2, y2 in the full-size picture's pixels,
+                             after EXIF orientation */
+} cs_caption_object;
+
+typedef struct cs_caption_face {
+    float score;
+    float box[4];         /* as for objects */
+    char expression[16];  /* "happy", "neutral", ...; "" when the face is too
+                             small to read */
+    float expression_score;
+} cs_caption_face;
+
+typedef struct cs_caption {
+    int width, height;    /* full size, after orientation */
+    char *caption;        /* the sentence(s) */
+    char *ocr_text;       /* words read in the picture ("" when none) */
+    char *related;        /* WordNet's words for its object words ("" when none) */
+    cs_caption_tag *tags;
+    size_t ntags;
+    cs_caption_object *objects;   /* best first */
+    size_t nobjects;
+    cs_caption_face *faces;
+    size_t nfaces;
+} cs_caption;
+
+typedef struct cs_captioner cs_captioner;
+
+/* Loads what indexing uses: the tagger's models (from $CAPSEARCH_MODELS or
+ * the data folder), WordNet and Tesseract (`ocr_languages` as for
+ * cs_index_options). What is missing is left out and said in
+ * cs_captioner_warnings; a model file that exists but is broken is an error. */
+cs_status cs_captioner_open(const char *ocr_languages, cs_captioner **out, cs_error *err);
+void cs_captioner_free(cs_captioner *captioner);
+/* "centernet blazeface emotion" (the tagger's models loaded), "" when none. */
+const char *cs_captioner_models(const cs_captioner *captioner);
+/* What is missing and how to get it, one line each; "" when nothing is. */
+const char *cs_captioner_warnings(const cs_captioner *captioner);
+/* Captions one file as the indexer would when indexing its folder. Not
+ * thread-safe: one captioner per thread. */
+cs_status cs_caption_file(cs_captioner *captioner, const char *path, cs_caption **out,
+                          cs_error *err);
+void cs_caption_free(cs_caption *caption);
+
 /* ---- search ---- */
 
 typedef struct cs_source_rank {
@@ -230,7 +284,7 @@ cs_status cs_library_refresh(cs_library *lib, int *changed, cs_error *err);
 typedef struct cs_stats {
     int64_t images;
     int64_t vectors;            /* entries in the vector index */
-    int64_t embeddings;         /* embedding rows in the catalog */
+    int64_t embeddings;         /* embeddings of embedding_model in the catalog */
     int64_t errors;
     int64_t generation;
     int schema_version;

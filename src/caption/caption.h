@@ -54,7 +54,10 @@ typedef struct caption_tag {
     const char *kind;        /* "color", "shape", "date", "camera", "format" */
 } caption_tag;
 
-#define CAPTION_MAX_TAGS 32
+/* Metadata gives at most 28 tags (20 colours of 5% and more, 8 others);
+ * what a detector found (caption_add_findings) gets the rest. */
+#define CAPTION_MAX_TAGS 64
+#define CAPTION_MAX_FINDING_TAGS 36
 
 typedef struct caption_facts {
     int width, height;            /* after orientation */
@@ -91,5 +94,14 @@ typedef struct caption_result {
 cs_status caption_from_metadata(const caption_facts *facts, caption_result *out,
                                 cs_error *err);
 void caption_result_free(caption_result *result);
+
+/* Puts what a model found in front of the metadata caption: `sentence`
+ * ("Two people and a dog", may be "" or NULL) becomes the caption's first
+ * sentence, and `tags` (at most CAPTION_MAX_FINDING_TAGS, kinds such as
+ * "object", "face", "expression") come before the metadata tags, with the
+ * same naming rules; tags_text is rebuilt. CS_ERR_INVALID for too many
+ * tags, CS_ERR_NOMEM on allocation failure (`out` is then unchanged). */
+cs_status caption_add_findings(caption_result *out, const char *sentence,
+                               const caption_tag *tags, int ntags, cs_error *err);
 
 #endif

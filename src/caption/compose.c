@@ -17,7 +17,7 @@
  * sum to at most 1, so at most 20 colours reach 5% and the colour cap is
  * never reached by real input; past it the smallest colours are left out. */
 #define OTHER_TAGS 8
-#define MAX_COLOR_TAGS (CAPTION_MAX_TAGS - OTHER_TAGS)
+#define MAX_COLOR_TAGS (CAPTION_MAX_TAGS - CAPTION_MAX_FINDING_TAGS - OTHER_TAGS)
 #define TAG_NAME_MAX (sizeof(((caption_tag *)0)->name) - 1)
 
 /* ---------- small text helpers ---------- */
@@ -504,4 +504,40 @@ void caption_result_free(caption_result *result)
     free(result->tags_text);
     free(result->exif_text);
     memset(result, 0, sizeof *result);
+}
+
+cs_status caption_add_findings(caption_result *out, const char *sentence,
+                               const caption_tag *tags, int ntags, cs_error *err)
+{
+    if (!out || ntags < 0 || (ntags > 0 && !tags))
+        return cs_error_set(err, CS_ERR_INVALID, "caption: no result or tags given");
+    if (ntags > CAPTION_MAX_FINDING_TAGS)
+        return cs_error_set(err, CS_ERR_INVALID, "caption: %d tags found, at most %d fit",
+                            ntags, CAPTION_MAX_FINDING_TAGS);
+    caption_result merged = *out;
+    merged.ntags = 0;
+    for (int i = 0; i < ntags; i++)
+        add_tag(&merged, tags[i].name, tags[i].score, tags[i].kind);
+    for (int i = 0; i < out->ntags; i++)
+        add_tag(&merged, out->tags[i].name, out->tags[i].score, out->tags[i].kind);
+    strbuf caption, tags_text;
+    strbuf_init(&caption);
+    strbuf_init(&tags_text);
+    if (sentence && *sentence) {
+        strbuf_append(&caption, sentence);
+        strbuf_append(&caption, ". ");
+    }
+    strbuf_append(&caption, out->caption ? out->caption : "");
+    build_tags_text(&tags_text, &merged);
+    if (strbuf_failed(&caption) || strbuf_failed(&tags_text)) {
+        strbuf_free(&caption);
+        strbuf_free(&tags_text);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory composing a caption");
+    }
+    free(out->caption);
+    free(out->tags_text);
+    merged.caption = strbuf_take(&caption);
+    merged.tags_text = strbuf_take(&tags_text);
+    *out = merged;
+    return CS_OK;
 }

@@ -14,6 +14,7 @@ typedef struct command {
 static const command commands[] = {
     {"index", cmd_index, "index the images under one or more folders"},
     {"search", cmd_search, "find images matching a text query"},
+    {"caption", cmd_caption, "what indexing would store for image files, with objects and faces"},
     {"similar", cmd_similar, "find images that look like an indexed image"},
     {"stats", cmd_stats, "counts and sizes of the library"},
     {"errors", cmd_errors, "files that could not be indexed, and why"},

@@ -22,6 +22,7 @@ void index_result_free(index_result *r)
     free(r->path_words);
     free(r->ocr_text);
     free(r->related);
+    free(r->found);
     caption_result_free(&r->caption);
     memset(r, 0, sizeof *r);
 }
@@ -32,6 +33,8 @@ void analyze_worker_free(analyze_worker *w)
         return;
     ocr_engine_free(w->ocr);
     w->ocr = NULL;
+    tagger_session_free(w->tagger);
+    w->tagger = NULL;
 }
 
 /* ---- related words ---- */
@@ -232,6 +235,48 @@ static cs_status describe(const cs_decoded *decoded, index_result *out, cs_error
     return caption_from_metadata(&facts, &out->caption, err);
 }
 
+/* The analysis-size picture (colours, hash, layout, the OCR test) from a
+ * larger decode for the tagger: reduced by the whole factor that keeps the
+ * short side at least CS_ANALYSIS_MIN_SIDE, close to what the decoder's own
+ * scaling gives. */
+static cs_status analysis_copy(const cs_decoded *big, cs_decoded *small, cs_error *err)
+{
+    int w = big->image.width, h = big->image.height;
+    int factor = (w < h ? w : h) / CS_ANALYSIS_MIN_SIDE;
+    if (factor <= 1)
+        return CS_OK;   /* small already: share the pixels */
+    return image_resize(&big->image, w / factor, h / factor, &small->image, err);
+}
+
+/* Objects and faces, with boxes moved to the full-size picture's pixels. */
+static cs_status tag(analyze_worker *w, const cs_decoded *decoded, index_result *out,
+                     cs_error *err)
+{
+    if (!w->tagger) {
+        cs_status rc = tagger_session_new(w->ctx->tagger, &w->tagger, err);
+        if (rc != CS_OK)
+            return rc;
+    }
+    out->found = malloc(sizeof *out->found);
+    if (!out->found)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    cs_status rc = tagger_run(w->tagger, &decoded->image, out->found, err);
+    if (rc != CS_OK)
+        return rc;
+    float sx = (float)decoded->full_width / (float)decoded->image.width;
+    float sy = (float)decoded->full_height / (float)decoded->image.height;
+    for (int i = 0; i < out->found->nobjects; i++) {
+        float *b = out->found->objects[i].box;
+        b[0] *= sx, b[1] *= sy, b[2] *= sx, b[3] *= sy;
+    }
+    for (int i = 0; i < out->found->nfaces; i++) {
+        float *b = out->found->faces[i].box;
+        b[0] *= sx, b[1] *= sy, b[2] *= sx, b[3] *= sy;
+    }
+    return tagging_apply(out->found, decoded->full_width, decoded->full_height, &out->caption,
+                         err);
+}
+
 cs_status analyze_file(const index_job *job, analyze_worker *worker, bool allow_reuse,
                        index_result *out, cs_error *err)
 {
@@ -265,7 +310,7 @@ cs_status analyze_file(const index_job *job, analyze_worker *worker, bool allow_
         return CS_OK;
     }
     cs_decode_options options = {
-        .target_min_side = CS_ANALYSIS_MIN_SIDE,
+        .target_min_side = ctx->tagger ? TAGGER_DECODE_MIN_SIDE : CS_ANALYSIS_MIN_SIDE,
         .max_pixels = ctx->max_pixels,
     };
     cs_decoded decoded;
@@ -283,11 +328,19 @@ cs_status analyze_file(const index_job *job, analyze_worker *worker, bool allow_
         return fail(out, &why, err);
     }
     out->kind = RESULT_INDEXED;
-    rc = describe(&decoded, out, err);
+    cs_decoded small = decoded;
+    if (ctx->tagger)
+        rc = analysis_copy(&decoded, &small, err);
+    if (rc == CS_OK)
+        rc = describe(&small, out, err);
+    if (rc == CS_OK && ctx->tagger)
+        rc = tag(worker, &decoded, out, err);
     /* The file's bytes stay until OCR is done: it may decode them again,
      * larger, when the small picture shows text. */
     if (rc == CS_OK && ctx->ocr)
-        rc = read_text(worker, job, data, len, &decoded, out, err);
+        rc = read_text(worker, job, data, len, &small, out, err);
+    if (small.image.pixels != decoded.image.pixels)
+        image_free(&small.image);
     image_decoded_free(&decoded);
     free(data);
     if (rc == CS_OK && !out->ocr_text && !(out->ocr_text = strdup("")))

@@ -22,6 +22,7 @@
 #include "common/fsutil.h"
 #include "common/strbuf.h"
 #include "indexer/indexer_internal.h"
+#include "nn/nn.h"
 
 typedef struct known_file {
     int64_t id;
@@ -45,6 +46,10 @@ typedef struct run_state {
     char **unreadable;          /* folders the walk could not read */
     size_t nunreadable;
     const char *current_root;
+    tagger *tagger;             /* NULL: no models installed */
+    char *tagger_problem;       /* why there is none, said once if there is work */
+    int64_t *tagged;            /* ids with the tagger's features, ascending */
+    size_t ntagged;
     cs_index_progress counters;
     bool oom;
 } run_state;
@@ -63,6 +68,21 @@ static void free_state(run_state *s)
     for (size_t i = 0; i < s->nunreadable; i++)
         free(s->unreadable[i]);
     free(s->unreadable);
+    tagger_free(s->tagger);
+    free(s->tagger_problem);
+    free(s->tagged);
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Pictures indexed before the tagger was installed are analysed again. */
+static bool needs_tagger(const run_state *s, int64_t id)
+{
+    return s->tagger && !bsearch(&id, s->tagged, s->ntagged, sizeof *s->tagged, compare_ids);
 }
 
 /* ---- step 1: what the catalog knows ---- */
@@ -89,6 +109,8 @@ static cs_status remember(const catalog_file *f, void *user, cs_error *err)
 static cs_status remember_hash(const catalog_file *f, void *user, cs_error *err)
 {
     run_state *s = user;
+    if (needs_tagger(s, f->id))
+        return CS_OK;   /* a copy of it must be analysed, not reused */
     if (f->content_hash && !strmap_put(&s->known_hashes, f->content_hash, f->id))
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory loading the catalog");
     return CS_OK;
@@ -112,6 +134,8 @@ static cs_status load_known(run_state *s, cs_error *err)
 {
     catalog *cat = s->lib->cat;
     cs_status rc = catalog_begin_read(cat, err);
+    if (rc == CS_OK && s->tagger)
+        rc = catalog_embedding_ids(cat, TAGGER_FEATURE_MODEL_ID, &s->tagged, &s->ntagged, err);
     for (size_t i = 0; rc == CS_OK && i < s->nroots; i++) {
         char *prefix = folder_prefix(s->roots[i]);
         if (!prefix) {
@@ -152,7 +176,7 @@ static cs_status on_file(const char *path, int64_t size, int64_t mtime_ns, void 
     if (strmap_get(&s->known_paths, path, &slot)) {
         known_file *k = &s->known[*slot];
         k->seen = true;
-        if (k->size == size && k->mtime_ns == mtime_ns) {
+        if (k->size == size && k->mtime_ns == mtime_ns && (k->is_error || !needs_tagger(s, k->id))) {
             s->counters.unchanged++;
             return CS_OK;
         }
@@ -328,6 +352,34 @@ static cs_status choose_enrichments(run_state *s, analyze_context *actx, cs_erro
     return CS_OK;
 }
 
+/* Once every picture has the tagger's features, "more like this" moves to
+ * them (until then the colour layout serves, complete). */
+static cs_status switch_to_tagger_vectors(run_state *s, cs_error *err)
+{
+    cs_library *lib = s->lib;
+    if (!s->tagger || strcmp(lib->model, TAGGER_FEATURE_MODEL_ID) == 0)
+        return CS_OK;
+    int64_t *ids = NULL;
+    size_t ntagged = 0;
+    cs_stats stats;
+    cs_status rc = catalog_embedding_ids(lib->cat, TAGGER_FEATURE_MODEL_ID, &ids, &ntagged, err);
+    free(ids);
+    if (rc == CS_OK)
+        rc = catalog_stats(lib->cat, &stats, err);
+    if (rc != CS_OK || (int64_t)ntagged < stats.images)
+        return rc;
+    rc = catalog_begin(lib->cat, err);
+    if (rc == CS_OK)
+        rc = catalog_meta_set(lib->cat, "embedding_model", TAGGER_FEATURE_MODEL_ID, err);
+    if (rc == CS_OK)
+        rc = catalog_commit(lib->cat, err);
+    else
+        catalog_rollback(lib->cat);
+    if (rc == CS_OK)
+        rc = library_set_model(lib, TAGGER_FEATURE_MODEL_ID, err);
+    return rc;
+}
+
 static void report(run_state *s, cs_index_event event)
 {
     if (!s->options->progress)
@@ -346,6 +398,8 @@ static cs_status run(run_state *s, const char *const *dirs, size_t ndirs, double
     if (rc == CS_OK)
         rc = set_model_if_new(s->lib, err);
     if (rc == CS_OK)
+        rc = tagging_open(&s->tagger, &s->tagger_problem, &(bool){false}, err);
+    if (rc == CS_OK)
         rc = load_known(s, err);
     for (size_t i = 0; rc == CS_OK && i < s->nroots; i++) {
         s->current_root = s->roots[i];
@@ -363,6 +417,9 @@ static cs_status run(run_state *s, const char *const *dirs, size_t ndirs, double
         .max_pixels = o->max_pixels ? o->max_pixels : INDEX_DEFAULT_MAX_PIXELS,
         .ocr_languages = o->ocr_languages && *o->ocr_languages ? o->ocr_languages : "eng",
     };
+    actx.tagger = s->tagger;
+    if (s->tagger_problem && s->njobs > 0)
+        warn(s, s->tagger_problem);
     rc = choose_enrichments(s, &actx, err);
     /* An empty catalog has nothing to fill in: every image this run writes
      * gets its related words now. */
@@ -383,12 +440,17 @@ static cs_status run(run_state *s, const char *const *dirs, size_t ndirs, double
         .counters = &s->counters,
         .started = started,
     };
+    /* One picture per core: BLAS threads inside each would only contend. */
+    if (s->tagger && pc.threads > 1)
+        nn_set_blas_threads(1);
     rc = pipeline_run(&pc, err);
     bool interrupted = o->cancel && *o->cancel;
     if (rc == CS_OK && !interrupted && !s->oom && !o->no_purge)
         rc = purge_missing(s, err);
     if (rc == CS_OK && !(o->cancel && *o->cancel) && actx.related)
         rc = index_backfill_related(s->lib, o, err);
+    if (rc == CS_OK && !interrupted)
+        rc = switch_to_tagger_vectors(s, err);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include "common/strmap.h"
 #include "indexer/walk.h"
 #include "library/library.h"
+#include "models/tagger/tagger.h"
 
 #define INDEX_DEFAULT_BATCH 64
 #define INDEX_DEFAULT_MAX_FILE_BYTES (256ull << 20)
@@ -51,6 +52,8 @@ typedef struct index_result {
     float layout[CS_LAYOUT_DIM];
     char *ocr_text;         /* text read in the picture ("" when none) */
     char *related;          /* WordNet words for its object words */
+    tagger_result *found;   /* what the tagger found (boxes in full-size
+                               pixels), NULL when it did not run */
 } index_result;
 
 typedef struct analyze_context {
@@ -60,6 +63,7 @@ typedef struct analyze_context {
     bool related;                 /* WordNet is there: fill `related` */
     bool ocr;                     /* read text in pictures */
     const char *ocr_languages;    /* Tesseract's "eng", "eng+deu" */
+    tagger *tagger;               /* objects and faces; NULL: none installed */
 } analyze_context;
 
 /* What one thread keeps from file to file: its Tesseract instance (slow to
@@ -70,6 +74,7 @@ typedef struct analyze_worker {
     ocr_engine *ocr;
     bool ocr_failed;              /* making it failed: no text from this thread */
     cs_error ocr_error;
+    tagger_session *tagger;       /* this thread's buffers for the tagger */
 } analyze_worker;
 
 void analyze_worker_free(analyze_worker *worker);
@@ -92,6 +97,18 @@ cs_status analyze_related(const char *path_words, const char *object_tags, char 
 cs_status analyze_file(const index_job *job, analyze_worker *worker, bool allow_reuse,
                        index_result *out, cs_error *err);
 void index_result_free(index_result *result);
+
+/* Turns what the tagger found in a width x height picture into the
+ * caption's first sentence and object, face and expression tags
+ * (tagging.c). */
+/* Loads the installed tagger models (tagger_default_dir). Without a usable
+ * object detector *out is NULL and *problem (malloc'd) says why and how to
+ * get one (*broken: a model file is there but cannot be loaded): the caller
+ * may go on without it. Only allocation fails. */
+cs_status tagging_open(tagger **out, char **problem, bool *broken, cs_error *err);
+
+cs_status tagging_apply(const tagger_result *found, int width, int height,
+                        caption_result *caption, cs_error *err);
 
 /* The writer stage: runs the workers over the jobs and commits their
  * results in batches (pipeline.c). */

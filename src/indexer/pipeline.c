@@ -157,16 +157,40 @@ typedef struct writer {
     double last_vector_save;
 } writer;
 
+/* The dimension of the library's vector model, 0 for a model this build
+ * does not compute (its vectors are left alone). */
+static int vector_dim(const cs_library *lib)
+{
+    if (strcmp(lib->model, CS_LAYOUT_MODEL_ID) == 0)
+        return CS_LAYOUT_DIM;
+    if (strcmp(lib->model, TAGGER_FEATURE_MODEL_ID) == 0)
+        return TAGGER_FEATURE_DIM;
+    return 0;
+}
+
 static bool writes_vectors(const writer *w)
 {
-    return !w->vectors_broken && strcmp(w->config->lib->model, CS_LAYOUT_MODEL_ID) == 0;
+    return !w->vectors_broken && vector_dim(w->config->lib) > 0;
 }
 
 static void queue_vector_add(writer *w, int64_t id, const float *data)
 {
+    size_t dim = (size_t)vector_dim(w->config->lib);
     w->add_ids[w->nadd] = id;
-    memcpy(w->add_data + w->nadd * CS_LAYOUT_DIM, data, CS_LAYOUT_DIM * sizeof(float));
+    memcpy(w->add_data + w->nadd * dim, data, dim * sizeof(float));
     w->nadd++;
+}
+
+/* The vector of a freshly analysed picture in the library's model; NULL
+ * when it has none (no tagger features without the tagger). */
+static const float *library_vector(const writer *w, const index_result *r)
+{
+    const char *model = w->config->lib->model;
+    if (strcmp(model, CS_LAYOUT_MODEL_ID) == 0)
+        return r->layout;
+    if (strcmp(model, TAGGER_FEATURE_MODEL_ID) == 0 && r->found && r->found->has_features)
+        return r->found->features;
+    return NULL;
 }
 
 static void queue_vector_remove(writer *w, int64_t old_id, int64_t new_id)
@@ -206,14 +230,21 @@ static cs_status write_indexed(writer *w, index_result *r, int64_t *id, cs_error
         .related = r->related ? r->related : "",
     };
     catalog_tag tags[CAPTION_MAX_TAGS];
+    catalog *cat = w->config->lib->cat;
     for (int i = 0; i < r->caption.ntags; i++)
         tags[i] = (catalog_tag){r->caption.tags[i].name, r->caption.tags[i].kind,
                                 r->caption.tags[i].score};
     catalog_embedding embedding = {CS_LAYOUT_MODEL_ID, CS_LAYOUT_DIM, r->layout};
-    cs_status rc = catalog_put_image(w->config->lib->cat, &image, &text, tags,
-                                     (size_t)r->caption.ntags, &embedding, id, err);
-    if (rc == CS_OK && writes_vectors(w))
-        queue_vector_add(w, *id, r->layout);
+    cs_status rc = catalog_put_image(cat, &image, &text, tags, (size_t)r->caption.ntags,
+                                     &embedding, id, err);
+    if (rc == CS_OK && r->found && r->found->has_features) {
+        catalog_embedding features = {TAGGER_FEATURE_MODEL_ID, TAGGER_FEATURE_DIM,
+                                      r->found->features};
+        rc = catalog_put_embedding(cat, *id, &features, err);
+    }
+    const float *vector = library_vector(w, r);
+    if (rc == CS_OK && writes_vectors(w) && vector)
+        queue_vector_add(w, *id, vector);
     return rc;
 }
 
@@ -257,9 +288,9 @@ static cs_status write_reused(writer *w, index_result *r, int64_t *id, cs_error 
         return write_indexed(w, r, id, err);
     }
     if (rc == CS_OK && writes_vectors(w) && *id != job->old_id) {
-        float data[CS_LAYOUT_DIM];
-        cs_status got = catalog_get_embedding(cat, *id, CS_LAYOUT_MODEL_ID, CS_LAYOUT_DIM,
-                                              data, err);
+        float data[CS_LAYOUT_DIM > TAGGER_FEATURE_DIM ? CS_LAYOUT_DIM : TAGGER_FEATURE_DIM];
+        cs_status got = catalog_get_embedding(cat, *id, w->config->lib->model,
+                                              vector_dim(w->config->lib), data, err);
         if (got == CS_OK)
             queue_vector_add(w, *id, data);
         else if (got != CS_ERR_NOT_FOUND)
@@ -302,7 +333,7 @@ static void apply_vector_changes(writer *w)
     cs_error err;
     cs_status rc = CS_OK;
     if (!lib->vec)
-        rc = vectors_create(lib->model, CS_LAYOUT_DIM, &lib->vec, &err);
+        rc = vectors_create(lib->model, vector_dim(lib), &lib->vec, &err);
     if (rc == CS_OK && w->nremove)
         rc = vectors_remove(lib->vec, w->nremove, w->remove_ids, NULL, &err);
     if (rc == CS_OK && w->nadd)
@@ -420,7 +451,8 @@ cs_status pipeline_run(const pipeline_config *config, cs_error *err)
                 .worker = {.ctx = config->analyze}};
     w.batch = calloc(batch, sizeof *w.batch);
     w.add_ids = malloc(batch * sizeof *w.add_ids);
-    w.add_data = malloc(batch * CS_LAYOUT_DIM * sizeof *w.add_data);
+    size_t dim = (size_t)vector_dim(config->lib);
+    w.add_data = malloc(batch * (dim ? dim : 1) * sizeof *w.add_data);
     w.remove_ids = malloc(batch * sizeof *w.remove_ids);
     shared s = {.config = config, .cap = batch * 2};
     s.queue = calloc(s.cap, sizeof *s.queue);

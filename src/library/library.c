@@ -77,6 +77,7 @@ cs_status cs_library_open(const char *dir, const cs_open_options *options,
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&lib->mu, NULL);
     pthread_mutex_init(&lib->refresh_mu, NULL);
+    pthread_mutex_init(&lib->tagger_mu, NULL);
     lib->read_only = options->read_only;
     cs_status rc = library_paths(lib, dir, err);
     if (rc == CS_OK && options->must_exist && fs_file_size(lib->catalog_path) < 0)
@@ -112,11 +113,17 @@ void cs_library_close(cs_library *lib)
     free(lib->readers);
     pthread_mutex_destroy(&lib->mu);
     pthread_mutex_destroy(&lib->refresh_mu);
+    pthread_mutex_destroy(&lib->tagger_mu);
+    tagger_session_free(lib->tagger_session);
+    tagger_free(lib->tagger);
     free(lib->dir);
     free(lib->catalog_path);
     free(lib->vectors_path);
     free(lib->lock_path);
     free(lib->model);
+    for (size_t i = 0; i < lib->nretired; i++)
+        free(lib->retired_models[i]);
+    free(lib->retired_models);
     free(lib);
 }
 
@@ -149,6 +156,81 @@ void library_unlock(int fd)
 {
     if (fd >= 0)
         close(fd);
+}
+
+/* Renames the model under `mu`; the old name is kept until close. */
+static cs_status rename_model(cs_library *lib, const char *model, cs_error *err)
+{
+    char *copy = strdup(model);
+    char **grown = realloc(lib->retired_models, (lib->nretired + 1) * sizeof *grown);
+    if (grown)
+        lib->retired_models = grown;
+    if (!copy || !grown) {
+        free(copy);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&lib->mu);
+    lib->retired_models[lib->nretired++] = lib->model;
+    lib->model = copy;
+    pthread_mutex_unlock(&lib->mu);
+    return CS_OK;
+}
+
+cs_status library_set_model(cs_library *lib, const char *model, cs_error *err)
+{
+    cs_status rc = rename_model(lib, model, err);
+    vectors *fresh = NULL;
+    reconcile_report report;
+    if (rc == CS_OK)
+        rc = vectors_reconcile(lib->cat, lib->vectors_path, lib->model, !lib->read_only, &fresh,
+                               &report, err);
+    if (rc != CS_OK)
+        return rc;
+    pthread_mutex_lock(&lib->mu);
+    vectors *old = lib->vec;
+    lib->vec = fresh;
+    lib->generation = report.generation;
+    pthread_mutex_unlock(&lib->mu);
+    vectors_release(old);
+    return CS_OK;
+}
+
+static cs_status load_tagger(cs_library *lib, cs_error *err)
+{
+    char dir[4096];
+    cs_status rc = tagger_default_dir(dir, sizeof dir, err);
+    if (rc == CS_OK)
+        rc = tagger_open(dir, NULL, &lib->tagger, err);
+    if (rc == CS_OK && !tagger_has(lib->tagger, TAGGER_OBJECTS))
+        rc = cs_error_set(err, CS_ERR_NOT_FOUND,
+                          "this library's vectors come from the tagger's object detector, "
+                          "which is not installed in %s (tools/fetch-models.sh installs it)", dir);
+    if (rc == CS_OK)
+        rc = tagger_session_new(lib->tagger, &lib->tagger_session, err);
+    if (rc != CS_OK) {
+        tagger_free(lib->tagger);
+        lib->tagger = NULL;
+    }
+    return rc;
+}
+
+cs_status library_tagger_features(cs_library *lib, const cs_image *image,
+                                  float out[TAGGER_FEATURE_DIM], cs_error *err)
+{
+    pthread_mutex_lock(&lib->tagger_mu);
+    cs_status rc = lib->tagger ? CS_OK : load_tagger(lib, err);
+    tagger_result *found = NULL;
+    if (rc == CS_OK && !(found = malloc(sizeof *found)))
+        rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    if (rc == CS_OK)
+        rc = tagger_run(lib->tagger_session, image, found, err);
+    if (rc == CS_OK && !found->has_features)
+        rc = cs_error_set(err, CS_ERR_UNSUPPORTED, "the object detector gave no features");
+    if (rc == CS_OK)
+        memcpy(out, found->features, sizeof found->features);
+    pthread_mutex_unlock(&lib->tagger_mu);
+    free(found);
+    return rc;
 }
 
 cs_status library_save_vectors(cs_library *lib, cs_error *err)
@@ -208,6 +290,12 @@ cs_status cs_library_refresh(cs_library *lib, int *changed, cs_error *err)
     pthread_mutex_lock(&lib->mu);
     bool same = generation == lib->generation;
     pthread_mutex_unlock(&lib->mu);
+    char *model = NULL;
+    if (rc == CS_OK && !same)
+        rc = catalog_meta_get(reader, "embedding_model", &model, err);
+    if (rc == CS_OK && model && strcmp(model, lib->model) != 0)
+        rc = rename_model(lib, model, err);   /* another process moved the library */
+    free(model);
     if (rc == CS_OK && !same) {
         /* Build the new index aside (never writing the file: the indexing
          * process owns it), then swap; searches holding the old one finish

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "capsearch/capsearch.h"
+#include "models/tagger/tagger.h"
 #include "store/store.h"
 
 #define LIBRARY_CATALOG_FILE "catalog.db"
@@ -20,6 +21,9 @@ struct cs_library {
     char *vectors_path;
     char *lock_path;
     char *model;              /* embedding model the vector index holds */
+    char **retired_models;    /* earlier names of `model`, freed at close
+                                 (a reader may still be looking at one) */
+    size_t nretired;
     bool read_only;
     catalog *cat;             /* the connection of the thread that indexes */
     vectors *vec;             /* NULL until there is an embedding; swapped by
@@ -28,6 +32,10 @@ struct cs_library {
     int64_t generation;       /* catalog generation `vec` reflects */
     pthread_mutex_t mu;       /* guards vec, generation and the reader pool */
     pthread_mutex_t refresh_mu;   /* one refresh at a time */
+    tagger *tagger;           /* loaded on first search by picture when the
+                                 vectors are the tagger's */
+    tagger_session *tagger_session;   /* one, used under tagger_mu */
+    pthread_mutex_t tagger_mu;
     catalog **readers;        /* idle reader connections */
     size_t nreaders, capreaders;
 };
@@ -47,6 +55,17 @@ vectors *library_acquire_vectors(cs_library *lib);
  * another process holds it. *fd is released by library_unlock. */
 cs_status library_lock(cs_library *lib, int *fd, cs_error *err);
 void library_unlock(int fd);
+
+/* Moves the library to another embedding model: its name, and the vector
+ * index rebuilt from the catalog's embeddings of that model (saved). The
+ * caller has recorded it in the catalog's meta. */
+cs_status library_set_model(cs_library *lib, const char *model, cs_error *err);
+
+/* The tagger's feature vector of a picture (RGB, orientation applied,
+ * decoded with TAGGER_DECODE_MIN_SIDE), with the installed models loaded
+ * once per library. CS_ERR_NOT_FOUND when the models are missing. */
+cs_status library_tagger_features(cs_library *lib, const cs_image *image,
+                                  float out[TAGGER_FEATURE_DIM], cs_error *err);
 
 /* Saves the in-memory vector index stamped with the catalog's generation. */
 cs_status library_save_vectors(cs_library *lib, cs_error *err);

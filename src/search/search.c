@@ -289,16 +289,26 @@ cs_status cs_search_similar(cs_library *lib, int64_t id, const cs_search_options
     return finish(rc, results, started, out);
 }
 
-/* The colour-layout vector of a picture given as file bytes, computed the way
- * the indexer computes it (same decode size), so that a picture that is in
- * the library matches its own stored vector. */
-static cs_status picture_vector(const uint8_t *data, size_t len, float out[CS_LAYOUT_DIM],
-                                cs_error *err)
+/* The vector of a picture given as file bytes in the space of `v`,
+ * computed the way the indexer computes it (same decode size), so that a
+ * picture that is in the library matches its own stored vector. */
+static cs_status picture_vector(cs_library *lib, const vectors *v, const uint8_t *data,
+                                size_t len, float *out, cs_error *err)
 {
     if (!data || len == 0)
         return cs_error_set(err, CS_ERR_INVALID,
                             "no picture to search with: the image data is empty");
-    cs_decode_options options = {.target_min_side = CS_ANALYSIS_MIN_SIDE};
+    bool layout = vectors_dim(v) == CS_LAYOUT_DIM && strcmp(vectors_model(v), CS_LAYOUT_MODEL_ID) == 0;
+    bool features = vectors_dim(v) == TAGGER_FEATURE_DIM &&
+                    strcmp(vectors_model(v), TAGGER_FEATURE_MODEL_ID) == 0;
+    if (!layout && !features)
+        return cs_error_set(err, CS_ERR_UNSUPPORTED,
+                            "searching by picture needs the %s or %s image vectors, but this "
+                            "library holds %s vectors", CS_LAYOUT_MODEL_ID,
+                            TAGGER_FEATURE_MODEL_ID, vectors_model(v));
+    cs_decode_options options = {
+        .target_min_side = layout ? CS_ANALYSIS_MIN_SIDE : TAGGER_DECODE_MIN_SIDE,
+    };
     cs_decoded decoded;
     cs_status rc = image_decode(data, len, NULL, &options, &decoded, err);
     if (rc != CS_OK)
@@ -307,8 +317,10 @@ static cs_status picture_vector(const uint8_t *data, size_t len, float out[CS_LA
     if (decoded.partial)
         rc = cs_error_set(err, CS_ERR_CORRUPT, "cannot search with this picture: it is "
                           "truncated or damaged (only part of it decodes)");
-    else
+    else if (layout)
         image_layout_vector(&decoded.image, out);
+    else
+        rc = library_tagger_features(lib, &decoded.image, out, err);
     image_decoded_free(&decoded);
     return rc;
 }
@@ -319,10 +331,8 @@ cs_status cs_search_image(cs_library *lib, const uint8_t *data, size_t len,
     *out = NULL;
     double started = fs_now_seconds();
     search_params p;
-    float query[CS_LAYOUT_DIM];
+    float query[CS_LAYOUT_DIM > TAGGER_FEATURE_DIM ? CS_LAYOUT_DIM : TAGGER_FEATURE_DIM];
     cs_status rc = check_options(options, &p, err);
-    if (rc == CS_OK)
-        rc = picture_vector(data, len, query, err);
     if (rc != CS_OK)
         return rc;
     vectors *v = library_acquire_vectors(lib);
@@ -330,13 +340,8 @@ cs_status cs_search_image(cs_library *lib, const uint8_t *data, size_t len,
         return no_vectors(err);
     catalog *reader = NULL;
     cs_results *results = NULL;
-    /* A learned model's vectors live in another space: a colour layout
-     * cannot be compared with them. */
-    if (vectors_dim(v) != CS_LAYOUT_DIM || strcmp(vectors_model(v), CS_LAYOUT_MODEL_ID) != 0)
-        rc = cs_error_set(err, CS_ERR_UNSUPPORTED,
-                          "searching by picture needs the %s image vectors, but this library "
-                          "holds %s vectors", CS_LAYOUT_MODEL_ID, vectors_model(v));
-    else if (!(reader = library_acquire_reader(lib, err)))
+    rc = picture_vector(lib, v, data, len, query, err);
+    if (rc == CS_OK && !(reader = library_acquire_reader(lib, err)))
         rc = err->code;
     if (rc == CS_OK)
         rc = new_results(&results, err);

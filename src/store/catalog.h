@@ -90,6 +90,9 @@ cs_status catalog_put_image(catalog *c, const catalog_image *image,
                             const catalog_text *text, const catalog_tag *tags,
                             size_t ntags, const catalog_embedding *embedding,
                             int64_t *id, cs_error *err);
+/* Adds another model's embedding to an image written in this transaction. */
+cs_status catalog_put_embedding(catalog *c, int64_t id, const catalog_embedding *embedding,
+                                cs_error *err);
 
 /* Stores a file whose content is already catalogued as `source_id` (a rename
  * or a copy): everything derived from the pixels is copied, the path words

@@ -138,6 +138,12 @@ static cs_status insert_embedding(catalog *c, int64_t id, const catalog_embeddin
     return catalog_step_done(c, stmt, err, "inserting an embedding");
 }
 
+cs_status catalog_put_embedding(catalog *c, int64_t id, const catalog_embedding *embedding,
+                                cs_error *err)
+{
+    return insert_embedding(c, id, embedding, err);
+}
+
 cs_status catalog_put_image(catalog *c, const catalog_image *image,
                             const catalog_text *text, const catalog_tag *tags,
                             size_t ntags, const catalog_embedding *embedding,

@@ -1,5 +1,6 @@
 /* Reading the catalog: embeddings, full-text search, result details, stats,
  * error records and perceptual hashes. */
+#include "image/image.h"   /* CS_LAYOUT_MODEL_ID, the model of a new library */
 #include "store/catalog_internal.h"
 
 #include "common/array.h"
@@ -298,7 +299,9 @@ cs_status catalog_stats(catalog *c, cs_stats *out, cs_error *err)
 {
     cs_status rc = query_int64(c, "SELECT count(*) FROM images", &out->images, err);
     if (rc == CS_OK)
-        rc = query_int64(c, "SELECT count(*) FROM embeddings", &out->embeddings, err);
+        rc = query_int64(c, "SELECT count(*) FROM embeddings WHERE model = coalesce("
+                            "(SELECT value FROM meta WHERE key = 'embedding_model'), '"
+                            CS_LAYOUT_MODEL_ID "')", &out->embeddings, err);
     if (rc == CS_OK)
         rc = query_int64(c, "SELECT count(*) FROM errors", &out->errors, err);
     if (rc == CS_OK)

@@ -19,6 +19,11 @@
 /* CenterNet's deepest squeeze-excite mean: a global average of the last
  * backbone block's expanded features. */
 #define TAGGER_FEATURE_DIM 720
+/* Pictures are decoded at least this large on the short side for the
+ * tagger (a 4:3 photo then covers the detector's 512-pixel input); the
+ * indexer and search by picture use the same, so that a picture matches
+ * its own stored features. */
+#define TAGGER_DECODE_MIN_SIDE 384
 #define TAGGER_FEATURE_MODEL_ID "human-models-3.0.4/centernet-backbone-mean"
 
 typedef enum tagger_preprocess {
@@ -28,7 +33,8 @@ typedef enum tagger_preprocess {
 
 typedef struct tagger_options {
     float object_threshold;      /* keep objects scoring at least this (default 0.3) */
-    float face_threshold;        /* default 0.5 */
+    float face_threshold;        /* default 0.75; below 0.9 a face also needs a
+                                    detected person around it */
     tagger_preprocess preprocess;   /* default TAGGER_LETTERBOX (see README for why) */
     int min_face_pixels;         /* expressions only for faces at least this big (default 48) */
 } tagger_options;
