@@ -149,6 +149,11 @@ typedef struct cs_caption {
 
 typedef struct cs_captioner cs_captioner;
 
+/* The folder the tagger's models are read from: $CAPSEARCH_MODELS, else
+ * $XDG_DATA_HOME/capsearch/models, else ~/.local/share/capsearch/models,
+ * plus "human-models-3.0.4". */
+cs_status cs_default_models_dir(char *out, size_t size, cs_error *err);
+
 /* Loads what indexing uses: the tagger's models (from $CAPSEARCH_MODELS or
  * the data folder), WordNet and Tesseract (`ocr_languages` as for
  * cs_index_options). What is missing is left out and said in

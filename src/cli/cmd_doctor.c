@@ -131,9 +131,16 @@ int cmd_doctor(int argc, char **argv)
     }
     text_extras extras;
     collect_text_extras(&extras);
-    const char *models_note =
-        "no learned models in this version: image vectors are the built-in colour layout "
-        "(capsearch/color-layout-v1), captions come from file names, EXIF, shape and colours";
+    /* The tagger's models: what loads, or why nothing does. */
+    char models_dir[4096] = "";
+    cs_error models_err;
+    cs_captioner *captioner = NULL;
+    const char *models_loaded = "", *models_problem = NULL;
+    if (cs_default_models_dir(models_dir, sizeof models_dir, &models_err) != CS_OK ||
+        cs_captioner_open("none", &captioner, &models_err) != CS_OK)
+        models_problem = models_err.message;
+    else if (!*(models_loaded = cs_captioner_models(captioner)))
+        models_problem = cs_captioner_warnings(captioner);
 
     if (common.json) {
         json_t *jdeps = json_object();
@@ -164,9 +171,11 @@ int cmd_doctor(int argc, char **argv)
                                  "available", extras.ocr_problem.code == CS_OK);
         if (extras.ocr_problem.code != CS_OK)
             json_object_set_new(jocr, "problem", view_text(extras.ocr_problem.message));
-        cli_print_json(json_pack("{s:s, s:o, s:b, s:o, s:s, s:o, s:o, s:o}", "capsearch",
+        cli_print_json(json_pack("{s:s, s:o, s:b, s:o, s:o, s:o, s:o, s:o}", "capsearch",
                                  cs_version(), "dependencies", jdeps, "fts5", fts5_available(),
-                                 "decoders", jdec, "models", models_note, "wordnet", jwn,
+                                 "decoders", jdec, "models",
+                                 json_pack("{s:s, s:s, s:s?}", "folder", models_dir, "loaded",
+                                           models_loaded, "problem", models_problem), "wordnet", jwn,
                                  "ocr", jocr, "library", jlib));
     } else {
         printf("capsearch %s\n\ndependencies (built with / running):\n", cs_version());
@@ -179,7 +188,8 @@ int cmd_doctor(int argc, char **argv)
 #if !CAPSEARCH_HAVE_HEIF
         printf("  heic avif            missing: install libheif-dev and rebuild\n");
 #endif
-        printf("\nmodels:\n  %s\n", models_note);
+        printf("\nmodels (%s):\n  %s\n", models_dir,
+               models_problem ? models_problem : models_loaded);
         printf("\nrelated words (WordNet):\n");
         if (!extras.wordnet)
             printf("  %s\n", extras.wordnet_problem.message);
@@ -210,6 +220,7 @@ int cmd_doctor(int argc, char **argv)
                        ? "; the vector file was repaired" : "");
     }
     cs_library_close(lib);
+    cs_captioner_free(captioner);
     strbuf_free(&extras.languages);
     return have_library && lib_rc != CS_OK ? cli_exit_code(lib_rc) : EXIT_OK;
 }

@@ -26,6 +26,11 @@ static void add_warning(cs_captioner *c, const char *message)
     strbuf_append(&c->warnings, message);
 }
 
+cs_status cs_default_models_dir(char *out, size_t size, cs_error *err)
+{
+    return tagger_default_dir(out, size, err);
+}
+
 cs_status cs_captioner_open(const char *ocr_languages, cs_captioner **out, cs_error *err)
 {
     *out = NULL;
