@@ -12,6 +12,7 @@ import tempfile
 import unittest
 
 from harness import TempDirs, json_lines, run, run_json, samples_dir, search_paths
+from server import Server
 
 SYSTEM_PYTHON = "/usr/bin/python3"   # Debian's, with python3-pil
 
@@ -189,6 +190,15 @@ class Library(TempDirs):
         similar = [os.path.basename(r["path"])
                    for r in run_json(["similar", str(left["id"]), "-k", "3"], self.db)["results"]]
         self.assertEqual(similar[0], "motorcycle_right.png", similar)
+        # search by picture: the server runs the detector on the upload
+        server = Server(self.db)
+        try:
+            with open(os.path.join(samples_dir(), "photos/motorcycle_right.png"), "rb") as f:
+                doc = server.json("/api/search/image?k=2", "POST", f.read())
+        finally:
+            server.stop()
+        self.assertEqual([os.path.basename(r["path"]) for r in doc["results"]],
+                         ["motorcycle_right.png", "motorcycle_left.png"])
 
     def test_installing_the_models_later_moves_the_library_to_them(self):
         without = dict(os.environ, CAPSEARCH_MODELS=os.path.join(self.tmp, "no-models"))
