@@ -82,7 +82,8 @@ static int compare_ids(const void *a, const void *b)
 /* Pictures indexed before the tagger was installed are analysed again. */
 static bool needs_tagger(const run_state *s, int64_t id)
 {
-    return s->tagger && !bsearch(&id, s->tagged, s->ntagged, sizeof *s->tagged, compare_ids);
+    return s->tagger && (s->ntagged == 0 ||   /* bsearch must not see a NULL array */
+                         !bsearch(&id, s->tagged, s->ntagged, sizeof *s->tagged, compare_ids));
 }
 
 /* ---- step 1: what the catalog knows ---- */
