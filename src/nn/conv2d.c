@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nn/nn_internal.h"
+#include "nn/nn_vec.h"
 
 /* Patch block: at most this many floats (128 KiB) unless one row is bigger. */
 #define PATCH_BLOCK_FLOATS (32 * 1024)
@@ -89,23 +90,6 @@ NN_HOT static void im2col(const nn_conv_params *c, const float *img, int64_t m0,
             oy++;
         }
     }
-}
-
-typedef float v8 __attribute__((vector_size(32)));
-
-/* Static and inlined: the ABI of 32-byte vectors without AVX never shows. */
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-NN_INLINE v8 load8(const float *p)
-{
-    v8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-NN_INLINE void store8(float *p, v8 v)
-{
-    memcpy(p, &v, sizeof v);
 }
 
 /* The first layer of an image model (3 input channels): computed directly,

@@ -4,25 +4,7 @@
  * types, so every target gets full-width loads), so the output is written
  * once per pixel, and the activation runs on the pixel while it is in L1. */
 #include "nn/nn_internal.h"
-
-typedef float v8 __attribute__((vector_size(32)));
-
-/* The helpers below are static and inlined: the warning about passing
- * 32-byte vectors without AVX concerns an ABI no caller sees. */
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-NN_INLINE v8 load8(const float *p)
-{
-    v8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-NN_INLINE void store8(float *p, v8 v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
+#include "nn/nn_vec.h"
 
 /* Valid tap range [lo, hi) of one output coordinate. */
 NN_INLINE void tap_range(int64_t o, int stride, int pad, int dil, int k, int64_t in,

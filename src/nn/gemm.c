@@ -6,23 +6,7 @@
 #include <cblas.h>
 
 #include "nn/nn_internal.h"
-
-typedef float v8 __attribute__((vector_size(32)));
-
-/* Static and inlined: the ABI of 32-byte vectors without AVX never shows. */
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-NN_INLINE v8 load8(const float *p)
-{
-    v8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-NN_INLINE void store8(float *p, v8 v)
-{
-    memcpy(p, &v, sizeof v);
-}
+#include "nn/nn_vec.h"
 
 /* Rows [m0, m0 + 4) x columns [n0, n0 + 16); the accumulators start at the
  * bias (16 values from bias, or zeros). */

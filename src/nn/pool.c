@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "nn/nn_internal.h"
+#include "nn/nn_vec.h"
 
 NN_INLINE void range(int64_t o, int stride, int pad, int k, int64_t in, int64_t *lo,
                          int64_t *hi)
@@ -14,23 +15,7 @@ NN_INLINE void range(int64_t o, int stride, int pad, int k, int64_t in, int64_t 
 
 #define MAX_WINDOW 64
 
-typedef float v8 __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
-
-/* Static and inlined: the ABI of 32-byte vectors without AVX never shows. */
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-NN_INLINE v8 load8(const float *p)
-{
-    v8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-NN_INLINE void store8(float *p, v8 v)
-{
-    memcpy(p, &v, sizeof v);
-}
 
 /* x > m ? x : m per lane (a compare and a blend) */
 NN_INLINE v8 vmax(v8 x, v8 m)
