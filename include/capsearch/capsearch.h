@@ -170,6 +170,16 @@ cs_status cs_caption_file(cs_captioner *captioner, const char *path, cs_caption 
                           cs_error *err);
 void cs_caption_free(cs_caption *caption);
 
+/* ---- CLIP models ---- */
+
+/* Tokenizes `len` bytes of text with the CLIP tokenizer of a model folder in
+ * Hugging Face layout (vocab.json, merges.txt; config.json's
+ * text_config.max_position_embeddings, default 77, is the context length):
+ * start token, the text's tokens, end token, cut to the context length with
+ * the end token kept. *ids is malloc'd; *truncated says whether text was cut. */
+cs_status cs_clip_tokenize(const char *model_dir, const char *text, size_t len,
+                           int32_t **ids, size_t *n, int *truncated, cs_error *err);
+
 /* ---- search ---- */
 
 typedef struct cs_source_rank {

@@ -59,6 +59,7 @@ int cmd_errors(int argc, char **argv);
 int cmd_duplicates(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_caption(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 #endif

@@ -17,7 +17,11 @@ except ImportError as e:  # python3-regex missing: tools/setup.sh --deps install
     print("SKIP: %s" % e)
     sys.exit(77)
 
-REAL_VOCAB = os.environ.get("CLIP_BPE_VOCAB", "/work/shared/clip/bpe_simple_vocab_16e6.txt.gz")
+# OpenAI's vocabulary, when a folder `shared/clip` sits next to the checkout
+# (or $CLIP_BPE_VOCAB names the file): optional, the test never needs it.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+REAL_VOCAB = os.environ.get("CLIP_BPE_VOCAB", os.path.join(
+    os.path.dirname(ROOT), "shared", "clip", "bpe_simple_vocab_16e6.txt.gz"))
 
 TRICKY = [
     "", " ", "   \t\n  ", "a", "A", "a photo of a cat", "a photo of a dog", "Hello, world!",
@@ -158,6 +162,40 @@ SAMPLES = [
 ]
 
 
+def check_cli(capsearch, folder, rng):
+    """`capsearch tokenize --model DIR --json TEXT` gives the reference's ids,
+    and config.json's context length cuts them."""
+    import json
+    failures = 0
+    cases = [t for t in TRICKY if t and not t.startswith("-") and "\0" not in t][:60]
+    cases += random_cases(rng, 40)
+    cases = [c for c in cases if c and not c.startswith("-") and "\0" not in c
+             and "\ud800" not in c]
+    want = run_c(sys.argv[1], folder, [c.encode("utf-8", "surrogatepass") for c in cases], 77)
+    for text, ids in zip(cases, want):
+        proc = subprocess.run([capsearch, "tokenize", "--model", folder, "--json", "--", text],
+                              capture_output=True, timeout=60)
+        if proc.returncode != 0 or json.loads(proc.stdout)["ids"] != ids:
+            print("CLI %r: %s %s" % (text, proc.stdout[:200], proc.stderr[:200]))
+            failures += 1
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump({"text_config": {"max_position_embeddings": 8}}, f)
+    doc = json.loads(subprocess.run([capsearch, "tokenize", "--model", folder, "--json",
+                                     "word " * 50], capture_output=True, check=True).stdout)
+    if len(doc["ids"]) != 8 or not doc["truncated"]:
+        print("CLI context from config.json: %s" % doc)
+        failures += 1
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        f.write('{"text_config": {"max_position_embeddings": "many"}}')
+    proc = subprocess.run([capsearch, "tokenize", "--model", folder, "x"], capture_output=True)
+    if proc.returncode != 1 or b"max_position_embeddings" not in proc.stderr:
+        print("CLI bad config.json: %s" % proc.stderr)
+        failures += 1
+    os.remove(os.path.join(folder, "config.json"))
+    print("cli: %d texts through capsearch tokenize" % len(cases))
+    return failures
+
+
 def main():
     binary = sys.argv[1]
     rng = random.Random(1234)
@@ -175,6 +213,8 @@ def main():
         failures += compare("small", binary, small, byte_cases[:400], ctx=8)
         failures += compare("small", binary, small, byte_cases[:200], ctx=2)
         failures += check_errors(binary, tmp)
+        if len(sys.argv) > 2:
+            failures += check_cli(sys.argv[2], small, rng)
         if os.path.exists(REAL_VOCAB):
             real = os.path.join(tmp, "real")
             os.makedirs(real)
