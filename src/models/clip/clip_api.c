@@ -1,15 +1,14 @@
 /* The public entry points of the CLIP code (capsearch.h). */
 #include <stdio.h>
 #include <stdlib.h>
-#include <jansson.h>
 #include <sys/stat.h>
 
 #include "capsearch/capsearch.h"
+#include "models/clip/config.h"
 #include "models/clip/tokenizer.h"
 
-/* text_config.max_position_embeddings of config.json (an absent file or key
- * means Hugging Face's default, 77). Old configs keep it in
- * text_config_dict, which Hugging Face overlays. */
+/* The context length of config.json (Hugging Face's default, 77, when the
+ * folder has no config: a tokenizer alone is enough to tokenize). */
 static cs_status context_length(const char *dir, size_t *out, cs_error *err)
 {
     *out = CLIP_CONTEXT_LENGTH;
@@ -19,25 +18,10 @@ static cs_status context_length(const char *dir, size_t *out, cs_error *err)
     struct stat st;
     if (stat(path, &st) != 0)
         return CS_OK;
-    json_error_t jerr;
-    json_t *config = json_load_file(path, 0, &jerr);
-    if (!config)
-        return cs_error_set(err, CS_ERR_CORRUPT, "%s: line %d: %s", path, jerr.line, jerr.text);
-    cs_status rc = CS_OK;
-    const char *sections[] = {"text_config", "text_config_dict"};
-    for (int i = 0; i < 2; i++) {
-        json_t *v = json_object_get(json_object_get(config, sections[i]),
-                                    "max_position_embeddings");
-        if (!v)
-            continue;
-        if (!json_is_integer(v) || json_integer_value(v) < 2 || json_integer_value(v) > 4096) {
-            rc = cs_error_set(err, CS_ERR_CORRUPT, "%s: %s.max_position_embeddings must be a "
-                              "whole number from 2 to 4096", path, sections[i]);
-            break;
-        }
-        *out = (size_t)json_integer_value(v);
-    }
-    json_decref(config);
+    clip_config config;
+    cs_status rc = clip_config_load(dir, &config, err);
+    if (rc == CS_OK)
+        *out = (size_t)config.text.max_positions;
     return rc;
 }
 
