@@ -14,6 +14,9 @@ import tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from numpy_clip import read_safetensors  # noqa: E402
+
 DUMP, GEN = sys.argv[1], sys.argv[2]
 failures = []
 
@@ -22,25 +25,6 @@ def check(cond, what):
     if not cond:
         failures.append(what)
         print("FAIL:", what)
-
-
-def read_safetensors(path):
-    """An independent reader: numpy views of each tensor as float64."""
-    blob = open(path, "rb").read()
-    n = struct.unpack("<Q", blob[:8])[0]
-    header = json.loads(blob[8:8 + n])
-    data = blob[8 + n:]
-    out = {}
-    for name, d in header.items():
-        if name == "__metadata__":
-            continue
-        raw = data[d["data_offsets"][0]:d["data_offsets"][1]]
-        if d["dtype"] == "BF16":
-            a = (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
-        else:
-            a = np.frombuffer(raw, {"F32": "<f4", "F16": "<f2", "I64": "<i8"}[d["dtype"]])
-        out[name] = a.astype(np.float32).astype(np.float64).reshape(d["shape"])
-    return header, out
 
 
 def dump(folder):
