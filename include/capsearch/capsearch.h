@@ -180,6 +180,24 @@ void cs_caption_free(cs_caption *caption);
 cs_status cs_clip_tokenize(const char *model_dir, const char *text, size_t len,
                            int32_t **ids, size_t *n, int *truncated, cs_error *err);
 
+typedef struct cs_clip_model cs_clip_model;
+
+/* Loads a CLIP model folder in Hugging Face layout (config.json,
+ * model.safetensors in f32, f16 or bf16, vocab.json, merges.txt, and
+ * preprocessor_config.json when present). Errors name the file and tensor. */
+cs_status cs_clip_open(const char *dir, cs_clip_model **out, cs_error *err);
+void cs_clip_close(cs_clip_model *model);
+/* The embedding size (projection_dim) and the image input's side. */
+int cs_clip_dim(const cs_clip_model *model);
+int cs_clip_image_size(const cs_clip_model *model);
+/* L2-normalised embeddings into out[cs_clip_dim]. For an image file,
+ * `input` (NULL or 3 x size x size floats) receives the preprocessed tensor:
+ * RGB, resized (shortest side, bicubic with antialiasing), centre-cropped,
+ * scaled and normalised with the model's mean and std. */
+cs_status cs_clip_embed_text(cs_clip_model *model, const char *text, float *out, cs_error *err);
+cs_status cs_clip_embed_image_file(cs_clip_model *model, const char *path, float *out,
+                                   float *input, cs_error *err);
+
 /* ---- search ---- */
 
 typedef struct cs_source_rank {

@@ -60,6 +60,7 @@ int cmd_duplicates(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_caption(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"stats", cmd_stats, "counts and sizes of the library"},
     {"errors", cmd_errors, "files that could not be indexed, and why"},
     {"duplicates", cmd_duplicates, "groups of near-duplicate images"},
+    {"embed", cmd_embed, "CLIP embeddings of images or texts"},
     {"tokenize", cmd_tokenize, "the CLIP token ids of a text"},
     {"doctor", cmd_doctor, "versions, decoders, models, and library health"},
     {"serve", cmd_serve, "the search page and the JSON API over HTTP"},
