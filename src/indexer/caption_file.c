@@ -53,7 +53,8 @@ cs_status cs_captioner_open(const char *ocr_languages, cs_captioner **out, cs_er
     else if (problem)
         add_warning(c, problem);
     free(problem);
-    if (rc == CS_OK && lexicon_open(&why) != CS_OK)
+    bool related = rc == CS_OK && lexicon_open(&why) == CS_OK;
+    if (rc == CS_OK && !related)
         add_warning(c, why.message);
     bool ocr = false;
     if (rc == CS_OK && strcmp(c->ocr_languages, "none") != 0) {
@@ -75,7 +76,7 @@ cs_status cs_captioner_open(const char *ocr_languages, cs_captioner **out, cs_er
         .known_hashes = &c->no_hashes,
         .max_file_bytes = INDEX_DEFAULT_MAX_FILE_BYTES,
         .max_pixels = INDEX_DEFAULT_MAX_PIXELS,
-        .related = lexicon_open(&why) == CS_OK,
+        .related = related,
         .ocr = ocr,
         .ocr_languages = c->ocr_languages,
         .tagger = c->tagger,
