@@ -198,6 +198,42 @@ cs_status cs_clip_embed_text(cs_clip_model *model, const char *text, float *out,
 cs_status cs_clip_embed_image_file(cs_clip_model *model, const char *path, float *out,
                                    float *input, cs_error *err);
 
+typedef enum cs_clip_precision {
+    CS_CLIP_F32 = 0,    /* float32 weights and activations (the default) */
+    CS_CLIP_INT8 = 1,   /* int8 GEMMs: weights per output channel, activations per row */
+} cs_clip_precision;
+
+typedef struct cs_clip_options {
+    cs_clip_precision precision;
+    int threads;        /* 0: one per core */
+    int max_batch;      /* inputs per forward pass; 0: 16 */
+} cs_clip_options;
+
+/* cs_clip_open with options (NULL: the defaults). A model runs one call at
+ * a time (its scratch memory is allocated once, at open); each call uses
+ * `threads` cores. */
+cs_status cs_clip_open_with(const char *dir, const cs_clip_options *options,
+                            cs_clip_model **out, cs_error *err);
+/* How the model runs, for logs: "f32", "int8 (VNNI)" or "int8 (7-bit
+ * activations: this CPU has no VNNI)". */
+const char *cs_clip_precision_name(const cs_clip_model *model);
+/* Batched embeddings: n inputs in, n x cs_clip_dim L2-normalised floats out.
+ * pixels holds n preprocessed images of 3 x size x size floats (as
+ * cs_clip_embed_image_file's `input`); texts are NUL-terminated UTF-8. */
+cs_status cs_clip_embed_pixels(cs_clip_model *model, const float *pixels, size_t n,
+                               float *out, cs_error *err);
+cs_status cs_clip_embed_texts(cs_clip_model *model, const char *const *texts, size_t n,
+                              float *out, cs_error *err);
+/* Decodes and preprocesses an image file into `input` (3 x size x size
+ * floats) for cs_clip_embed_pixels. Safe to call from several threads at
+ * once, also while the model embeds. */
+cs_status cs_clip_preprocess_image_file(const cs_clip_model *model, const char *path,
+                                        float *input, cs_error *err);
+/* Debugging: while set (dir != NULL), every call writes the intermediate
+ * activations of its first input to dir as raw little-endian float32 files,
+ * with dir/layers.json listing each file's name and shape (see README). */
+cs_status cs_clip_set_dump_dir(cs_clip_model *model, const char *dir, cs_error *err);
+
 /* ---- search ---- */
 
 typedef struct cs_source_rank {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "capsearch/capsearch.h"
 #include "common/fsutil.h"
@@ -63,7 +64,12 @@ cs_status cs_clip_tokenize(const char *model_dir, const char *text, size_t len,
 
 struct cs_clip_model {
     clip_weights *weights;
+    clip_qweights *qweights;  /* int8 only */
+    clip_session *session;
     clip_tokenizer *tokenizer;
+    char *dump_dir;           /* debug mode: dump the next calls' layers */
+    int32_t *ids;             /* max_batch x context: tokens of a text batch */
+    size_t *lens;
     float mean[3], std[3];
     int resize_to;            /* shortest side after resizing (= crop) */
     int crop;                 /* centre crop side = the tower's image size */
@@ -130,9 +136,23 @@ static cs_status load_preprocessor(const char *dir, cs_clip_model *m, cs_error *
     return rc;
 }
 
-cs_status cs_clip_open(const char *dir, cs_clip_model **out, cs_error *err)
+static int online_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+}
+
+cs_status cs_clip_open_with(const char *dir, const cs_clip_options *options,
+                            cs_clip_model **out, cs_error *err)
 {
     *out = NULL;
+    cs_clip_options o = options ? *options : (cs_clip_options){0};
+    if (o.precision != CS_CLIP_F32 && o.precision != CS_CLIP_INT8)
+        return cs_error_set(err, CS_ERR_INVALID, "unknown precision %d", (int)o.precision);
+    if (o.threads < 0 || o.max_batch < 0 || o.max_batch > 1024)
+        return cs_error_set(err, CS_ERR_INVALID, "threads must be 0 or more, the batch 0 to 1024");
+    int threads = o.threads ? o.threads : online_cores();
+    int batch = o.max_batch ? o.max_batch : 16;
     cs_clip_model *m = calloc(1, sizeof *m);
     if (!m)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
@@ -145,6 +165,14 @@ cs_status cs_clip_open(const char *dir, cs_clip_model **out, cs_error *err)
         rc = cs_error_set(err, CS_ERR_CORRUPT, "%s: the tokenizer has %zu tokens but the text "
                           "model only %d", dir, clip_tokenizer_vocab_size(m->tokenizer),
                           m->weights->config.text.vocab_size);
+    if (rc == CS_OK && o.precision == CS_CLIP_INT8)
+        rc = clip_quantize_weights(m->weights, &m->qweights, err);
+    if (rc == CS_OK)
+        rc = clip_session_new(m->weights, m->qweights, batch, threads, &m->session, err);
+    size_t context = rc == CS_OK ? (size_t)m->weights->config.text.max_positions : 0;
+    if (rc == CS_OK && (!(m->ids = malloc((size_t)batch * context * sizeof *m->ids)) ||
+                        !(m->lens = malloc((size_t)batch * sizeof *m->lens))))
+        rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
     if (rc != CS_OK) {
         cs_clip_close(m);
         return rc;
@@ -153,13 +181,103 @@ cs_status cs_clip_open(const char *dir, cs_clip_model **out, cs_error *err)
     return CS_OK;
 }
 
+cs_status cs_clip_open(const char *dir, cs_clip_model **out, cs_error *err)
+{
+    return cs_clip_open_with(dir, NULL, out, err);
+}
+
 void cs_clip_close(cs_clip_model *m)
 {
     if (!m)
         return;
+    clip_session_free(m->session);
+    clip_qweights_free(m->qweights);
     clip_weights_free(m->weights);
     clip_tokenizer_free(m->tokenizer);
+    free(m->dump_dir);
+    free(m->ids);
+    free(m->lens);
     free(m);
+}
+
+const char *cs_clip_precision_name(const cs_clip_model *m)
+{
+    if (!m->qweights)
+        return "f32";
+    return m->qweights->activation_max == 255
+               ? "int8 (VNNI)"
+               : "int8 (7-bit activations: this CPU has no VNNI)";
+}
+
+cs_status cs_clip_set_dump_dir(cs_clip_model *m, const char *dir, cs_error *err)
+{
+    char *copy = NULL;
+    if (dir && !(copy = strdup(dir)))
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    free(m->dump_dir);
+    m->dump_dir = copy;
+    return CS_OK;
+}
+
+/* Runs one batch of images or texts, with a layer dump in debug mode. */
+static cs_status run_batch(cs_clip_model *m, const float *pixels, size_t n, float *out,
+                           cs_error *err)
+{
+    clip_dump *dump = NULL;
+    cs_status rc = m->dump_dir ? clip_dump_open(m->dump_dir, &dump, err) : CS_OK;
+    if (rc != CS_OK)
+        return rc;
+    const int32_t *ids[n ? n : 1];
+    size_t context = (size_t)m->weights->config.text.max_positions;
+    for (size_t i = 0; !pixels && i < n; i++)
+        ids[i] = m->ids + i * context;
+    if (pixels)
+        rc = clip_session_images(m->session, pixels, (int)n, out, dump, err);
+    else
+        rc = clip_session_texts(m->session, ids, m->lens, (int)n,
+                                clip_tokenizer_end_id(m->tokenizer), out, dump, err);
+    cs_error dump_err;
+    cs_status dump_rc = clip_dump_close(dump, &dump_err);
+    if (rc == CS_OK && dump_rc != CS_OK) {
+        *err = dump_err;
+        rc = dump_rc;
+    }
+    return rc;
+}
+
+cs_status cs_clip_embed_pixels(cs_clip_model *m, const float *pixels, size_t n, float *out,
+                               cs_error *err)
+{
+    size_t batch = (size_t)clip_session_max_batch(m->session), e = (size_t)cs_clip_dim(m);
+    size_t floats = 3 * (size_t)m->crop * (size_t)m->crop;
+    for (size_t at = 0; at < n; at += batch) {
+        size_t k = n - at < batch ? n - at : batch;
+        cs_status rc = run_batch(m, pixels + at * floats, k, out + at * e, err);
+        if (rc != CS_OK)
+            return rc;
+    }
+    return CS_OK;
+}
+
+cs_status cs_clip_embed_texts(cs_clip_model *m, const char *const *texts, size_t n, float *out,
+                              cs_error *err)
+{
+    size_t batch = (size_t)clip_session_max_batch(m->session), e = (size_t)cs_clip_dim(m);
+    size_t context = (size_t)m->weights->config.text.max_positions;
+    for (size_t at = 0; at < n; at += batch) {
+        size_t k = n - at < batch ? n - at : batch;
+        for (size_t i = 0; i < k; i++) {
+            cs_status rc = clip_tokenizer_encode(m->tokenizer, texts[at + i],
+                                                 strlen(texts[at + i]), m->ids + i * context,
+                                                 context, &m->lens[i], NULL, err);
+            if (rc != CS_OK)
+                return rc;
+        }
+        cs_status rc = run_batch(m, NULL, k, out + at * e, err);
+        if (rc != CS_OK)
+            return rc;
+    }
+    return CS_OK;
 }
 
 int cs_clip_dim(const cs_clip_model *m) { return m->weights->config.projection_dim; }
@@ -167,20 +285,11 @@ int cs_clip_image_size(const cs_clip_model *m) { return m->crop; }
 
 cs_status cs_clip_embed_text(cs_clip_model *m, const char *text, float *out, cs_error *err)
 {
-    size_t context = (size_t)m->weights->config.text.max_positions, n = 0;
-    int32_t *ids = malloc(context * sizeof *ids);
-    if (!ids)
-        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
-    cs_status rc = clip_tokenizer_encode(m->tokenizer, text, strlen(text), ids, context, &n,
-                                         NULL, err);
-    if (rc == CS_OK)
-        rc = clip_encode_text(m->weights, ids, n, clip_tokenizer_end_id(m->tokenizer), out, err);
-    free(ids);
-    return rc;
+    return cs_clip_embed_texts(m, &text, 1, out, err);
 }
 
-cs_status cs_clip_embed_image_file(cs_clip_model *m, const char *path, float *out, float *input,
-                                   cs_error *err)
+cs_status cs_clip_preprocess_image_file(const cs_clip_model *m, const char *path, float *input,
+                                        cs_error *err)
 {
     uint8_t *data = NULL;
     size_t len = 0;
@@ -193,15 +302,21 @@ cs_status cs_clip_embed_image_file(cs_clip_model *m, const char *path, float *ou
     free(data);
     if (rc != CS_OK)
         return cs_error_prefix(err, "%s: ", path);
+    rc = clip_preprocess(&decoded.image, m->crop, m->mean, m->std, input, err);
+    image_decoded_free(&decoded);
+    return rc;
+}
+
+cs_status cs_clip_embed_image_file(cs_clip_model *m, const char *path, float *out, float *input,
+                                   cs_error *err)
+{
     size_t floats = 3 * (size_t)m->crop * (size_t)m->crop;
     float *pixels = malloc(floats * sizeof *pixels);
     if (!pixels)
-        rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    cs_status rc = cs_clip_preprocess_image_file(m, path, pixels, err);
     if (rc == CS_OK)
-        rc = clip_preprocess(&decoded.image, m->crop, m->mean, m->std, pixels, err);
-    image_decoded_free(&decoded);
-    if (rc == CS_OK)
-        rc = clip_encode_image(m->weights, pixels, out, err);
+        rc = cs_clip_embed_pixels(m, pixels, 1, out, err);
     if (rc == CS_OK && input)
         memcpy(input, pixels, floats * sizeof *pixels);
     free(pixels);

@@ -1,209 +1,429 @@
-/* The towers' forward pass (towers.h). Every linear layer is one
- * cblas_sgemm over all tokens; attention runs per head on strided views of
- * the stacked q/k/v matrix. Scratch is allocated once per call. */
+/* The towers' forward pass in batches (towers.h). */
 #include "models/clip/towers.h"
 
 #include <cblas.h>
-#include <stdbool.h>
 #include <math.h>
+#include <omp.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* y[n, out] = x[n, in] W[out, in]^T + b */
-static void linear(const float *x, int n, int in, const float *W, const float *b, int out,
-                   float *y)
+#include "models/clip/clip_kernels.h"
+#include "nn/nn.h"
+
+/* One worker's scratch, for `inputs` inputs of up to `tokens` tokens each. */
+typedef struct worker {
+    float *h, *x, *qkv, *attn, *mlp, *scores, *patches, *pooled, *pooled_ln;
+    uint8_t *qa;              /* int8 path: quantised activations */
+    float *qscale;
+    int32_t *qzero, *qacc;
+    int split;                /* threads sharing each GEMM (a batch of one) */
+    clip_dump *dump;          /* worker 0 only, while a call dumps */
+} worker;
+
+struct clip_session {
+    const clip_weights *w;
+    const clip_qweights *q;
+    int max_batch, threads, per_worker;
+    worker *workers;
+};
+
+/* One sequence of a worker's batch: rows [start, start + len) of h. */
+typedef struct span {
+    int start, len;
+} span;
+
+static void *alloc_floats(size_t n, size_t size, bool *ok)
 {
-    for (int i = 0; i < n; i++)
-        memcpy(y + (size_t)i * out, b, (size_t)out * sizeof *y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, W, in, 1.0f,
-                y, out);
+    void *p = malloc((n ? n : 1) * size);
+    *ok = *ok && p;
+    return p;
 }
 
-static void layer_norm(const float *x, int n, int d, const float *g, const float *b, float eps,
-                       float *y)
+static void worker_free(worker *k)
 {
-    for (int i = 0; i < n; i++) {
-        const float *r = x + (size_t)i * d;
-        float *o = y + (size_t)i * d;
-        double mean = 0, var = 0;
-        for (int j = 0; j < d; j++)
-            mean += r[j];
-        mean /= d;
-        for (int j = 0; j < d; j++)
-            var += (r[j] - mean) * (r[j] - mean);
-        float inv = (float)(1.0 / sqrt(var / d + eps));
-        for (int j = 0; j < d; j++)
-            o[j] = (float)(r[j] - mean) * inv * g[j] + b[j];
+    free(k->h);
+    free(k->x);
+    free(k->qkv);
+    free(k->attn);
+    free(k->mlp);
+    free(k->scores);
+    free(k->patches);
+    free(k->pooled);
+    free(k->pooled_ln);
+    free(k->qa);
+    free(k->qscale);
+    free(k->qzero);
+    free(k->qacc);
+}
+
+static int max_int(int a, int b) { return a > b ? a : b; }
+
+cs_status clip_session_new(const clip_weights *w, const clip_qweights *q, int max_batch,
+                           int threads, clip_session **out, cs_error *err)
+{
+    *out = NULL;
+    if (max_batch < 1 || max_batch > 4096 || threads < 1 || threads > 1024)
+        return cs_error_set(err, CS_ERR_INVALID, "batch %d or threads %d out of range",
+                            max_batch, threads);
+    const clip_tower_config *v = &w->config.vision, *t = &w->config.text;
+    int grid = v->image_size / v->patch_size;
+    int vision_tokens = grid * grid + 1;
+    size_t patch_k = 3 * (size_t)v->patch_size * v->patch_size;
+    int tokens = max_int(vision_tokens, t->max_positions);
+    size_t d = (size_t)max_int(v->hidden, t->hidden);
+    size_t f = (size_t)max_int(v->intermediate, t->intermediate);
+    clip_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    *s = (clip_session){.w = w, .q = q, .max_batch = max_batch, .threads = threads};
+    s->per_worker = (max_batch + threads - 1) / threads;
+    s->workers = calloc((size_t)threads, sizeof *s->workers);
+    bool ok = s->workers != NULL;
+    for (int i = 0; ok && i < threads; i++) {
+        worker *k = &s->workers[i];
+        size_t inputs = (size_t)s->per_worker, rows = inputs * (size_t)tokens;
+        k->h = alloc_floats(rows * d, sizeof *k->h, &ok);
+        k->x = alloc_floats(rows * d, sizeof *k->x, &ok);
+        k->qkv = alloc_floats(rows * 3 * d, sizeof *k->qkv, &ok);
+        k->attn = alloc_floats(rows * d, sizeof *k->attn, &ok);
+        k->mlp = alloc_floats(rows * f, sizeof *k->mlp, &ok);
+        k->scores = alloc_floats((size_t)tokens * tokens, sizeof *k->scores, &ok);
+        k->patches = alloc_floats(inputs * (size_t)(vision_tokens - 1) * patch_k,
+                                  sizeof *k->patches, &ok);
+        k->pooled = alloc_floats(inputs * d, sizeof *k->pooled, &ok);
+        k->pooled_ln = alloc_floats(inputs * d, sizeof *k->pooled_ln, &ok);
+        if (q) {
+            k->qa = alloc_floats(rows * f, 1, &ok);
+            k->qscale = alloc_floats(rows, sizeof *k->qscale, &ok);
+            k->qzero = alloc_floats(rows, sizeof *k->qzero, &ok);
+            k->qacc = alloc_floats(rows * (f > 3 * d ? f : 3 * d), sizeof *k->qacc, &ok);
+        }
+    }
+    if (!ok) {
+        clip_session_free(s);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory for a batch of %d", max_batch);
+    }
+    nn_set_blas_threads(1);
+    *out = s;
+    return CS_OK;
+}
+
+void clip_session_free(clip_session *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; s->workers && i < s->threads; i++)
+        worker_free(&s->workers[i]);
+    free(s->workers);
+    free(s);
+}
+
+int clip_session_max_batch(const clip_session *s) { return s->max_batch; }
+
+/* y[rows, out] = x[rows, in] W[out, in]^T (+ b), the output columns shared
+ * by k->split threads. */
+static void sgemm_rows(const worker *k, const float *x, int rows, int in, const float *W,
+                       int out, float beta, float *y)
+{
+    if (k->split <= 1 || out < 64 * k->split) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, W, in,
+                    beta, y, out);
+        return;
+    }
+#pragma omp parallel for num_threads(k->split) schedule(static, 1)
+    for (int part = 0; part < k->split; part++) {
+        int c0 = (int)((long)out * part / k->split) & ~15;
+        int c1 = part + 1 == k->split ? out : (int)((long)out * (part + 1) / k->split) & ~15;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, c1 - c0, in, 1.0f, x, in,
+                    W + (size_t)c0 * in, in, beta, y + c0, out);
     }
 }
 
-static void activate(float *x, size_t n, clip_activation act)
+/* y = x W^T + b in float32, or through the int8 weights when q is set. */
+static cs_status linear(worker *k, const float *x, int rows, int in, const float *W,
+                        const float *b, const clip_qlinear *q, int qmax, int out, float *y,
+                        cs_error *err)
 {
-    if (act == CLIP_QUICK_GELU)
-        for (size_t i = 0; i < n; i++)
-            x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
-    else
-        for (size_t i = 0; i < n; i++)
-            x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    if (q) {
+        clip_quantize_rows(x, (size_t)rows, in, qmax, k->qa, k->qscale, k->qzero);
+        cs_status rc = clip_qgemm(q, k->qa, rows, k->qacc, err);
+        if (rc == CS_OK)
+            clip_dequantize_rows(k->qacc, (size_t)rows, out, k->qscale, k->qzero, q->scale,
+                                 q->sum, b, y);
+        return rc;
+    }
+    for (int i = 0; i < rows; i++)
+        memcpy(y + (size_t)i * out, b, (size_t)out * sizeof *y);
+    sgemm_rows(k, x, rows, in, W, out, 1.0f, y);
+    return CS_OK;
 }
 
-typedef struct scratch {
-    float *x, *qkv, *scores, *attn, *mlp;
-} scratch;
-
-static void scratch_free(scratch *s)
+/* h[rows, D] += attention and MLP of one pre-norm block over the sequences. */
+static cs_status block(worker *k, const clip_layer_weights *L, const clip_qlayer *Q, int qmax,
+                       const clip_tower_config *c, float *h, int rows, const span *seqs,
+                       int nseq, bool causal, cs_error *err)
 {
-    free(s->x);
-    free(s->qkv);
-    free(s->scores);
-    free(s->attn);
-    free(s->mlp);
-    *s = (scratch){0};
+    int d = c->hidden, heads = c->heads, dh = d / heads, f = c->intermediate;
+    float scale = 1.0f / sqrtf((float)dh);
+    clip_layer_norm(h, (size_t)rows, d, L->ln1_w, L->ln1_b, c->layer_norm_eps, k->x);
+    cs_status rc = linear(k, k->x, rows, d, L->qkv_w, L->qkv_b, Q ? &Q->qkv : NULL, qmax, 3 * d,
+                          k->qkv, err);
+    if (rc != CS_OK)
+        return rc;
+    for (int s = 0; s < nseq; s++)
+        for (int hd = 0; hd < heads; hd++) {
+            const float *base = k->qkv + (size_t)seqs[s].start * 3 * d + hd * dh;
+            clip_attention_head(base, base + d, base + 2 * d, 3 * d, seqs[s].len, dh, scale,
+                                causal, k->scores,
+                                k->attn + (size_t)seqs[s].start * d + hd * dh, d);
+        }
+    rc = linear(k, k->attn, rows, d, L->out_w, L->out_b, Q ? &Q->out : NULL, qmax, d, k->x,
+                err);
+    if (rc != CS_OK)
+        return rc;
+    clip_add(h, k->x, (size_t)rows * d);
+    clip_layer_norm(h, (size_t)rows, d, L->ln2_w, L->ln2_b, c->layer_norm_eps, k->x);
+    rc = linear(k, k->x, rows, d, L->fc1_w, L->fc1_b, Q ? &Q->fc1 : NULL, qmax, f, k->mlp, err);
+    if (rc != CS_OK)
+        return rc;
+    clip_activate(k->mlp, (size_t)rows * f, c->activation);
+    rc = linear(k, k->mlp, rows, f, L->fc2_w, L->fc2_b, Q ? &Q->fc2 : NULL, qmax, d, k->x, err);
+    if (rc != CS_OK)
+        return rc;
+    clip_add(h, k->x, (size_t)rows * d);
+    return CS_OK;
 }
 
-static cs_status scratch_new(scratch *s, int n, const clip_tower_config *c, cs_error *err)
+static cs_status blocks(worker *k, const clip_layer_weights *layers, const clip_qlayer *qlayers,
+                        int qmax, const clip_tower_config *c, float *h, int rows,
+                        const span *seqs, int nseq, bool causal, const char *tower,
+                        cs_error *err)
 {
-    size_t d = (size_t)c->hidden, nn = (size_t)n;
-    s->x = malloc(nn * d * sizeof *s->x);
-    s->qkv = malloc(nn * 3 * d * sizeof *s->qkv);
-    s->scores = malloc(nn * nn * sizeof *s->scores);
-    s->attn = malloc(nn * d * sizeof *s->attn);
-    s->mlp = malloc(nn * (size_t)c->intermediate * sizeof *s->mlp);
-    if (!s->x || !s->qkv || !s->scores || !s->attn || !s->mlp) {
-        scratch_free(s);
-        return cs_error_set(err, CS_ERR_NOMEM, "out of memory running the model");
+    for (int l = 0; l < c->layers; l++) {
+        cs_status rc = block(k, &layers[l], qlayers ? &qlayers[l] : NULL, qmax, c, h, rows, seqs,
+                             nseq, causal, err);
+        if (rc != CS_OK)
+            return rc;
+        if (k->dump) {
+            char name[64];
+            snprintf(name, sizeof name, "%s.layer.%d", tower, l);
+            clip_dump_write(k->dump, name, h + (size_t)seqs[0].start * c->hidden,
+                            (size_t)seqs[0].len, (size_t)c->hidden);
+        }
     }
     return CS_OK;
 }
 
-/* h[n, D] += attention and MLP of one pre-norm block. */
-static void block(const clip_layer_weights *L, const clip_tower_config *c, float *h, int n,
-                  bool causal, scratch *s)
+/* out[m, E] = normalise(pooled[m, D] P[E, D]^T) */
+static void project(const worker *k, const float *P, int e, int d, const float *pooled, int m,
+                    float *out)
 {
-    int d = c->hidden, heads = c->heads, dh = d / heads, f = c->intermediate;
-    float scale = 1.0f / sqrtf((float)dh);
-    layer_norm(h, n, d, L->ln1_w, L->ln1_b, c->layer_norm_eps, s->x);
-    linear(s->x, n, d, L->qkv_w, L->qkv_b, 3 * d, s->qkv);
-    for (int hd = 0; hd < heads; hd++) {
-        const float *q = s->qkv + hd * dh, *k = s->qkv + d + hd * dh, *v = s->qkv + 2 * d + hd * dh;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, dh, scale, q, 3 * d, k, 3 * d,
-                    0.0f, s->scores, n);
-        for (int i = 0; i < n; i++) {
-            float *row = s->scores + (size_t)i * n;
-            int visible = causal ? i + 1 : n;
-            float max = row[0];
-            for (int j = 1; j < visible; j++)
-                max = row[j] > max ? row[j] : max;
-            double sum = 0;
-            for (int j = 0; j < visible; j++)
-                sum += row[j] = expf(row[j] - max);
-            float inv = (float)(1.0 / sum);
-            for (int j = 0; j < visible; j++)
-                row[j] *= inv;
-            for (int j = visible; j < n; j++)
-                row[j] = 0.0f;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, dh, n, 1.0f, s->scores, n, v,
-                    3 * d, 0.0f, s->attn + hd * dh, d);
+    sgemm_rows(k, pooled, m, d, P, e, 0.0f, out);
+    for (int i = 0; i < m; i++) {
+        float *row = out + (size_t)i * e;
+        double sum = 0;
+        for (int j = 0; j < e; j++)
+            sum += (double)row[j] * row[j];
+        float inv = sum > 0 ? (float)(1.0 / sqrt(sum)) : 0.0f;
+        for (int j = 0; j < e; j++)
+            row[j] *= inv;
     }
-    linear(s->attn, n, d, L->out_w, L->out_b, d, s->x);
-    for (size_t i = 0; i < (size_t)n * d; i++)
-        h[i] += s->x[i];
-    layer_norm(h, n, d, L->ln2_w, L->ln2_b, c->layer_norm_eps, s->x);
-    linear(s->x, n, d, L->fc1_w, L->fc1_b, f, s->mlp);
-    activate(s->mlp, (size_t)n * f, c->activation);
-    linear(s->mlp, n, f, L->fc2_w, L->fc2_b, d, s->x);
-    for (size_t i = 0; i < (size_t)n * d; i++)
-        h[i] += s->x[i];
 }
 
-/* out[E] = normalise(P[E, D] x[D]) */
-static void project(const float *P, int e, int d, const float *x, float *out)
+static cs_status images_worker(const clip_session *s, worker *k, const float *pixels, int m,
+                               float *out, cs_error *err)
 {
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, e, d, 1.0f, P, d, x, 1, 0.0f, out, 1);
-    double sum = 0;
-    for (int i = 0; i < e; i++)
-        sum += (double)out[i] * out[i];
-    float inv = sum > 0 ? (float)(1.0 / sqrt(sum)) : 0.0f;
-    for (int i = 0; i < e; i++)
-        out[i] *= inv;
+    const clip_weights *w = s->w;
+    const clip_tower_config *c = &w->config.vision;
+    int d = c->hidden, p = c->patch_size, size = c->image_size, g = size / p, n = g * g + 1;
+    int kk = 3 * p * p, rows = m * n;
+    span seqs[m];
+    for (int i = 0; i < m; i++)
+        seqs[i] = (span){i * n, n};
+    /* im2row: row = gy*G + gx, column = ch*P*P + ky*P + kx (the conv weight's order) */
+    for (int i = 0; i < m; i++) {
+        const float *img = pixels + (size_t)i * 3 * size * size;
+        for (int gy = 0; gy < g; gy++)
+            for (int gx = 0; gx < g; gx++) {
+                float *row = k->patches + ((size_t)i * (n - 1) + gy * g + gx) * kk;
+                for (int ch = 0; ch < 3; ch++)
+                    for (int ky = 0; ky < p; ky++)
+                        memcpy(row + ch * p * p + ky * p,
+                               img + ((size_t)ch * size + gy * p + ky) * size + gx * p,
+                               (size_t)p * sizeof *row);
+            }
+    }
+    sgemm_rows(k, k->patches, m * (n - 1), kk, w->patch_w, d, 0.0f, k->x);
+    for (int i = 0; i < m; i++) {
+        float *h = k->h + (size_t)i * n * d;
+        memcpy(h, w->class_embedding, (size_t)d * sizeof *h);
+        memcpy(h + d, k->x + (size_t)i * (n - 1) * d, (size_t)(n - 1) * d * sizeof *h);
+        clip_add(h, w->vision_positions, (size_t)n * d);
+    }
+    clip_dump_write(k->dump, "vision.embeddings", k->h, (size_t)n, (size_t)d);
+    clip_layer_norm(k->h, (size_t)rows, d, w->pre_ln_w, w->pre_ln_b, c->layer_norm_eps, k->h);
+    clip_dump_write(k->dump, "vision.pre_layrnorm", k->h, (size_t)n, (size_t)d);
+    const clip_qweights *q = s->q;
+    cs_status rc = blocks(k, w->vision_layers, q ? q->vision : NULL, q ? q->activation_max : 0,
+                          c, k->h, rows, seqs, m, false, "vision", err);
+    if (rc != CS_OK)
+        return rc;
+    for (int i = 0; i < m; i++)
+        memcpy(k->pooled + (size_t)i * d, k->h + (size_t)i * n * d, (size_t)d * sizeof *k->h);
+    clip_layer_norm(k->pooled, (size_t)m, d, w->post_ln_w, w->post_ln_b, c->layer_norm_eps,
+                    k->pooled_ln);
+    clip_dump_write(k->dump, "vision.post_layernorm", k->pooled_ln, 0, (size_t)d);
+    project(k, w->visual_projection, w->config.projection_dim, d, k->pooled_ln, m, out);
+    clip_dump_write(k->dump, "vision.embeds", out, 0, (size_t)w->config.projection_dim);
+    return CS_OK;
+}
+
+static cs_status texts_worker(const clip_session *s, worker *k, const int32_t *const *ids,
+                              const size_t *used, int m, float *out, cs_error *err)
+{
+    const clip_weights *w = s->w;
+    const clip_tower_config *c = &w->config.text;
+    int d = c->hidden;
+    span seqs[m];
+    int rows = 0;
+    for (int i = 0; i < m; i++) {
+        seqs[i] = (span){rows, (int)used[i]};
+        for (int t = 0; t < seqs[i].len; t++) {
+            const float *tok = w->token_embedding + (size_t)ids[i][t] * d;
+            const float *pos = w->text_positions + (size_t)t * d;
+            float *h = k->h + (size_t)(rows + t) * d;
+            for (int j = 0; j < d; j++)
+                h[j] = tok[j] + pos[j];
+        }
+        rows += seqs[i].len;
+    }
+    clip_dump_write(k->dump, "text.embeddings", k->h, (size_t)seqs[0].len, (size_t)d);
+    const clip_qweights *q = s->q;
+    cs_status rc = blocks(k, w->text_layers, q ? q->text : NULL, q ? q->activation_max : 0, c,
+                          k->h, rows, seqs, m, true, "text", err);
+    if (rc != CS_OK)
+        return rc;
+    for (int i = 0; i < m; i++)
+        memcpy(k->pooled + (size_t)i * d, k->h + (size_t)(seqs[i].start + seqs[i].len - 1) * d,
+               (size_t)d * sizeof *k->h);
+    clip_layer_norm(k->pooled, (size_t)m, d, w->final_ln_w, w->final_ln_b, c->layer_norm_eps,
+                    k->pooled_ln);
+    clip_dump_write(k->dump, "text.final_layer_norm", k->pooled_ln, 0, (size_t)d);
+    project(k, w->text_projection, w->config.projection_dim, d, k->pooled_ln, m, out);
+    clip_dump_write(k->dump, "text.embeds", out, 0, (size_t)w->config.projection_dim);
+    return CS_OK;
+}
+
+typedef struct job {
+    const float *pixels;               /* images */
+    const int32_t *const *ids;         /* or texts */
+    const size_t *used;
+} job;
+
+/* Worker i's slice of the batch: inputs [i * chunk, i * chunk + chunk). */
+static cs_status run_slice(const clip_session *s, const job *j, int i, int chunk, int n,
+                           float *out, cs_error *err)
+{
+    int first = i * chunk, m = n - first < chunk ? n - first : chunk;
+    int e = s->w->config.projection_dim;
+    size_t image_floats = 3 * (size_t)s->w->config.vision.image_size *
+                          s->w->config.vision.image_size;
+    worker *k = &s->workers[i];
+    if (j->pixels)
+        return images_worker(s, k, j->pixels + (size_t)first * image_floats, m,
+                             out + (size_t)first * e, err);
+    return texts_worker(s, k, j->ids + first, j->used + first, m, out + (size_t)first * e,
+                        err);
+}
+
+/* Splits n inputs over the workers (each a contiguous slice) and runs them. */
+static cs_status run(clip_session *s, const job *j, int n, float *out, clip_dump *dump,
+                     cs_error *err)
+{
+    if (n < 1 || n > s->max_batch)
+        return cs_error_set(err, CS_ERR_INVALID, "%d inputs: this session takes 1 to %d", n,
+                            s->max_batch);
+    int workers = n < s->threads ? n : s->threads;
+    int chunk = (n + workers - 1) / workers;
+    workers = (n + chunk - 1) / chunk;
+    cs_status rcs[workers];
+    cs_error errs[workers];
+    for (int i = 0; i < workers; i++) {
+        s->workers[i].split = workers == 1 ? s->threads : 1;
+        s->workers[i].dump = i == 0 ? dump : NULL;
+    }
+    /* One worker runs on the calling thread, outside any parallel region,
+     * so that its GEMMs may open their own. */
+    if (workers == 1) {
+        omp_set_num_threads(s->threads);   /* the int8 GEMMs' own threads */
+        rcs[0] = run_slice(s, j, 0, chunk, n, out, errs);
+    } else {
+#pragma omp parallel for num_threads(workers) schedule(static, 1)
+        for (int i = 0; i < workers; i++)
+            rcs[i] = run_slice(s, j, i, chunk, n, out, &errs[i]);
+    }
+    for (int i = 0; i < workers; i++) {
+        s->workers[i].dump = NULL;
+        if (rcs[i] != CS_OK) {
+            *err = errs[i];
+            return rcs[i];
+        }
+    }
+    return CS_OK;
+}
+
+cs_status clip_session_images(clip_session *s, const float *pixels, int n, float *out,
+                              clip_dump *dump, cs_error *err)
+{
+    return run(s, &(job){.pixels = pixels}, n, out, dump, err);
+}
+
+cs_status clip_session_texts(clip_session *s, const int32_t *const *ids, const size_t *lens,
+                             int n, int32_t end_id, float *out, clip_dump *dump, cs_error *err)
+{
+    const clip_tower_config *c = &s->w->config.text;
+    if (n < 1 || n > s->max_batch)
+        return cs_error_set(err, CS_ERR_INVALID, "%d inputs: this session takes 1 to %d", n,
+                            s->max_batch);
+    size_t used[n];
+    for (int i = 0; i < n; i++) {
+        if (lens[i] == 0 || lens[i] > (size_t)c->max_positions)
+            return cs_error_set(err, CS_ERR_INVALID, "%zu tokens: the text model takes 1 to %d",
+                                lens[i], c->max_positions);
+        used[i] = lens[i];   /* up to and with the first end token */
+        for (size_t t = 0; t < lens[i]; t++)
+            if (ids[i][t] == end_id) {
+                used[i] = t + 1;
+                break;
+            }
+        for (size_t t = 0; t < used[i]; t++)
+            if (ids[i][t] < 0 || ids[i][t] >= c->vocab_size)
+                return cs_error_set(err, CS_ERR_INVALID, "token id %d is outside the "
+                                    "vocabulary (0 to %d)", ids[i][t], c->vocab_size - 1);
+    }
+    return run(s, &(job){.ids = ids, .used = used}, n, out, dump, err);
 }
 
 cs_status clip_encode_image(const clip_weights *w, const float *pixels, float *out,
                             cs_error *err)
 {
-    const clip_tower_config *c = &w->config.vision;
-    int d = c->hidden, p = c->patch_size, size = c->image_size, g = size / p, n = g * g + 1;
-    int k = 3 * p * p;
-    scratch s = {0};
-    cs_status rc = scratch_new(&s, n, c, err);
-    float *h = malloc((size_t)n * d * sizeof *h);
-    float *patches = malloc((size_t)(n - 1) * k * sizeof *patches);
-    if (rc == CS_OK && (!h || !patches))
-        rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory running the model");
-    if (rc == CS_OK) {
-        /* im2row: row = gy*G + gx, column = ch*P*P + ky*P + kx (the conv weight's order) */
-        for (int gy = 0; gy < g; gy++)
-            for (int gx = 0; gx < g; gx++) {
-                float *row = patches + (size_t)(gy * g + gx) * k;
-                for (int ch = 0; ch < 3; ch++)
-                    for (int ky = 0; ky < p; ky++)
-                        memcpy(row + ch * p * p + ky * p,
-                               pixels + ((size_t)ch * size + gy * p + ky) * size + gx * p,
-                               (size_t)p * sizeof *row);
-            }
-        memcpy(h, w->class_embedding, (size_t)d * sizeof *h);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n - 1, d, k, 1.0f, patches, k,
-                    w->patch_w, k, 0.0f, h + d, d);
-        for (size_t i = 0; i < (size_t)n * d; i++)
-            h[i] += w->vision_positions[i];
-        layer_norm(h, n, d, w->pre_ln_w, w->pre_ln_b, c->layer_norm_eps, h);
-        for (int l = 0; l < c->layers; l++)
-            block(&w->vision_layers[l], c, h, n, false, &s);
-        layer_norm(h, 1, d, w->post_ln_w, w->post_ln_b, c->layer_norm_eps, s.x);
-        project(w->visual_projection, w->config.projection_dim, d, s.x, out);
-    }
-    free(h);
-    free(patches);
-    scratch_free(&s);
+    clip_session *s = NULL;
+    cs_status rc = clip_session_new(w, NULL, 1, 1, &s, err);
+    if (rc == CS_OK)
+        rc = clip_session_images(s, pixels, 1, out, NULL, err);
+    clip_session_free(s);
     return rc;
 }
 
 cs_status clip_encode_text(const clip_weights *w, const int32_t *ids, size_t n, int32_t end_id,
                            float *out, cs_error *err)
 {
-    const clip_tower_config *c = &w->config.text;
-    if (n == 0 || n > (size_t)c->max_positions)
-        return cs_error_set(err, CS_ERR_INVALID, "%zu tokens: the text model takes 1 to %d", n,
-                            c->max_positions);
-    size_t used = n;   /* up to and with the first end token */
-    for (size_t i = 0; i < n; i++)
-        if (ids[i] == end_id) {
-            used = i + 1;
-            break;
-        }
-    for (size_t i = 0; i < used; i++)
-        if (ids[i] < 0 || ids[i] >= c->vocab_size)
-            return cs_error_set(err, CS_ERR_INVALID, "token id %d is outside the vocabulary "
-                                "(0 to %d)", ids[i], c->vocab_size - 1);
-    int d = c->hidden;
-    scratch s = {0};
-    cs_status rc = scratch_new(&s, (int)used, c, err);
-    float *h = malloc(used * (size_t)d * sizeof *h);
-    if (rc == CS_OK && !h)
-        rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory running the model");
-    if (rc == CS_OK) {
-        for (size_t i = 0; i < used; i++)
-            for (int j = 0; j < d; j++)
-                h[i * d + j] = w->token_embedding[(size_t)ids[i] * d + j] +
-                               w->text_positions[i * d + j];
-        for (int l = 0; l < c->layers; l++)
-            block(&w->text_layers[l], c, h, (int)used, true, &s);
-        layer_norm(h + (used - 1) * d, 1, d, w->final_ln_w, w->final_ln_b, c->layer_norm_eps,
-                   s.x);
-        project(w->text_projection, w->config.projection_dim, d, s.x, out);
-    }
-    free(h);
-    scratch_free(&s);
+    clip_session *s = NULL;
+    cs_status rc = clip_session_new(w, NULL, 1, 1, &s, err);
+    if (rc == CS_OK)
+        rc = clip_session_texts(s, &ids, &n, 1, end_id, out, NULL, err);
+    clip_session_free(s);
     return rc;
 }

@@ -33,16 +33,20 @@ static cs_status keep(loader *l, float *data, cs_error *err)
     return CS_OK;
 }
 
-/* Frees an array kept earlier (q, k and v once stacked). */
-static void drop(loader *l, float *data)
+void clip_weights_drop(clip_weights *w, float *data)
 {
-    clip_weights *w = l->w;
     for (size_t i = w->narrays; i-- > 0;)
         if (w->arrays[i] == data) {
             w->arrays[i] = w->arrays[--w->narrays];
             free(data);
             return;
         }
+}
+
+/* Frees an array kept earlier (q, k and v once stacked). */
+static void drop(loader *l, float *data)
+{
+    clip_weights_drop(l->w, data);
 }
 
 /* Reads tensor `name` of exactly `ndim` dims `shape` as float32. */

@@ -40,5 +40,8 @@ typedef struct clip_weights {
  * the tensor (missing, wrong shape, not floating point). */
 cs_status clip_weights_load(const char *dir, clip_weights **out, cs_error *err);
 void clip_weights_free(clip_weights *w);
+/* Frees one of w's arrays early (the int8 path replaces the float32
+ * matrices it quantised). */
+void clip_weights_drop(clip_weights *w, float *array);
 
 #endif
