@@ -234,6 +234,98 @@ cs_status cs_clip_preprocess_image_file(const cs_clip_model *model, const char *
  * with dir/layers.json listing each file's name and shape (see README). */
 cs_status cs_clip_set_dump_dir(cs_clip_model *model, const char *dir, cs_error *err);
 
+/* ---- CLIP models from the Hugging Face Hub ---- */
+
+/* The folder models are kept in: $CAPSEARCH_MODELS, else
+ * $XDG_DATA_HOME/capsearch/models, else ~/.local/share/capsearch/models (the
+ * parent of cs_default_models_dir). */
+cs_status cs_models_root(char *out, size_t size, cs_error *err);
+
+/* The folder a Hub model is kept in: models_dir (NULL: cs_models_root) +
+ * "/owner/name". Checks `name` first: exactly "owner/name", each part 1 to 96
+ * characters of [A-Za-z0-9._-], not starting with '.', without "..", and not
+ * ending in ".partial" (the suffix of unfinished downloads). */
+cs_status cs_model_folder(const char *models_dir, const char *name, char *out, size_t size,
+                          cs_error *err);
+
+typedef enum cs_pull_event {
+    CS_PULL_LISTED,        /* the repository's file list arrived: count, total */
+    CS_PULL_FILE_PRESENT,  /* `file` is already there, size and checksum right */
+    CS_PULL_FILE_START,    /* a download begins; resumed_from > 0 continues a .part */
+    CS_PULL_FILE_BYTES,    /* more of `file` arrived (often: throttle the display) */
+    CS_PULL_FILE_DONE,     /* `file` arrived and its checksum is right */
+    CS_PULL_NOTE,          /* `message` says what happened (a download restarts...) */
+} cs_pull_event;
+
+typedef struct cs_pull_progress {
+    cs_pull_event event;
+    const char *file;         /* "model.safetensors" */
+    size_t index, count;      /* the file's number (1-based) and how many there are */
+    uint64_t done;            /* bytes of the file on disk */
+    uint64_t size;            /* the file's size (CS_PULL_LISTED: all files') */
+    uint64_t resumed_from;    /* bytes kept from an earlier, interrupted pull */
+    double elapsed_s;         /* since this download began */
+    const char *message;      /* CS_PULL_NOTE */
+} cs_pull_progress;
+
+typedef struct cs_pull_options {
+    const char *revision;     /* branch, tag or commit; NULL: "main" */
+    const char *models_dir;   /* NULL: cs_models_root */
+    const char *endpoint;     /* NULL: $CAPSEARCH_HF_ENDPOINT, else https://huggingface.co */
+    const char *token;        /* NULL: $HF_TOKEN; sent as a bearer token to the
+                                 endpoint's host only, never to redirect targets */
+    int timeout_s;            /* connecting, and a transfer that stalls this
+                                 long, fail; 0: $CAPSEARCH_HUB_TIMEOUT, else 30 */
+    void (*progress)(const cs_pull_progress *progress, void *user);
+    void *progress_user;
+    volatile int *cancel;     /* non-zero stops the transfer (CS_ERR_CANCELLED);
+                                 the next pull resumes */
+} cs_pull_options;
+
+typedef struct cs_pull_result {
+    char dir[4096];           /* the model folder */
+    size_t files;             /* files the model has */
+    size_t downloaded;        /* of those, fetched by this pull */
+    uint64_t bytes_received;  /* bytes fetched by this pull */
+} cs_pull_result;
+
+/* Fetches a CLIP model ("openai/clip-vit-base-patch32") in Hugging Face
+ * layout into cs_model_folder: config.json, model.safetensors, vocab.json and
+ * merges.txt, and preprocessor_config.json, tokenizer_config.json and
+ * special_tokens_map.json when the repository has them. Every file is checked
+ * against the Hub's size and checksum (SHA-256 for LFS files, git's blob SHA-1
+ * for the others); files already there and right are kept. Downloads go to
+ * NAME.partial/ (FILE.part while a file arrives; an interrupted pull resumes
+ * from there) and the folder takes the model's name only once every file is
+ * verified, so a folder with the model's name is always complete. */
+cs_status cs_model_pull(const char *name, const cs_pull_options *options,
+                        cs_pull_result *result, cs_error *err);
+
+typedef struct cs_model_entry {
+    char *name;               /* "owner/name", or the folder's own name */
+    char *path;
+    const char *kind;         /* "clip" or "tagger" */
+    uint64_t bytes;           /* the files' sizes, summed */
+    int complete;             /* usable as it is */
+    int dim, image_size;      /* CLIP: projection_dim and the image side; 0
+                                 when config.json cannot be read */
+    char *problem;            /* why it is incomplete or what else is wrong,
+                                 NULL when nothing is */
+} cs_model_entry;
+
+typedef struct cs_model_list {
+    char *dir;                /* the models folder */
+    size_t count;
+    cs_model_entry *items;    /* by name */
+} cs_model_list;
+
+/* The models in models_dir (NULL: cs_models_root): CLIP folders (config.json
+ * and model.safetensors, as owner/name/ or directly in the folder), the
+ * tagger's human-models-* folders, and interrupted pulls (NAME.partial/,
+ * FILE.part) as incomplete. A missing folder is an empty list. */
+cs_status cs_model_list_read(const char *models_dir, cs_model_list **out, cs_error *err);
+void cs_model_list_free(cs_model_list *list);
+
 /* ---- search ---- */
 
 typedef struct cs_source_rank {

@@ -51,6 +51,9 @@ void cli_print_json(json_t *value);
 /* Parses a whole non-negative integer within [min, max]. */
 bool cli_parse_int(const char *text, long min, long max, long *out);
 
+/* "1.5 MiB", "512 B": sizes for people. */
+void cli_human_bytes(int64_t bytes, char *out, size_t size);
+
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_similar(int argc, char **argv);
@@ -62,5 +65,6 @@ int cmd_caption(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_models(int argc, char **argv);
 
 #endif

@@ -37,18 +37,6 @@ static int parse_simple(int argc, char **argv, cli_common *common, const char *h
     return EXIT_OK;
 }
 
-static void human_bytes(int64_t bytes, char *out, size_t size)
-{
-    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)bytes;
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(out, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 int cmd_stats(int argc, char **argv)
 {
     cli_common common = {0};
@@ -70,9 +58,9 @@ int cmd_stats(int argc, char **argv)
         cli_print_json(view_stats(&st, cs_library_dir(lib)));
     } else {
         char cat[32], vec[32], img[32];
-        human_bytes(st.catalog_bytes, cat, sizeof cat);
-        human_bytes(st.vector_bytes, vec, sizeof vec);
-        human_bytes(st.total_image_bytes, img, sizeof img);
+        cli_human_bytes(st.catalog_bytes, cat, sizeof cat);
+        cli_human_bytes(st.vector_bytes, vec, sizeof vec);
+        cli_human_bytes(st.total_image_bytes, img, sizeof img);
         printf("library     %s\n", cs_library_dir(lib));
         printf("images      %lld (%s of image files)\n", (long long)st.images, img);
         printf("vectors     %lld in the index, %lld in the catalog (%s)\n",

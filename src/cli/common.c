@@ -95,3 +95,15 @@ bool cli_parse_int(const char *text, long min, long max, long *out)
     *out = v;
     return true;
 }
+
+void cli_human_bytes(int64_t bytes, char *out, size_t size)
+{
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(out, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}

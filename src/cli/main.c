@@ -21,6 +21,7 @@ static const command commands[] = {
     {"duplicates", cmd_duplicates, "groups of near-duplicate images"},
     {"embed", cmd_embed, "CLIP embeddings of images or texts"},
     {"tokenize", cmd_tokenize, "the CLIP token ids of a text"},
+    {"models", cmd_models, "download CLIP models from the Hugging Face Hub, list models"},
     {"doctor", cmd_doctor, "versions, decoders, models, and library health"},
     {"serve", cmd_serve, "the search page and the JSON API over HTTP"},
 };

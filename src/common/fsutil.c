@@ -1,5 +1,6 @@
 #include "common/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,6 +9,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "common/array.h"
 
 cs_status fs_read_file(const char *path, uint64_t max_bytes, uint8_t **out,
                        size_t *len, cs_error *err)
@@ -90,7 +93,7 @@ cs_status fs_mkdir_p(const char *path, cs_error *err)
     return CS_OK;
 }
 
-static void fsync_parent(const char *path)
+void fs_sync_parent(const char *path)
 {
     char *dir = strdup(path);
     if (!dir)
@@ -147,8 +150,138 @@ cs_status fs_write_atomic(const char *path, fs_write_fn write_fn, void *user,
     if (rc != CS_OK)
         unlink(tmp);
     else
-        fsync_parent(path);
+        fs_sync_parent(path);
     free(tmp);
+    return rc;
+}
+
+/* Folders nest at most this deep below the one removed or measured. */
+#define TREE_MAX_DEPTH 64
+
+/* Removes everything in the folder open as `fd` (closed here); 0 or an errno. */
+static int remove_contents(int fd, int depth)
+{
+    DIR *dir = fdopendir(fd);
+    if (!dir) {
+        int e = errno;
+        close(fd);
+        return e;
+    }
+    int rc = 0;
+    struct dirent *entry;
+    while (rc == 0 && (entry = readdir(dir)) != NULL) {
+        const char *name = entry->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        if (unlinkat(dirfd(dir), name, 0) == 0)
+            continue;
+        if (errno != EISDIR) {
+            rc = errno;
+            break;
+        }
+        if (depth >= TREE_MAX_DEPTH) {
+            rc = ELOOP;
+            break;
+        }
+        int sub = openat(dirfd(dir), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        rc = sub < 0 ? errno : remove_contents(sub, depth + 1);
+        if (rc == 0 && unlinkat(dirfd(dir), name, AT_REMOVEDIR) != 0)
+            rc = errno;
+    }
+    closedir(dir);
+    return rc;
+}
+
+cs_status fs_remove_tree(const char *path, cs_error *err)
+{
+    if (unlink(path) == 0 || errno == ENOENT)
+        return CS_OK;
+    if (errno != EISDIR)
+        return cs_error_errno(err, errno, "cannot remove", path);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int rc = fd < 0 ? errno : remove_contents(fd, 0);
+    if (rc == 0 && rmdir(path) != 0)
+        rc = errno;
+    return rc ? cs_error_errno(err, rc, "cannot remove", path) : CS_OK;
+}
+
+static uint64_t tree_bytes_at(int fd, int depth)
+{
+    DIR *dir = fdopendir(fd);
+    if (!dir) {
+        close(fd);
+        return 0;
+    }
+    uint64_t total = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        const char *name = entry->d_name;
+        struct stat st;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+            fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (S_ISREG(st.st_mode)) {
+            total += (uint64_t)st.st_size;
+        } else if (S_ISDIR(st.st_mode) && depth < TREE_MAX_DEPTH) {
+            int sub = openat(dirfd(dir), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0)
+                total += tree_bytes_at(sub, depth + 1);
+        }
+    }
+    closedir(dir);
+    return total;
+}
+
+uint64_t fs_tree_bytes(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? 0 : tree_bytes_at(fd, 0);
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void fs_free_names(char **names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
+cs_status fs_list_dir(DIR *dir, char ***names, size_t *count, cs_error *err)
+{
+    char **list = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *entry;
+    *names = NULL;
+    *count = 0;
+    while ((entry = readdir(dir)) != NULL) {
+        if (entry->d_name[0] == '.')
+            continue;
+        if (!ARRAY_RESERVE(list, cap, n) || !(list[n] = strdup(entry->d_name))) {
+            fs_free_names(list, n);
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory listing a folder");
+        }
+        n++;
+    }
+    if (n)
+        qsort(list, n, sizeof *list, compare_names);
+    *names = list;
+    *count = n;
+    return CS_OK;
+}
+
+cs_status fs_list_folder(const char *path, char ***names, size_t *count, cs_error *err)
+{
+    *names = NULL;
+    *count = 0;
+    DIR *dir = opendir(path);
+    if (!dir)
+        return cs_error_errno(err, errno, "cannot read folder", path);
+    cs_status rc = fs_list_dir(dir, names, count, err);
+    closedir(dir);
     return rc;
 }
 

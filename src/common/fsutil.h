@@ -2,6 +2,7 @@
 #ifndef CS_COMMON_FSUTIL_H
 #define CS_COMMON_FSUTIL_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +24,25 @@ cs_status fs_mkdir_p(const char *path, cs_error *err);
 typedef cs_status (*fs_write_fn)(FILE *f, void *user, cs_error *err);
 cs_status fs_write_atomic(const char *path, fs_write_fn write_fn, void *user,
                           cs_error *err);
+
+/* fsyncs the folder holding `path`, so that a rename or a new file in it
+ * survives a crash. Best effort: errors are ignored. */
+void fs_sync_parent(const char *path);
+
+/* Removes a file, or a folder and everything in it (symlinks are removed,
+ * never followed). A path that does not exist is fine. */
+cs_status fs_remove_tree(const char *path, cs_error *err);
+
+/* The sizes of the regular files in a folder and its subfolders, summed
+ * (symlinks not followed; unreadable entries count 0). */
+uint64_t fs_tree_bytes(const char *path);
+
+/* The names in a folder, hidden ones (starting with '.') left out, sorted;
+ * free them with fs_free_names. fs_list_folder opens `path` (a missing
+ * folder is an error); fs_list_dir reads an open one. */
+cs_status fs_list_dir(DIR *dir, char ***names, size_t *count, cs_error *err);
+cs_status fs_list_folder(const char *path, char ***names, size_t *count, cs_error *err);
+void fs_free_names(char **names, size_t count);
 
 /* "a" + "/" + "b" into a malloc'd string (NULL on allocation failure). */
 char *fs_path_join(const char *a, const char *b);

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/array.h"
+#include "common/fsutil.h"
 #include "common/strbuf.h"
 #include "image/image.h"
 #include "indexer/walk.h"
@@ -25,37 +25,6 @@ static void report_unreadable(walker *w, int errnum)
 {
     if (w->cb->on_unreadable)
         w->cb->on_unreadable(w->path.data, errnum, w->cb->user);
-}
-
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Names in a folder (not hidden), sorted. */
-static cs_status list_folder(DIR *dir, char ***names, size_t *count, cs_error *err)
-{
-    char **list = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *entry;
-    while ((entry = readdir(dir)) != NULL) {
-        if (entry->d_name[0] == '.')
-            continue;
-        if (!ARRAY_RESERVE(list, cap, n))
-            goto oom;
-        if (!(list[n] = strdup(entry->d_name)))
-            goto oom;
-        n++;
-    }
-    qsort(list, n, sizeof *list, compare_names);
-    *names = list;
-    *count = n;
-    return CS_OK;
-oom:
-    for (size_t i = 0; i < n; i++)
-        free(list[i]);
-    free(list);
-    return cs_error_set(err, CS_ERR_NOMEM, "out of memory listing a folder");
 }
 
 static cs_status walk_folder(walker *w, int depth, cs_error *err);
@@ -111,7 +80,7 @@ static cs_status walk_folder(walker *w, int depth, cs_error *err)
     char **names = NULL;
     size_t count = 0;
     if (rc == CS_OK)
-        rc = list_folder(dir, &names, &count, err);
+        rc = fs_list_dir(dir, &names, &count, err);
     for (size_t i = 0; i < count; i++) {
         if (rc == CS_OK && !(w->cancel && *w->cancel))
             rc = visit(w, dirfd(dir), names[i], depth, err);

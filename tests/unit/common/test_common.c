@@ -1,12 +1,16 @@
-/* src/common: UTF-8 validation, calendar days, array growth. Expected values
- * come from the Unicode standard (Table 3-7, well-formed byte sequences) and
- * the Gregorian calendar. */
+/* src/common: UTF-8 validation, calendar days, array growth, folder
+ * helpers. Expected values come from the Unicode standard (Table 3-7,
+ * well-formed byte sequences) and the Gregorian calendar. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "common/array.h"
 #include "common/dates.h"
+#include "common/fsutil.h"
 #include "common/utf8.h"
 
 static void test_utf8(void)
@@ -77,10 +81,65 @@ static void test_array(void)
     free(items);
 }
 
+static void write_bytes(const char *dir, const char *name, size_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    for (size_t i = 0; f && i < n; i++)
+        fputc('x', f);
+    if (f)
+        fclose(f);
+}
+
+/* Listing, measuring and removing folders; links are never followed. */
+static void test_folders(void)
+{
+    char root[] = "/tmp/cs-test-common-XXXXXX";
+    CHECK(mkdtemp(root) != NULL);
+    char tree[4200], outside[4200], path[4300];
+    snprintf(tree, sizeof tree, "%s/tree", root);
+    snprintf(outside, sizeof outside, "%s/outside", root);
+    cs_error err;
+    snprintf(path, sizeof path, "%s/sub/deeper", tree);
+    CHECK(fs_mkdir_p(path, &err) == CS_OK);
+    CHECK(fs_mkdir_p(outside, &err) == CS_OK);
+    write_bytes(tree, "b", 10);
+    write_bytes(tree, "a", 5);
+    write_bytes(tree, ".hidden", 7);
+    write_bytes(path, "c", 100);
+    write_bytes(outside, "kept", 1000);
+    snprintf(path, sizeof path, "%s/link", tree);
+    CHECK(symlink(outside, path) == 0);
+
+    char **names = NULL;
+    size_t count = 0;
+    CHECK(fs_list_folder(tree, &names, &count, &err) == CS_OK);
+    CHECK_INT_EQ(count, 4);
+    if (count == 4) {
+        CHECK(strcmp(names[0], "a") == 0 && strcmp(names[1], "b") == 0);
+        CHECK(strcmp(names[2], "link") == 0 && strcmp(names[3], "sub") == 0);
+    }
+    fs_free_names(names, count);
+    CHECK(fs_list_folder("/nonexistent-cs", &names, &count, &err) == CS_ERR_NOT_FOUND);
+
+    CHECK_INT_EQ(fs_tree_bytes(tree), 5 + 10 + 7 + 100);
+    CHECK(fs_remove_tree(tree, &err) == CS_OK);
+    struct stat st;
+    CHECK(lstat(tree, &st) != 0);
+    snprintf(path, sizeof path, "%s/kept", outside);
+    CHECK(stat(path, &st) == 0 && st.st_size == 1000);
+    CHECK(fs_remove_tree(tree, &err) == CS_OK);   /* already gone */
+    CHECK(fs_remove_tree(root, &err) == CS_OK);
+    CHECK(lstat(root, &st) != 0);
+}
+
 int main(void)
 {
     test_utf8();
     test_dates();
     test_array();
+    test_folders();
     CHECK_DONE();
 }
