@@ -35,10 +35,17 @@ def read_safetensors(path):
     return header, out
 
 
-def load(folder):
+def load_config(folder):
+    """(text, vision, whole config.json): the towers' sections over Hugging
+    Face's defaults, with the old *_config_dict sections overlaid."""
     cfg = json.load(open(os.path.join(folder, "config.json")))
-    text = dict(HF_TEXT, **cfg.get("text_config", {}), **cfg.get("text_config_dict", {}))
-    vision = dict(HF_VISION, **cfg.get("vision_config", {}), **cfg.get("vision_config_dict", {}))
+    text = {**HF_TEXT, **cfg.get("text_config", {}), **cfg.get("text_config_dict", {})}
+    vision = {**HF_VISION, **cfg.get("vision_config", {}), **cfg.get("vision_config_dict", {})}
+    return text, vision, cfg
+
+
+def load(folder):
+    text, vision, _ = load_config(folder)
     _, t = read_safetensors(os.path.join(folder, "model.safetensors"))
     return text, vision, t
 
