@@ -8,6 +8,7 @@
 //
 // Compiled only when the build finds no faiss_c library (see meson.build).
 
+#include <faiss/c_api/IndexIVF_c.h>
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/MetaIndexes_c.h>
 #include <faiss/c_api/error_c.h>
@@ -17,11 +18,13 @@
 
 #include <faiss/Index.h>
 #include <faiss/IndexIDMap.h>
+#include <faiss/IndexIVF.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
 
+#include <cstring>
 #include <exception>
 #include <string>
 #include <type_traits>
@@ -68,6 +71,12 @@ int guarded(F &&f) noexcept
 }
 
 faiss::Index *cxx(FaissIndex *p) { return reinterpret_cast<faiss::Index *>(p); }
+// IVF handles are the same pointers seen through the IndexIVF type (the C
+// API's FaissIndexIVF aliases FaissIndex).
+const faiss::IndexIVF *ivf(const FaissIndexIVF *p)
+{
+    return dynamic_cast<const faiss::IndexIVF *>(reinterpret_cast<const faiss::Index *>(p));
+}
 const faiss::Index *cxx(const FaissIndex *p) { return reinterpret_cast<const faiss::Index *>(p); }
 FaissIndex *c_handle(faiss::Index *p) { return reinterpret_cast<FaissIndex *>(p); }
 
@@ -107,6 +116,11 @@ idx_t faiss_Index_ntotal(const FaissIndex *index)
 FaissMetricType faiss_Index_metric_type(const FaissIndex *index)
 {
     return static_cast<FaissMetricType>(cxx(index)->metric_type);
+}
+
+int faiss_Index_train(FaissIndex *index, idx_t n, const float *x)
+{
+    return guarded([&] { cxx(index)->train(n, x); });
 }
 
 int faiss_Index_add(FaissIndex *index, idx_t n, const float *x)
@@ -159,6 +173,38 @@ void faiss_IndexIDMap2_id_map(FaissIndexIDMap2 *index, idx_t **p_id_map, size_t 
     auto *m = reinterpret_cast<faiss::IndexIDMap2 *>(index);
     *p_id_map = m->id_map.data();
     *p_size = m->id_map.size();
+}
+
+FaissIndexIVF *faiss_IndexIVF_cast(FaissIndex *index)
+{
+    return c_handle(dynamic_cast<faiss::IndexIVF *>(cxx(index)));
+}
+
+size_t faiss_IndexIVF_nlist(const FaissIndexIVF *index)
+{
+    return ivf(index)->nlist;
+}
+
+size_t faiss_IndexIVF_nprobe(const FaissIndexIVF *index)
+{
+    return ivf(index)->nprobe;
+}
+
+void faiss_IndexIVF_set_nprobe(FaissIndexIVF *index, size_t nprobe)
+{
+    const_cast<faiss::IndexIVF *>(ivf(index))->nprobe = nprobe;
+}
+
+size_t faiss_IndexIVF_get_list_size(const FaissIndexIVF *index, size_t list_no)
+{
+    return ivf(index)->get_list_size(list_no);
+}
+
+void faiss_IndexIVF_invlists_get_ids(const FaissIndexIVF *index, size_t list_no, idx_t *invlist)
+{
+    const faiss::InvertedLists *lists = ivf(index)->invlists;
+    faiss::InvertedLists::ScopedIds ids(lists, list_no);
+    std::memcpy(invlist, ids.get(), lists->list_size(list_no) * sizeof *invlist);
 }
 
 int faiss_write_index(const FaissIndex *idx, FILE *f)

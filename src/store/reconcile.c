@@ -8,30 +8,64 @@
 #include <string.h>
 #include <unistd.h>
 
-static cs_status add_one(int64_t id, const float *data, int dim, void *user, cs_error *err)
+/* Every embedding of a model, gathered for vectors_build (an IVF index is
+ * trained on all of them before any is added). */
+typedef struct gathered {
+    int64_t *ids;
+    float *data;
+    size_t n, cap;
+    int dim;
+} gathered;
+
+static cs_status gather_one(int64_t id, const float *data, int dim, void *user, cs_error *err)
 {
-    vectors *v = user;
-    if (dim != vectors_dim(v))
+    gathered *g = user;
+    if (dim != g->dim)
         return cs_error_set(err, CS_ERR_CORRUPT,
                             "embedding of image %lld has %d dimensions, expected %d",
-                            (long long)id, dim, vectors_dim(v));
-    return vectors_add(v, 1, &id, data, err);
+                            (long long)id, dim, g->dim);
+    if (g->n == g->cap)   /* the id list was read in the same snapshot */
+        return cs_error_set(err, CS_ERR_DB, "the catalog lists more embeddings than it counted "
+                                            "(%zu)", g->cap);
+    g->ids[g->n] = id;
+    memcpy(g->data + g->n * (size_t)dim, data, (size_t)dim * sizeof *data);
+    g->n++;
+    return CS_OK;
+}
+
+/* Builds the index of `model` from the catalog, of the kind its size calls
+ * for. The caller holds a read snapshot. */
+static cs_status build_from_catalog(catalog *c, const char *model, int dim, vectors **out,
+                                    cs_error *err)
+{
+    *out = NULL;
+    gathered g = {.dim = dim};
+    cs_status rc = catalog_embedding_ids(c, model, &g.ids, &g.cap, err);
+    if (rc != CS_OK)
+        return rc;
+    if (g.cap > SIZE_MAX / sizeof(float) / (size_t)dim ||
+        !(g.data = malloc((g.cap ? g.cap : 1) * (size_t)dim * sizeof(float)))) {
+        free(g.ids);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory reading %zu embeddings of %d "
+                                               "dimensions to build the vector index",
+                            g.cap, dim);
+    }
+    rc = catalog_each_embedding(c, model, gather_one, &g, err);
+    if (rc == CS_OK)
+        rc = vectors_build(model, dim, g.n, g.ids, g.data, out, err);
+    free(g.ids);
+    free(g.data);
+    return rc;
 }
 
 static cs_status rebuild(catalog *c, const char *model, int dim, vectors **out,
                          reconcile_report *report, cs_error *err)
 {
-    vectors *v = NULL;
-    cs_status rc = vectors_create(model, dim, &v, err);
-    if (rc == CS_OK)
-        rc = catalog_each_embedding(c, model, add_one, v, err);
-    if (rc != CS_OK) {
-        vectors_free(v);
+    cs_status rc = build_from_catalog(c, model, dim, out, err);
+    if (rc != CS_OK)
         return rc;
-    }
     report->rebuilt = true;
-    report->added = (size_t)vectors_count(v);
-    *out = v;
+    report->added = (size_t)vectors_count(*out);
     return CS_OK;
 }
 
@@ -76,6 +110,65 @@ static cs_status apply_difference(catalog *c, vectors *v, const char *model,
     return rc;
 }
 
+static cs_status needs_retrain(const vectors *v, bool *retrain, cs_error *err)
+{
+    int64_t exact_max = 0;
+    cs_status rc = vectors_exact_max(&exact_max, err);
+    *retrain = rc == CS_OK && vectors_needs_retrain(v, exact_max);
+    return rc;
+}
+
+/* Rebuilds v in place from the catalog when its kind or training no longer
+ * suits its size. The caller holds a read snapshot. */
+static cs_status retrain_if_needed(catalog *c, vectors *v, bool *retrained, cs_error *err)
+{
+    bool retrain = false;
+    cs_status rc = needs_retrain(v, &retrain, err);
+    if (rc != CS_OK || !retrain)
+        return rc;
+    vectors *fresh = NULL;
+    rc = build_from_catalog(c, vectors_model(v), vectors_dim(v), &fresh, err);
+    if (rc == CS_OK)
+        rc = vectors_replace(v, fresh, err);
+    else
+        return cs_error_prefix(err, "re-training the vector index for %lld vectors: ",
+                               (long long)vectors_count(v));
+    if (rc == CS_OK)
+        *retrained = true;
+    return rc;
+}
+
+cs_status vectors_retrain(catalog *c, vectors *v, bool *retrained, cs_error *err)
+{
+    if (retrained)
+        *retrained = false;
+    if (!c || !v)
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_retrain: no catalog or index");
+    bool done = false;
+    cs_status rc = catalog_begin_read(c, err);
+    if (rc != CS_OK)
+        return rc;
+    rc = retrain_if_needed(c, v, &done, err);
+    catalog_end_read(c);
+    if (retrained)
+        *retrained = done;
+    return rc;
+}
+
+cs_status vectors_retrain_save(catalog *c, vectors *v, const char *file, int64_t generation,
+                               cs_error *err)
+{
+    cs_status rc = vectors_retrain(c, v, NULL, err);
+    if (rc != CS_OK) {
+        /* The index in hand is still correct: keep the file current, then
+         * report why it was not re-trained. */
+        cs_error save_err;
+        (void)vectors_save(v, file, generation, &save_err);
+        return rc;
+    }
+    return vectors_save(v, file, generation, err);
+}
+
 /* Best effort: were it to stay, the next open finds no embeddings for it
  * and ignores it again. */
 static void remove_stale_file(const char *file)
@@ -111,7 +204,16 @@ cs_status vectors_reconcile(catalog *c, const char *file, const char *model,
     cs_status loaded = vectors_load(file, &v, &load_err);
     bool usable = loaded == CS_OK && vectors_dim(v) == dim &&
                   strcmp(vectors_model(v), model) == 0;
-    if (usable && vectors_generation(v) == generation) {
+    bool retrain = false;
+    if (usable && vectors_generation(v) == generation && may_save) {
+        rc = needs_retrain(v, &retrain, err);
+        if (rc != CS_OK) {
+            catalog_end_read(c);
+            vectors_free(v);
+            return rc;
+        }
+    }
+    if (usable && vectors_generation(v) == generation && !retrain) {
         catalog_end_read(c);
         *out = v;
         return CS_OK;
@@ -126,6 +228,10 @@ cs_status vectors_reconcile(catalog *c, const char *file, const char *model,
             rc = apply_difference(c, v, model, want, nwant, have, nhave, report, err);
         free(want);
         free(have);
+        /* Only an owner that saves re-trains: a reader would pay for it on
+         * every open, and the index it has is correct, only slower. */
+        if (rc == CS_OK && may_save)
+            rc = retrain_if_needed(c, v, &report->retrained, err);
     } else {
         vectors_free(v);
         v = NULL;

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <faiss/c_api/IndexIVF_c.h>
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/MetaIndexes_c.h>
 #include <faiss/c_api/error_c.h>
@@ -27,16 +28,36 @@
 #include <xxhash.h>
 
 #include "common/fsutil.h"
+#include "store/faiss_extra.h"
 
 /* The last magic byte is the format version; the first seven never change. */
-#define VEC_MAGIC "CSVEC\0\0\2"
+#define VEC_MAGIC "CSVEC\0\0\3"
 #define VEC_MAGIC_LEN 8
-#define VEC_VERSION 2
-#define VEC_HEADER_LEN 24   /* magic, generation, dim, model id length */
+#define VEC_VERSION 3
+/* magic, generation, dim, model id length, kind, nprobe, nlist, trained_for */
+#define VEC_HEADER_LEN 48
 #define VEC_TRAILER_LEN 16  /* generation again, XXH3-64 of all bytes before */
 #define VEC_HASH_CHUNK ((size_t)1 << 20)
 #define VEC_MODEL_MAX 256
 #define VEC_DIM_MAX 65536
+#define VEC_NLIST_MAX ((uint64_t)1 << 24)
+
+/* IVF parameters. nlist ~ 4 sqrt(n) (FAISS's guideline is 4..16 sqrt(n):
+ * the low end, because training and adding cost grow with nlist) and at
+ * most n / IVF_TRAIN_PER_LIST, so that k-means gets the points per centroid
+ * FAISS asks for (it warns on stderr below 39). */
+#define IVF_LISTS_PER_SQRT 4.0
+#define IVF_TRAIN_PER_LIST 40
+/* nprobe is the smallest value on a 1.5x ladder whose recall@10 (the query
+ * itself left out) against exact search reaches IVF_TARGET_RECALL on
+ * IVF_CALIBRATION_QUERIES of the indexed vectors: a margin over the 0.95
+ * wanted for queries that are not in the index. */
+#define IVF_TARGET_RECALL 0.97
+#define IVF_CALIBRATION_QUERIES 200
+#define IVF_CALIBRATION_K 10
+/* The FAISS serialisation of IndexScalarQuantizer's QT_8bit and RS_minmax. */
+#define FAISS_QT_8BIT 0
+#define FAISS_RS_MINMAX 0
 
 /* The FAISS serialisation of IndexIDMap2 over IndexFlatIP (as faiss_write_index
  * writes it): "IxM2", index header, "IxFI", index header, u64 float count +
@@ -61,9 +82,13 @@ typedef struct idset {
 } idset;
 
 struct vectors {
-    FaissIndex *idx;   /* an IndexIDMap2 over IndexFlatIP */
+    FaissIndex *idx;   /* an IndexIDMap2 over IndexFlatIP, or an IndexIVFScalarQuantizer */
     char *model;
     int dim;
+    vectors_kind kind;
+    size_t nlist;          /* IVF: lists; 0 for exact */
+    size_t nprobe;         /* IVF: lists searched per query, also set in FAISS */
+    int64_t trained_for;   /* IVF: vectors it was trained for */
     int64_t generation;
     idset ids;
     bool ids_stale;    /* a failed FAISS call left `ids` unsynchronised */
@@ -203,6 +228,45 @@ static cs_status read_at(FILE *f, const char *path, uint64_t off, void *buf, siz
     return CS_OK;
 }
 
+/* The ids FAISS holds, in its order: the exact index's id map itself
+ * (*owned false), or a malloc'd copy gathered from the IVF lists. */
+static cs_status faiss_ids(const vectors *v, idx_t **ids, size_t *n, bool *owned,
+                           cs_error *err)
+{
+    *ids = NULL;
+    *n = 0;
+    *owned = false;
+    if (v->kind == VECTORS_EXACT) {
+        faiss_IndexIDMap2_id_map(faiss_IndexIDMap2_cast(v->idx), ids, n);
+        return CS_OK;
+    }
+    const FaissIndexIVF *ivf = faiss_IndexIVF_cast(v->idx);
+    size_t total = (size_t)faiss_Index_ntotal(v->idx);
+    idx_t *out = malloc((total ? total : 1) * sizeof *out);
+    if (!out)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory listing %zu vector ids", total);
+    size_t got = 0;
+    for (size_t list = 0; list < v->nlist; list++) {
+        size_t len = faiss_IndexIVF_get_list_size(ivf, list);
+        if (len > total - got) {
+            free(out);
+            return cs_error_set(err, CS_ERR_VECTOR, "the vector index's lists hold more ids "
+                                                    "than its count (%zu)", total);
+        }
+        faiss_IndexIVF_invlists_get_ids(ivf, list, out + got);
+        got += len;
+    }
+    if (got != total) {
+        free(out);
+        return cs_error_set(err, CS_ERR_VECTOR, "the vector index's lists hold %zu ids for "
+                                                "%zu vectors", got, total);
+    }
+    *ids = out;
+    *n = total;
+    *owned = true;
+    return CS_OK;
+}
+
 /* Rebuilds `ids` from FAISS's id list. Detects ids a damaged file could hold
  * twice or negative (FAISS itself accepts both silently). `path` names the
  * file being loaded, or is NULL for an index in memory. */
@@ -210,9 +274,16 @@ static cs_status sync_ids(vectors *v, const char *path, cs_error *err)
 {
     idx_t *map = NULL;
     size_t n = 0;
-    faiss_IndexIDMap2_id_map(faiss_IndexIDMap2_cast(v->idx), &map, &n);
+    bool owned = false;
+    cs_status rc = faiss_ids(v, &map, &n, &owned, err);
+    if (rc != CS_OK) {
+        v->ids_stale = true;
+        return rc;
+    }
     if (!idset_reserve(&v->ids, n)) {
         v->ids_stale = true;
+        if (owned)
+            free(map);
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory for %zu vector ids", n);
     }
     idset_clear(&v->ids);
@@ -220,12 +291,17 @@ static cs_status sync_ids(vectors *v, const char *path, cs_error *err)
         if (map[i] < 0 || !idset_insert(&v->ids, map[i])) {
             v->ids_stale = true;
             const char *what = map[i] < 0 ? "a negative id" : "a repeated id";
+            long long bad = (long long)map[i];
+            if (owned)
+                free(map);
             if (path)
-                return corrupt(err, path, "the index holds %s (%lld)", what, (long long)map[i]);
+                return corrupt(err, path, "the index holds %s (%lld)", what, bad);
             return cs_error_set(err, CS_ERR_VECTOR, "the vector index holds %s (%lld)", what,
-                                (long long)map[i]);
+                                bad);
         }
     }
+    if (owned)
+        free(map);
     v->ids_stale = false;
     return CS_OK;
 }
@@ -272,11 +348,8 @@ static cs_status wrap(FaissIndex *idx, const char *model, int dim, int64_t gener
     return CS_OK;
 }
 
-cs_status vectors_create(const char *model, int dim, vectors **out, cs_error *err)
+static cs_status check_model_dim(const char *model, int dim, cs_error *err)
 {
-    if (!out)
-        return cs_error_set(err, CS_ERR_INVALID, "vectors_create: no output pointer");
-    *out = NULL;
     if (!model_ok(model))
         return cs_error_set(err, CS_ERR_INVALID,
                             "embedding model id is missing or longer than %d bytes",
@@ -284,6 +357,17 @@ cs_status vectors_create(const char *model, int dim, vectors **out, cs_error *er
     if (dim < 1 || dim > VEC_DIM_MAX)
         return cs_error_set(err, CS_ERR_INVALID,
                             "vector dimension %d is outside 1..%d", dim, VEC_DIM_MAX);
+    return CS_OK;
+}
+
+cs_status vectors_create(const char *model, int dim, vectors **out, cs_error *err)
+{
+    if (!out)
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_create: no output pointer");
+    *out = NULL;
+    cs_status rc = check_model_dim(model, dim, err);
+    if (rc != CS_OK)
+        return rc;
     FaissIndex *idx = NULL;
     if (faiss_index_factory(&idx, dim, "IDMap2,Flat", METRIC_INNER_PRODUCT) != 0)
         return cs_error_set(err, CS_ERR_VECTOR, "cannot create a %d-dimension vector index: %s",
@@ -318,13 +402,61 @@ int64_t vectors_generation(const vectors *v) { return v->generation; }
 const char *vectors_model(const vectors *v) { return v->model; }
 int vectors_dim(const vectors *v) { return v->dim; }
 int64_t vectors_count(const vectors *v) { return (int64_t)faiss_Index_ntotal(v->idx); }
+vectors_kind vectors_get_kind(const vectors *v) { return v->kind; }
+int64_t vectors_nlist(const vectors *v) { return (int64_t)v->nlist; }
+int vectors_nprobe(const vectors *v) { return (int)v->nprobe; }
+int64_t vectors_trained_for(const vectors *v) { return v->trained_for; }
+
+cs_status vectors_set_nprobe(vectors *v, int nprobe, cs_error *err)
+{
+    if (!v || v->kind != VECTORS_IVF_SQ8)
+        return cs_error_set(err, CS_ERR_INVALID, "only an IVF vector index has an nprobe");
+    if (nprobe < 1 || (size_t)nprobe > v->nlist)
+        return cs_error_set(err, CS_ERR_INVALID, "nprobe %d is outside 1..%zu (the index's lists)",
+                            nprobe, v->nlist);
+    v->nprobe = (size_t)nprobe;
+    faiss_IndexIVF_set_nprobe(faiss_IndexIVF_cast(v->idx), v->nprobe);
+    return CS_OK;
+}
+
+bool vectors_needs_retrain(const vectors *v, int64_t exact_max)
+{
+    int64_t n = vectors_count(v);
+    if (v->kind == VECTORS_EXACT)
+        return n > exact_max;
+    return n > VECTORS_RETRAIN_FACTOR * v->trained_for ||
+           n * VECTORS_RETRAIN_FACTOR < v->trained_for || n <= exact_max / 2;
+}
+
+cs_status vectors_replace(vectors *v, vectors *fresh, cs_error *err)
+{
+    if (!v || !fresh)
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_replace: no index");
+    if (v->dim != fresh->dim || strcmp(v->model, fresh->model) != 0)
+        return cs_error_set(err, CS_ERR_INVALID,
+                            "cannot replace a %d-dimension index of '%s' with a %d-dimension "
+                            "one of '%s'", v->dim, v->model, fresh->dim, fresh->model);
+    FaissIndex *old_idx = v->idx;
+    idset old_ids = v->ids;
+    v->idx = fresh->idx;
+    v->ids = fresh->ids;
+    v->ids_stale = fresh->ids_stale;
+    v->kind = fresh->kind;
+    v->nlist = fresh->nlist;
+    v->nprobe = fresh->nprobe;
+    v->trained_for = fresh->trained_for;
+    fresh->idx = old_idx;
+    fresh->ids = old_ids;
+    vectors_free(fresh);
+    return CS_OK;
+}
 
 /* ---- load ---- */
 
 /* Checks the FAISS payload [off, off + len) has exactly the structure and
  * size of an IDMap2 over a flat inner-product index of `dim` dimensions.
  * Sets *count to its number of vectors. */
-static cs_status check_payload(FILE *f, const char *path, uint64_t off, uint64_t len,
+static cs_status check_flat_payload(FILE *f, const char *path, uint64_t off, uint64_t len,
                                uint32_t dim, int64_t *count, cs_error *err)
 {
     if (len < FAISS_FIXED_LEN)
@@ -387,6 +519,211 @@ static cs_status check_payload(FILE *f, const char *path, uint64_t off, uint64_t
     return CS_OK;
 }
 
+/* A bounded reader over the FAISS payload, for the IVF walk below. */
+typedef struct cursor {
+    FILE *f;
+    const char *path;
+    uint64_t off, end;
+} cursor;
+
+static cs_status cur_skip(cursor *c, uint64_t n, const char *what, cs_error *err)
+{
+    if (n > c->end - c->off)
+        return corrupt(err, c->path, "the FAISS index ends inside its %s", what);
+    c->off += n;
+    return CS_OK;
+}
+
+static cs_status cur_read(cursor *c, void *buf, size_t n, const char *what, cs_error *err)
+{
+    uint64_t at = c->off;
+    cs_status rc = cur_skip(c, n, what, err);
+    return rc == CS_OK ? read_at(c->f, c->path, at, buf, n, err) : rc;
+}
+
+static cs_status cur_u64(cursor *c, uint64_t *v, const char *what, cs_error *err)
+{
+    unsigned char b[8];
+    cs_status rc = cur_read(c, b, sizeof b, what, err);
+    *v = rc == CS_OK ? get_u64(b) : 0;
+    return rc;
+}
+
+/* Reads a u64 that must equal `want`. */
+static cs_status cur_expect_u64(cursor *c, uint64_t want, const char *what, cs_error *err)
+{
+    uint64_t v = 0;
+    cs_status rc = cur_u64(c, &v, what, err);
+    if (rc == CS_OK && v != want)
+        rc = corrupt(err, c->path, "the FAISS index's %s is %llu, expected %llu", what,
+                     (unsigned long long)v, (unsigned long long)want);
+    return rc;
+}
+
+static cs_status cur_expect_tag(cursor *c, const char *tag, const char *name, cs_error *err)
+{
+    unsigned char b[4];
+    cs_status rc = cur_read(c, b, sizeof b, name, err);
+    if (rc == CS_OK && memcmp(b, tag, 4) != 0) {
+        char got[5];
+        for (int i = 0; i < 4; i++)
+            got[i] = b[i] >= 0x20 && b[i] < 0x7f ? (char)b[i] : '?';
+        got[4] = '\0';
+        rc = corrupt(err, c->path, "the FAISS index is not %s (type tag '%s')", name, got);
+    }
+    return rc;
+}
+
+/* An index header (d, ntotal, two dummies, is_trained, metric) of a trained
+ * inner-product index of `dim` dimensions. */
+static cs_status cur_index_header(cursor *c, uint32_t dim, uint64_t *ntotal, cs_error *err)
+{
+    unsigned char h[FAISS_INDEX_HEADER_LEN];
+    cs_status rc = cur_read(c, h, sizeof h, "index header", err);
+    if (rc != CS_OK)
+        return rc;
+    if (get_u32(h) != dim)
+        return corrupt(err, c->path, "the FAISS index has %u dimensions, the header says %u",
+                       get_u32(h), dim);
+    if (get_u64(h + 12) != (uint64_t)FAISS_HEADER_DUMMY ||
+        get_u64(h + 20) != (uint64_t)FAISS_HEADER_DUMMY || h[28] != 1 ||
+        get_u32(h + 29) != (uint32_t)METRIC_INNER_PRODUCT)
+        return corrupt(err, c->path, "the FAISS index header is not that of a trained "
+                                     "inner-product index");
+    *ntotal = get_u64(h + 4);
+    return CS_OK;
+}
+
+/* The inverted lists' sizes ("full": one per list; "sprs": list number and
+ * size of each non-empty list, the lists ascending), as FAISS writes them:
+ * "full" exactly when more than half of the lists are non-empty. Sets *sum. */
+static cs_status cur_list_sizes(cursor *c, uint64_t nlist, uint64_t ntotal, uint64_t *sum,
+                                cs_error *err)
+{
+    unsigned char type[4];
+    cs_status rc = cur_read(c, type, sizeof type, "list layout", err);
+    bool full = rc == CS_OK && memcmp(type, "full", 4) == 0;
+    if (rc == CS_OK && !full && memcmp(type, "sprs", 4) != 0)
+        rc = corrupt(err, c->path, "the FAISS index's inverted lists have an unknown layout");
+    uint64_t count = 0;
+    if (rc == CS_OK)
+        rc = cur_u64(c, &count, "list size count", err);
+    if (rc != CS_OK)
+        return rc;
+    if (full ? count != nlist : count % 2 != 0 || count / 2 > nlist)
+        return corrupt(err, c->path, "the FAISS index has %llu list size entries for %llu lists",
+                       (unsigned long long)count, (unsigned long long)nlist);
+    uint64_t total = 0, nonempty = 0, next_list = 0;
+    unsigned char b[8 * 512];
+    for (uint64_t i = 0; i < count;) {
+        size_t chunk = count - i < 512 ? (size_t)(count - i) : 512;
+        rc = cur_read(c, b, chunk * 8, "list sizes", err);
+        if (rc != CS_OK)
+            return rc;
+        for (size_t j = 0; j < chunk; j++, i++) {
+            uint64_t v = get_u64(b + 8 * j);
+            if (!full && i % 2 == 0) {   /* a list number */
+                if (v < next_list || v >= nlist)
+                    return corrupt(err, c->path, "the FAISS index names list %llu out of "
+                                                 "order or outside 0..%llu",
+                                   (unsigned long long)v, (unsigned long long)nlist - 1);
+                next_list = v + 1;
+                continue;
+            }
+            if (v > ntotal - total || (!full && v == 0))
+                return corrupt(err, c->path, "the FAISS index's list sizes do not add up to "
+                                             "its %llu vectors", (unsigned long long)ntotal);
+            total += v;
+            nonempty += v > 0;
+        }
+    }
+    if (full != (nonempty > nlist / 2))
+        return corrupt(err, c->path, "the FAISS index's list layout is not the one FAISS "
+                                     "writes for %llu of %llu lists in use",
+                       (unsigned long long)nonempty, (unsigned long long)nlist);
+    *sum = total;
+    return CS_OK;
+}
+
+/* Checks the FAISS payload [off, off + len) has exactly the structure and
+ * size of what vectors_save writes for an IVF-SQ8 index: "IwSq", index
+ * header, nlist, nprobe, the coarse quantizer ("IxFI", header, centroids),
+ * no direct map, the scalar quantizer (8-bit, min-max, its 2 * dim trained
+ * floats), code size, by_residual, and array inverted lists ("ilar", nlist,
+ * code size, sizes, then each non-empty list's codes and ids). Every count
+ * is bounded by the bytes present before anything is multiplied with it.
+ * Sets *count to its number of vectors. */
+static cs_status check_ivf_payload(FILE *f, const char *path, uint64_t off, uint64_t len,
+                                   uint32_t dim, uint64_t nlist, uint64_t nprobe,
+                                   int64_t *count, cs_error *err)
+{
+    cursor c = {f, path, off, off + len};
+    uint64_t ntotal = 0, nq = 0, sum = 0;
+    unsigned char b[12];
+    cs_status rc = cur_expect_tag(&c, "IwSq", "an IVF scalar-quantizer index", err);
+    if (rc == CS_OK)
+        rc = cur_index_header(&c, dim, &ntotal, err);
+    if (rc == CS_OK && ntotal > len / dim)
+        rc = corrupt(err, path, "the FAISS index claims %llu vectors in %llu bytes",
+                     (unsigned long long)ntotal, (unsigned long long)len);
+    if (rc == CS_OK)
+        rc = cur_expect_u64(&c, nlist, "list count", err);
+    if (rc == CS_OK)
+        rc = cur_expect_u64(&c, nprobe, "nprobe", err);
+    if (rc == CS_OK)
+        rc = cur_expect_tag(&c, "IxFI", "an IVF over a flat inner-product quantizer", err);
+    if (rc == CS_OK)
+        rc = cur_index_header(&c, dim, &nq, err);
+    if (rc == CS_OK && nq != nlist)
+        rc = corrupt(err, path, "the FAISS index's quantizer has %llu centroids for %llu lists",
+                     (unsigned long long)nq, (unsigned long long)nlist);
+    if (rc == CS_OK)
+        rc = cur_expect_u64(&c, nlist * dim, "centroid float count", err);
+    if (rc == CS_OK)
+        rc = cur_skip(&c, nlist * dim * sizeof(float), "centroids", err);
+    if (rc == CS_OK)   /* direct map: u8 type (none) and u64 array length */
+        rc = cur_read(&c, b, 9, "direct map", err);
+    if (rc == CS_OK && (b[0] != 0 || get_u64(b + 1) != 0))
+        rc = corrupt(err, path, "the FAISS index has a direct map; vector files have none");
+    if (rc == CS_OK)   /* qtype, rangestat, rangestat_arg */
+        rc = cur_read(&c, b, 12, "scalar quantizer", err);
+    if (rc == CS_OK && (get_u32(b) != FAISS_QT_8BIT || get_u32(b + 4) != FAISS_RS_MINMAX ||
+                        get_u32(b + 8) != 0))
+        rc = corrupt(err, path, "the FAISS index's scalar quantizer is not 8-bit min-max");
+    if (rc == CS_OK)
+        rc = cur_expect_u64(&c, dim, "quantizer dimension", err);
+    if (rc == CS_OK)
+        rc = cur_expect_u64(&c, dim, "quantizer code size", err);
+    if (rc == CS_OK)
+        rc = cur_expect_u64(&c, 2 * (uint64_t)dim, "quantizer trained float count", err);
+    if (rc == CS_OK)
+        rc = cur_skip(&c, 2 * (uint64_t)dim * sizeof(float), "quantizer ranges", err);
+    if (rc == CS_OK)
+        rc = cur_expect_u64(&c, dim, "code size", err);
+    if (rc == CS_OK)
+        rc = cur_read(&c, b, 1, "residual flag", err);
+    if (rc == CS_OK && b[0] != 1)
+        rc = corrupt(err, path, "the FAISS index does not encode residuals");
+    if (rc == CS_OK)
+        rc = cur_expect_tag(&c, "ilar", "an IVF with array inverted lists", err);
+    if (rc == CS_OK)
+        rc = cur_expect_u64(&c, nlist, "inverted list count", err);
+    if (rc == CS_OK)
+        rc = cur_expect_u64(&c, dim, "inverted list code size", err);
+    if (rc == CS_OK)
+        rc = cur_list_sizes(&c, nlist, ntotal, &sum, err);
+    if (rc == CS_OK && sum != ntotal)
+        rc = corrupt(err, path, "the FAISS index's lists hold %llu vectors, its header says %llu",
+                     (unsigned long long)sum, (unsigned long long)ntotal);
+    if (rc == CS_OK && c.end - c.off != ntotal * ((uint64_t)dim + sizeof(int64_t)))
+        rc = corrupt(err, path, "the FAISS index's %llu vectors of %u bytes and their ids do "
+                                "not fill its remaining %llu bytes",
+                     (unsigned long long)ntotal, dim, (unsigned long long)(c.end - c.off));
+    if (rc == CS_OK)
+        *count = (int64_t)ntotal;
+    return rc;
+}
+
 /* Checks that the XXH3-64 of the file's first `len` bytes is `want`. The
  * bytes are read once here and again by FAISS, without holding the index
  * twice in memory; that is sound because a vector file is never changed in
@@ -446,12 +783,28 @@ static cs_status load_file(FILE *f, const char *path, vectors **out, cs_error *e
     uint64_t generation = get_u64(h + 8);
     uint32_t dim = get_u32(h + 16);
     uint32_t model_len = get_u32(h + 20);
+    uint32_t kind = get_u32(h + 24);
+    uint32_t nprobe = get_u32(h + 28);
+    uint64_t nlist = get_u64(h + 32);
+    uint64_t trained_for = get_u64(h + 40);
     if (dim < 1 || dim > VEC_DIM_MAX)
         return corrupt(err, path, "its dimension %u is outside 1..%d", dim, VEC_DIM_MAX);
+    if (kind == VECTORS_EXACT) {
+        if (nprobe != 0 || nlist != 0 || trained_for != 0)
+            return corrupt(err, path, "its exact index has IVF parameters");
+    } else if (kind == VECTORS_IVF_SQ8) {
+        if (nlist < 1 || nlist > VEC_NLIST_MAX || nprobe < 1 || nprobe > nlist ||
+            trained_for < 1 || trained_for > INT64_MAX / VECTORS_RETRAIN_FACTOR)
+            return corrupt(err, path, "its IVF parameters are out of range (nlist %llu, "
+                                      "nprobe %u, trained for %llu vectors)",
+                           (unsigned long long)nlist, nprobe, (unsigned long long)trained_for);
+    } else {
+        return corrupt(err, path, "its index kind %u is unknown", kind);
+    }
     if (model_len > VEC_MODEL_MAX)
         return corrupt(err, path, "its model id length %u is over %d", model_len,
                        VEC_MODEL_MAX);
-    if (VEC_HEADER_LEN + (uint64_t)model_len + FAISS_FIXED_LEN + VEC_TRAILER_LEN > size)
+    if (VEC_HEADER_LEN + (uint64_t)model_len + VEC_TRAILER_LEN > size)
         return corrupt(err, path, "it is truncated (%llu bytes)", (unsigned long long)size);
 
     char model[VEC_MODEL_MAX + 1];
@@ -478,7 +831,11 @@ static cs_status load_file(FILE *f, const char *path, vectors **out, cs_error *e
     uint64_t payload_off = VEC_HEADER_LEN + model_len;
     uint64_t payload_len = size - payload_off - VEC_TRAILER_LEN;
     int64_t count = 0;
-    rc = check_payload(f, path, payload_off, payload_len, dim, &count, err);
+    if (kind == VECTORS_EXACT)
+        rc = check_flat_payload(f, path, payload_off, payload_len, dim, &count, err);
+    else
+        rc = check_ivf_payload(f, path, payload_off, payload_len, dim, nlist, nprobe, &count,
+                               err);
     if (rc != CS_OK)
         return rc;
 
@@ -489,10 +846,15 @@ static cs_status load_file(FILE *f, const char *path, vectors **out, cs_error *e
         return corrupt(err, path, "FAISS cannot read the index: %s", faiss_message());
     off_t end = ftello(f);
     const char *problem = NULL;
+    FaissIndexIVF *ivf = kind == VECTORS_IVF_SQ8 ? faiss_IndexIVF_cast(idx) : NULL;
     if (end < 0 || (uint64_t)end != payload_off + payload_len)
         problem = "FAISS read a different length than the index occupies";
-    else if (!faiss_IndexIDMap2_cast(idx))
+    else if (kind == VECTORS_EXACT && !faiss_IndexIDMap2_cast(idx))
         problem = "the index is not an IDMap2";
+    else if (kind == VECTORS_IVF_SQ8 && !ivf)
+        problem = "the index is not an IVF";
+    else if (ivf && (faiss_IndexIVF_nlist(ivf) != nlist || faiss_IndexIVF_nprobe(ivf) != nprobe))
+        problem = "the IVF's lists or nprobe differ from the header's";
     else if (faiss_Index_d(idx) != (int)dim)
         problem = "the index dimension differs from the header's";
     else if (faiss_Index_metric_type(idx) != METRIC_INNER_PRODUCT)
@@ -506,8 +868,13 @@ static cs_status load_file(FILE *f, const char *path, vectors **out, cs_error *e
 
     vectors *v = NULL;
     rc = wrap(idx, model, (int)dim, (int64_t)generation, &v, err);
-    if (rc == CS_OK)
+    if (rc == CS_OK) {
+        v->kind = (vectors_kind)kind;
+        v->nlist = (size_t)nlist;
+        v->nprobe = nprobe;
+        v->trained_for = (int64_t)trained_for;
         rc = sync_ids(v, path, err);
+    }
     if (rc != CS_OK) {
         vectors_free(v);
         return rc;
@@ -572,6 +939,10 @@ static cs_status write_body(FILE *f, const save_ctx *c, cs_error *err)
     put_u64(h + 8, (uint64_t)c->generation);
     put_u32(h + 16, (uint32_t)c->v->dim);
     put_u32(h + 20, (uint32_t)model_len);
+    put_u32(h + 24, (uint32_t)c->v->kind);
+    put_u32(h + 28, (uint32_t)c->v->nprobe);
+    put_u64(h + 32, (uint64_t)c->v->nlist);
+    put_u64(h + 40, (uint64_t)c->v->trained_for);
     memcpy(h + VEC_HEADER_LEN, c->v->model, model_len);
     errno = 0;
     if (fwrite(h, 1, VEC_HEADER_LEN + model_len, f) != VEC_HEADER_LEN + model_len)
@@ -748,16 +1119,45 @@ cs_status vectors_ids(const vectors *v, int64_t **ids, size_t *n, cs_error *err)
     *n = 0;
     idx_t *map = NULL;
     size_t count = 0;
-    faiss_IndexIDMap2_id_map(faiss_IndexIDMap2_cast(v->idx), &map, &count);
-    int64_t *out = malloc((count ? count : 1) * sizeof *out);
+    bool owned = false;
+    cs_status rc = faiss_ids(v, &map, &count, &owned, err);
+    if (rc != CS_OK)
+        return rc;
+    int64_t *out = owned ? map : malloc((count ? count : 1) * sizeof *out);
     if (!out)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory listing %zu vector ids", count);
-    if (count)
+    if (count && !owned)
         memcpy(out, map, count * sizeof *out);
     qsort(out, count, sizeof *out, cmp_id);
     *ids = out;
     *n = count;
     return CS_OK;
+}
+
+/* The nprobe lists hold about nprobe * ntotal / nlist vectors; a search for
+ * more than they hold (a filtered search asking for many candidates) probes
+ * more lists, up to all of them, so that it gets `want` results whenever the
+ * index holds that many. The nprobe is per call: concurrent searches do not
+ * share it. */
+static cs_status ivf_search(const vectors *v, const float *query, idx_t want, int64_t *ids,
+                            float *scores, cs_error *err)
+{
+    size_t ntotal = (size_t)faiss_Index_ntotal(v->idx);
+    size_t per_list = ntotal / v->nlist ? ntotal / v->nlist : 1;
+    size_t nprobe = v->nprobe;
+    if ((size_t)want / per_list * 2 > nprobe)
+        nprobe = (size_t)want / per_list * 2;
+    for (;;) {
+        if (nprobe > v->nlist)
+            nprobe = v->nlist;
+        char msg[256];
+        if (cs_faiss_ivf_search(v->idx, 1, query, want, nprobe, scores, ids, msg,
+                                sizeof msg) != 0)
+            return cs_error_set(err, CS_ERR_VECTOR, "vector search failed: %s", msg);
+        if (ids[want - 1] >= 0 || nprobe == v->nlist)
+            return CS_OK;   /* results come best first, -1 padding last */
+        nprobe *= 4;
+    }
 }
 
 cs_status vectors_search(const vectors *v, const float *query, int k, int64_t *ids,
@@ -778,8 +1178,15 @@ cs_status vectors_search(const vectors *v, const float *query, int k, int64_t *i
     if (ntotal == 0)
         return CS_OK;
     idx_t want = k < ntotal ? k : ntotal;   /* no padding to allocate or skip */
-    if (faiss_Index_search(v->idx, 1, query, want, scores, ids) != 0)
-        return cs_error_set(err, CS_ERR_VECTOR, "vector search failed: %s", faiss_message());
+    if (v->kind == VECTORS_EXACT) {
+        if (faiss_Index_search(v->idx, 1, query, want, scores, ids) != 0)
+            return cs_error_set(err, CS_ERR_VECTOR, "vector search failed: %s",
+                                faiss_message());
+    } else {
+        cs_status rc = ivf_search(v, query, want, ids, scores, err);
+        if (rc != CS_OK)
+            return rc;
+    }
     int kept = 0;
     for (idx_t i = 0; i < want; i++) {
         if (ids[i] < 0)
@@ -790,4 +1197,215 @@ cs_status vectors_search(const vectors *v, const float *query, int k, int64_t *i
     }
     *found = kept;
     return CS_OK;
+}
+
+/* ---- build: the kind by size ---- */
+
+cs_status vectors_exact_max(int64_t *out, cs_error *err)
+{
+    *out = VECTORS_EXACT_MAX;
+    const char *s = getenv("CAPSEARCH_EXACT_MAX");
+    if (!s || !*s)
+        return CS_OK;
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || x < 0)
+        return cs_error_set(err, CS_ERR_INVALID,
+                            "CAPSEARCH_EXACT_MAX='%s' is not a whole number of vectors; set it "
+                            "to 0 or more, or unset it for the default (%d)",
+                            s, VECTORS_EXACT_MAX);
+    *out = x;
+    return CS_OK;
+}
+
+static size_t ivf_nlist(size_t n)
+{
+    size_t nlist = (size_t)(IVF_LISTS_PER_SQRT * sqrt((double)n) + 0.5);
+    if (nlist > n / IVF_TRAIN_PER_LIST)
+        nlist = n / IVF_TRAIN_PER_LIST;
+    if (nlist > VEC_NLIST_MAX)
+        nlist = VEC_NLIST_MAX;
+    return nlist ? nlist : 1;
+}
+
+/* Trains the coarse quantizer (k-means, FAISS's spherical one for inner
+ * product, 10 iterations) and the scalar quantizer on IVF_TRAIN_PER_LIST
+ * vectors per list, spread evenly over the input: training cost grows with
+ * nlist squared, and more points per centroid barely move the centroids. */
+static cs_status ivf_train(vectors *v, size_t n, const float *data, cs_error *err)
+{
+    size_t dim = (size_t)v->dim;
+    size_t ntrain = v->nlist * IVF_TRAIN_PER_LIST;
+    if (ntrain > n)
+        ntrain = n;
+    const float *train = data;
+    float *sample = NULL;
+    if (ntrain < n) {
+        sample = malloc(ntrain * dim * sizeof *sample);
+        if (!sample)
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory for %zu training vectors",
+                                ntrain);
+        for (size_t i = 0; i < ntrain; i++)
+            memcpy(sample + i * dim, data + (size_t)((double)i * n / ntrain) * dim,
+                   dim * sizeof *sample);
+        train = sample;
+    }
+    cs_status rc = CS_OK;
+    if (faiss_Index_train(v->idx, (idx_t)ntrain, train) != 0)
+        rc = cs_error_set(err, CS_ERR_VECTOR, "cannot train the vector index on %zu vectors: %s",
+                          ntrain, faiss_message());
+    free(sample);
+    return rc;
+}
+
+/* 1, 2, 3, 4, 6, 8, 12, 16, ...: steps of about 1.5x. */
+static size_t next_nprobe(size_t p)
+{
+    if (p < 2)
+        return p + 1;
+    return (p & (p - 1)) == 0 ? p / 2 * 3 : p / 3 * 4;
+}
+
+/* Sets nprobe to the smallest value on the ladder 1, 2, 3, 4, 6, 8, 12, ...
+ * (then nlist) whose recall@K on a sample of the indexed vectors reaches
+ * IVF_TARGET_RECALL. Each sampled vector is a query; its own id is left out
+ * of both result lists (it is always found, and would flatter the figure).
+ * The exact neighbours come from FAISS's brute-force k-NN over `data`. */
+static cs_status ivf_calibrate(vectors *v, size_t n, const int64_t *ids, const float *data,
+                               cs_error *err)
+{
+    enum { K = IVF_CALIBRATION_K, KQ = K + 1 };
+    size_t dim = (size_t)v->dim;
+    size_t nq = n < IVF_CALIBRATION_QUERIES ? n : IVF_CALIBRATION_QUERIES;
+    float *queries = malloc(nq * dim * sizeof *queries);
+    float *dist = malloc(nq * KQ * sizeof *dist);
+    idx_t *exact = malloc(nq * KQ * sizeof *exact);
+    idx_t *got = malloc(nq * KQ * sizeof *got);
+    size_t *rows = malloc(nq * sizeof *rows);
+    cs_status rc = CS_OK;
+    if (!queries || !dist || !exact || !got || !rows)
+        rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory calibrating the vector index");
+    for (size_t q = 0; rc == CS_OK && q < nq; q++) {
+        rows[q] = (size_t)(((double)q + 0.5) * n / nq);
+        memcpy(queries + q * dim, data + rows[q] * dim, dim * sizeof *queries);
+    }
+    char msg[256];
+    if (rc == CS_OK && cs_faiss_knn_ip(queries, nq, data, n, dim, KQ, dist, exact, msg,
+                                       sizeof msg) != 0)
+        rc = cs_error_set(err, CS_ERR_VECTOR, "exact search for calibration failed: %s", msg);
+    for (size_t i = 0; rc == CS_OK && i < nq * KQ; i++)
+        exact[i] = exact[i] >= 0 ? ids[exact[i]] : -1;   /* rows to ids */
+
+    size_t nprobe = 1;
+    while (rc == CS_OK) {
+        if (cs_faiss_ivf_search(v->idx, (idx_t)nq, queries, KQ, nprobe, dist, got, msg,
+                                sizeof msg) != 0) {
+            rc = cs_error_set(err, CS_ERR_VECTOR, "search for calibration failed: %s", msg);
+            break;
+        }
+        size_t hits = 0, total = 0;
+        for (size_t q = 0; q < nq; q++) {
+            int64_t self = ids[rows[q]];
+            const idx_t *e = exact + q * KQ, *g = got + q * KQ;
+            for (int i = 0, taken = 0; i < KQ && taken < K; i++) {
+                if (e[i] == self || e[i] < 0)
+                    continue;
+                taken++;
+                total++;
+                for (int j = 0, seen = 0; j < KQ && seen < K; j++) {
+                    if (g[j] == self || g[j] < 0)
+                        continue;
+                    seen++;
+                    if (g[j] == e[i]) {
+                        hits++;
+                        break;
+                    }
+                }
+            }
+        }
+        if (nprobe >= v->nlist || total == 0 || (double)hits >= IVF_TARGET_RECALL * total)
+            break;
+        size_t next = next_nprobe(nprobe);
+        nprobe = next < v->nlist ? next : v->nlist;
+    }
+    if (rc == CS_OK) {
+        v->nprobe = nprobe;
+        faiss_IndexIVF_set_nprobe(faiss_IndexIVF_cast(v->idx), nprobe);
+    }
+    free(queries);
+    free(dist);
+    free(exact);
+    free(got);
+    free(rows);
+    return rc;
+}
+
+static cs_status build_ivf(const char *model, int dim, size_t n, const int64_t *ids,
+                           const float *data, vectors **out, cs_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* Checked before training: a NaN would poison the centroids. */
+        size_t bad = first_non_finite(data + i * (size_t)dim, (size_t)dim);
+        if (bad < (size_t)dim)
+            return cs_error_set(err, CS_ERR_INVALID,
+                                "the vector for id %lld has a non-finite value at position %zu",
+                                (long long)ids[i], bad);
+    }
+    size_t nlist = ivf_nlist(n);
+    char desc[64];
+    snprintf(desc, sizeof desc, "IVF%zu,SQ8", nlist);
+    FaissIndex *idx = NULL;
+    if (faiss_index_factory(&idx, dim, desc, METRIC_INNER_PRODUCT) != 0)
+        return cs_error_set(err, CS_ERR_VECTOR, "cannot create a %d-dimension %s vector index: %s",
+                            dim, desc, faiss_message());
+    vectors *v = NULL;
+    cs_status rc = wrap(idx, model, dim, 0, &v, err);
+    if (rc != CS_OK)
+        return rc;
+    v->kind = VECTORS_IVF_SQ8;
+    v->nlist = nlist;
+    v->nprobe = 1;
+    v->trained_for = (int64_t)n;
+    rc = ivf_train(v, n, data, err);
+    if (rc == CS_OK)
+        rc = vectors_add(v, n, ids, data, err);
+    if (rc == CS_OK)
+        rc = ivf_calibrate(v, n, ids, data, err);
+    if (rc != CS_OK) {
+        vectors_free(v);
+        return rc;
+    }
+    *out = v;
+    return CS_OK;
+}
+
+cs_status vectors_build(const char *model, int dim, size_t n, const int64_t *ids,
+                        const float *data, vectors **out, cs_error *err)
+{
+    if (!out)
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_build: no output pointer");
+    *out = NULL;
+    if (n > 0 && (!ids || !data))
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_build: no ids or vectors");
+    int64_t exact_max = 0;
+    cs_status rc = vectors_exact_max(&exact_max, err);
+    if (rc != CS_OK)
+        return rc;
+    if ((uint64_t)n <= (uint64_t)exact_max) {
+        vectors *v = NULL;
+        rc = vectors_create(model, dim, &v, err);
+        if (rc == CS_OK)
+            rc = vectors_add(v, n, ids, data, err);
+        if (rc != CS_OK) {
+            vectors_free(v);
+            return rc;
+        }
+        *out = v;
+        return CS_OK;
+    }
+    rc = check_model_dim(model, dim, err);   /* before any training */
+    if (rc != CS_OK)
+        return rc;
+    return build_ivf(model, dim, n, ids, data, out, err);
 }

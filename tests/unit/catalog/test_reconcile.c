@@ -142,6 +142,46 @@ int main(int argc, char **argv)
     CHECK(fs_file_size(file) < 0);   /* read-only callers never write */
     vectors_free(v);
 
+    /* The kind follows the size (CAPSEARCH_EXACT_MAX stands in for the
+     * 50,000 default): exact while small; once past the threshold an owner
+     * that saves re-trains it as IVF, a read-only caller keeps what it has. */
+    for (int i = 12; i < 200; i++)
+        add_image(c, i);
+    setenv("CAPSEARCH_EXACT_MAX", "1000", 1);
+    CHECK_OK(vectors_reconcile(c, file, MODEL, true, &v, &rep, &err), &err);
+    CHECK(v && rep.rebuilt && rep.saved && !rep.retrained);
+    CHECK(v && vectors_get_kind(v) == VECTORS_EXACT);
+    vectors_free(v);
+    setenv("CAPSEARCH_EXACT_MAX", "50", 1);
+    CHECK_OK(vectors_reconcile(c, file, MODEL, false, &v, &rep, &err), &err);
+    CHECK(v && !rep.rebuilt && !rep.retrained && !rep.saved);
+    CHECK(v && vectors_get_kind(v) == VECTORS_EXACT);
+    vectors_free(v);
+    CHECK_OK(vectors_reconcile(c, file, MODEL, true, &v, &rep, &err), &err);
+    CHECK(v && !rep.rebuilt && rep.retrained && rep.saved);
+    CHECK(v && vectors_get_kind(v) == VECTORS_IVF_SQ8);
+    CHECK_INT_EQ(v ? vectors_count(v) : 0, 199);
+    CHECK_INT_EQ(v ? vectors_trained_for(v) : 0, 199);
+    vectors_free(v);
+    CHECK_OK(vectors_reconcile(c, file, MODEL, true, &v, &rep, &err), &err);
+    CHECK(v && !rep.retrained && !rep.saved && vectors_get_kind(v) == VECTORS_IVF_SQ8);
+    /* Saved by the indexer: re-trained first when the size calls for it
+     * (199 is under half of 1000: back to exact), in place. */
+    setenv("CAPSEARCH_EXACT_MAX", "1000", 1);
+    CHECK_OK(catalog_generation(c, &gen, &err), &err);
+    CHECK_OK(vectors_retrain_save(c, v, file, gen, &err), &err);
+    CHECK(v && vectors_get_kind(v) == VECTORS_EXACT && vectors_count(v) == 199);
+    vectors_free(v);
+    CHECK_OK(vectors_load(file, &v, &err), &err);
+    CHECK(v && vectors_get_kind(v) == VECTORS_EXACT && vectors_generation(v) == gen);
+    /* A threshold that is not a number is an error that names it. */
+    setenv("CAPSEARCH_EXACT_MAX", "lots", 1);
+    bool retrained = true;
+    CHECK_INT_EQ(vectors_retrain(c, v, &retrained, &err), CS_ERR_INVALID);
+    CHECK(strstr(err.message, "CAPSEARCH_EXACT_MAX") != NULL && !retrained);
+    unsetenv("CAPSEARCH_EXACT_MAX");
+    vectors_free(v);
+
     catalog_close(c);
     free(db);
     free(file);

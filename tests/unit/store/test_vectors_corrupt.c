@@ -86,23 +86,27 @@ static void reseal(unsigned char *b, size_t n)
     put_le(b + n - 8, XXH3_64bits(b, n - TRAILER_LEN), 8);
 }
 
-/* Header + payload + trailer as vectors.h describes them. */
+enum { HEADER_LEN = 48 };   /* magic, generation, dim, model id length, kind, nprobe,
+                               nlist, trained_for */
+
+/* Header + payload + trailer as vectors.h describes them (an exact index:
+ * kind 0, its IVF parameters 0). */
 static unsigned char *wrap_payload(const char *model, uint32_t dim, uint64_t gen,
                                    const unsigned char *payload, size_t plen, uint64_t trailer,
                                    size_t *len)
 {
     size_t mlen = strlen(model);
-    size_t n = 24 + mlen + plen + TRAILER_LEN;
-    unsigned char *b = malloc(n);
+    size_t n = HEADER_LEN + mlen + plen + TRAILER_LEN;
+    unsigned char *b = calloc(1, n);
     if (!b)
         return NULL;
-    memcpy(b, "CSVEC\0\0\2", 8);
+    memcpy(b, "CSVEC\0\0\3", 8);
     put_le(b + 8, gen, 8);
     put_le(b + 16, dim, 4);
     put_le(b + 20, mlen, 4);
-    memcpy(b + 24, model, mlen);
-    memcpy(b + 24 + mlen, payload, plen);
-    put_le(b + 24 + mlen + plen, trailer, 8);
+    memcpy(b + HEADER_LEN, model, mlen);
+    memcpy(b + HEADER_LEN + mlen, payload, plen);
+    put_le(b + HEADER_LEN + mlen + plen, trailer, 8);
     reseal(b, n);
     *len = n;
     return b;
@@ -184,14 +188,16 @@ int main(int argc, char **argv)
 
     /* Where things are, from the format description alone. */
     const size_t mlen = strlen(MODEL);
-    const size_t payload = 24 + mlen;
+    const size_t payload = HEADER_LEN + mlen;
     const size_t floats = payload + 4 + 33 + 4 + 33 + 8;
     const size_t idcount = floats + (size_t)NVEC * DIM * 4;
     const size_t idvals = idcount + 8;
     const size_t trailer = idvals + (size_t)NVEC * 8;
     const size_t checksum = trailer + 8;
     CHECK_INT_EQ(size, trailer + TRAILER_LEN);
-    CHECK(memcmp(good, "CSVEC\0\0\2", 8) == 0);
+    CHECK(memcmp(good, "CSVEC\0\0\3", 8) == 0);
+    for (size_t i = 24; i < HEADER_LEN; i++)
+        CHECK_INT_EQ(good[i], 0);   /* kind exact, no IVF parameters */
     CHECK(memcmp(good + payload, "IxM2", 4) == 0);
     CHECK(memcmp(good + payload + 37, "IxFI", 4) == 0);
     CHECK_INT_EQ(get_le(good + trailer, 8), GEN);
@@ -226,9 +232,16 @@ int main(int argc, char **argv)
     /* Other format versions, resealed so only the version refuses them. */
     unsigned char *b = malloc(size);
     memcpy(b, good, size);
-    b[7] = 3;
+    b[7] = 4;
     reseal(b, size);
-    expect_corrupt_saying(b, size, "a newer format version", "version 3", NULL);
+    expect_corrupt_saying(b, size, "a newer format version", "version 4", NULL);
+    /* Version 2: a 24-byte header (no kind or IVF parameters), checksummed. */
+    memcpy(b, good, 24);
+    b[7] = 2;
+    memcpy(b + 24, good + HEADER_LEN, size - HEADER_LEN);
+    reseal(b, size - (HEADER_LEN - 24));
+    expect_corrupt_saying(b, size - (HEADER_LEN - 24), "a version 2 file", "older format",
+                          "version 2");
     /* A file as version 1 wrote it: the same layout with an 8-byte trailer
      * (the generation) and no checksum. */
     memcpy(b, good, size);
@@ -273,7 +286,7 @@ int main(int argc, char **argv)
         expect_corrupt(b, size, what);
     }
     memcpy(b, good, size);
-    b[24 + 3] = '\0';
+    b[HEADER_LEN + 3] = '\0';
     reseal(b, size);
     expect_corrupt_saying(b, size, "NUL inside the model id", "NUL", NULL);
     /* FAISS counts claiming more vectors or floats than the file holds:
@@ -303,7 +316,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < size; i++) {
             memcpy(b, good, size);
             b[i] ^= bit == 8 ? 0xff : (unsigned char)(1u << bit);
-            bool opaque = (i >= 24 && i < payload) || (i >= floats && i < idcount) ||
+            bool opaque = (i >= HEADER_LEN && i < payload) || (i >= floats && i < idcount) ||
                           (i >= idvals && i < trailer);
             char what[64];
             if (bit == 8)

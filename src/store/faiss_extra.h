@@ -1,0 +1,31 @@
+/* The FAISS calls vectors.c needs that the upstream C API does not offer
+ * (per-search IVF parameters, brute-force k-NN over a plain array). Compiled
+ * against the C++ library in every build, with or without a faiss_c library.
+ * Each returns 0 on success, or -1 with the exception's text in msg. */
+#ifndef CS_STORE_FAISS_EXTRA_H
+#define CS_STORE_FAISS_EXTRA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <faiss/c_api/Index_c.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Searches an IVF index (not wrapped) with `nprobe` lists for this call only,
+ * so concurrent searches can use different values. */
+int cs_faiss_ivf_search(const FaissIndex *ivf, idx_t n, const float *x, idx_t k, size_t nprobe,
+                        float *distances, idx_t *labels, char *msg, size_t msg_size);
+
+/* The k largest inner products of each of nx queries with ny rows of y (row
+ * numbers in labels, -1 padding when ny < k); BLAS for batches of queries. */
+int cs_faiss_knn_ip(const float *x, size_t nx, const float *y, size_t ny, size_t d, size_t k,
+                    float *distances, idx_t *labels, char *msg, size_t msg_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,243 @@
+/* The C side of tools/bench/scale_vectors: builds a vector index of n
+ * synthetic clustered vectors with vectors_build (the kind the library would
+ * pick for n), and an exact index of the same vectors, and measures both in
+ * one run. Prints one JSON object.
+ *
+ * usage: scale_vectors_driver N [--dim D] [--clusters C] [--spread S]
+ *                               [--queries Q] [--seed X] [--dir DIR]
+ *
+ * Vectors: C centres drawn uniformly on the unit sphere; a vector is a
+ * centre plus Gaussian noise of total norm about S (per coordinate
+ * S / sqrt(D)), L2-normalised. Queries are Q more vectors drawn the same
+ * way (not in the index). Ids are 3 * row + 1, so they differ from rows. */
+#include <errno.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/fsutil.h"
+#include "store/vectors.h"
+
+enum { K = 10 };
+
+static uint64_t rng_state;
+
+static uint64_t rng_next(void)   /* splitmix64 */
+{
+    uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static double rng_normal(void)
+{
+    double u = ((double)(rng_next() >> 11) + 0.5) / 9007199254740992.0;
+    double v = ((double)(rng_next() >> 11) + 0.5) / 9007199254740992.0;
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+static void normalise(float *x, int dim)
+{
+    double norm = 0;
+    for (int i = 0; i < dim; i++)
+        norm += (double)x[i] * x[i];
+    norm = sqrt(norm);
+    for (int i = 0; i < dim; i++)
+        x[i] = (float)(x[i] / norm);
+}
+
+/* One vector near a random centre. */
+static void draw(const float *centres, int nclusters, int dim, double spread, float *out)
+{
+    const float *c = centres + (size_t)(rng_next() % (uint64_t)nclusters) * (size_t)dim;
+    double sigma = spread / sqrt((double)dim);
+    for (int i = 0; i < dim; i++)
+        out[i] = (float)(c[i] + sigma * rng_normal());
+    normalise(out, dim);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Bytes the process has allocated (heap and mmapped blocks). */
+static double allocated_bytes(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return (double)mi.uordblks + (double)mi.hblkhd;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double percentile(double *v, int n, double p)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int i = (int)ceil(p * n) - 1;
+    return v[i < 0 ? 0 : i];
+}
+
+static int fail(const char *what, const cs_error *err)
+{
+    fprintf(stderr, "scale_vectors_driver: %s: %s\n", what, err->message);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: scale_vectors_driver N [--dim D] [--clusters C] [--spread S] "
+                        "[--queries Q] [--seed X] [--dir DIR]\n");
+        return 2;
+    }
+    size_t n = strtoull(argv[1], NULL, 10);
+    int dim = 512, nclusters = 200, nq = 200;
+    double spread = 0.75;
+    const char *dir = "/tmp";
+    rng_state = 42;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--dim"))
+            dim = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--clusters"))
+            nclusters = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--spread"))
+            spread = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--queries"))
+            nq = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seed"))
+            rng_state = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--dir"))
+            dir = argv[i + 1];
+        else {
+            fprintf(stderr, "scale_vectors_driver: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (n < 1 || dim < 1 || nclusters < 1 || nq < 1) {
+        fprintf(stderr, "scale_vectors_driver: N, --dim, --clusters and --queries must be "
+                        "positive\n");
+        return 2;
+    }
+
+    float *centres = malloc((size_t)nclusters * (size_t)dim * sizeof *centres);
+    float *data = malloc(n * (size_t)dim * sizeof *data);
+    float *queries = malloc((size_t)nq * (size_t)dim * sizeof *queries);
+    int64_t *ids = malloc(n * sizeof *ids);
+    if (!centres || !data || !queries || !ids) {
+        fprintf(stderr, "scale_vectors_driver: out of memory for %zu vectors\n", n);
+        return 1;
+    }
+    for (int c = 0; c < nclusters; c++) {
+        for (int i = 0; i < dim; i++)
+            centres[(size_t)c * dim + i] = (float)rng_normal();
+        normalise(centres + (size_t)c * dim, dim);
+    }
+    for (size_t r = 0; r < n; r++) {
+        draw(centres, nclusters, dim, spread, data + r * (size_t)dim);
+        ids[r] = (int64_t)r * 3 + 1;
+    }
+    for (int q = 0; q < nq; q++)
+        draw(centres, nclusters, dim, spread, queries + (size_t)q * dim);
+
+    cs_error err;
+    double mem0 = allocated_bytes();
+    double t0 = now_s();
+    vectors *v = NULL;
+    if (vectors_build("bench", dim, n, ids, data, &v, &err) != CS_OK)
+        return fail("vectors_build", &err);
+    double build_s = now_s() - t0;
+    double mem = allocated_bytes() - mem0;
+
+    char *file = fs_path_join(dir, "scale_vectors_bench.vec");
+    if (!file)
+        return 1;
+    t0 = now_s();
+    if (vectors_save(v, file, 1, &err) != CS_OK)
+        return fail("vectors_save", &err);
+    double save_s = now_s() - t0;
+    int64_t disk = fs_file_size(file);
+    vectors *loaded = NULL;
+    t0 = now_s();
+    if (vectors_load(file, &loaded, &err) != CS_OK)
+        return fail("vectors_load", &err);
+    double load_s = now_s() - t0;
+    vectors_free(loaded);
+    remove(file);
+    free(file);
+
+    /* The exact reference, built the way an exact library index is. */
+    double emem0 = allocated_bytes();
+    t0 = now_s();
+    vectors *exact = NULL;
+    if (vectors_create("bench", dim, &exact, &err) != CS_OK ||
+        vectors_add(exact, n, ids, data, &err) != CS_OK)
+        return fail("exact index", &err);
+    double exact_build_s = now_s() - t0;
+    double exact_mem = allocated_bytes() - emem0;
+
+    double *lat = malloc((size_t)nq * sizeof *lat);
+    double *exact_lat = malloc((size_t)nq * sizeof *exact_lat);
+    int64_t *truth = malloc((size_t)nq * K * sizeof *truth);
+    if (!lat || !exact_lat || !truth)
+        return 1;
+    int64_t got[K];
+    float scores[K];
+    int found = 0;
+    for (int q = 0; q < nq; q++) {
+        t0 = now_s();
+        if (vectors_search(exact, queries + (size_t)q * dim, K, truth + (size_t)q * K, scores,
+                           &found, &err) != CS_OK)
+            return fail("exact search", &err);
+        exact_lat[q] = now_s() - t0;
+    }
+    long hits = 0, total = 0;
+    for (int q = 0; q < nq; q++) {
+        t0 = now_s();
+        if (vectors_search(v, queries + (size_t)q * dim, K, got, scores, &found, &err) != CS_OK)
+            return fail("search", &err);
+        lat[q] = now_s() - t0;
+        for (int i = 0; i < K; i++) {
+            total++;
+            for (int j = 0; j < found; j++)
+                if (got[j] == truth[(size_t)q * K + i]) {
+                    hits++;
+                    break;
+                }
+        }
+    }
+    printf("{\"n\": %zu, \"dim\": %d, \"clusters\": %d, \"spread\": %g, \"queries\": %d, "
+           "\"kind\": \"%s\", \"nlist\": %lld, \"nprobe\": %d, "
+           "\"build_s\": %.3f, \"memory_bytes\": %.0f, \"disk_bytes\": %lld, "
+           "\"save_s\": %.3f, \"load_s\": %.3f, \"recall_at_10\": %.4f, "
+           "\"search_ms_p50\": %.3f, \"search_ms_p99\": %.3f, "
+           "\"exact_build_s\": %.3f, \"exact_memory_bytes\": %.0f, "
+           "\"exact_search_ms_p50\": %.3f, \"exact_search_ms_p99\": %.3f}\n",
+           n, dim, nclusters, spread, nq,
+           vectors_get_kind(v) == VECTORS_EXACT ? "exact" : "ivf-sq8",
+           (long long)vectors_nlist(v), vectors_nprobe(v), build_s, mem, (long long)disk, save_s,
+           load_s, (double)hits / (double)total, 1e3 * percentile(lat, nq, 0.5),
+           1e3 * percentile(lat, nq, 0.99), exact_build_s, exact_mem,
+           1e3 * percentile(exact_lat, nq, 0.5), 1e3 * percentile(exact_lat, nq, 0.99));
+    vectors_free(v);
+    vectors_free(exact);
+    free(lat);
+    free(exact_lat);
+    free(truth);
+    free(centres);
+    free(data);
+    free(queries);
+    free(ids);
+    return 0;
+}
