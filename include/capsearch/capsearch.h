@@ -68,8 +68,11 @@ typedef enum cs_index_event {
     CS_EVENT_BATCH,       /* a batch was committed */
     CS_EVENT_FINISHED,
     CS_EVENT_WARNING,     /* something optional is missing (WordNet, OCR
-                             data): indexing goes on without it; `error`
-                             says what and how to get it */
+                             data, the recorded CLIP model): indexing goes
+                             on without it; `error` says what and how to
+                             get it */
+    CS_EVENT_EMBEDDED,    /* a batch of CLIP embeddings was committed
+                             (embedded of embed_total) */
 } cs_index_event;
 
 typedef struct cs_index_progress {
@@ -84,7 +87,12 @@ typedef struct cs_index_progress {
     uint64_t bytes;       /* bytes read so far */
     double elapsed_s;
     const char *path;     /* CS_EVENT_FILE_DONE: the file */
-    const char *error;    /* CS_EVENT_FILE_DONE: why it failed, or NULL */
+    const char *error;    /* CS_EVENT_FILE_DONE: why it failed, or NULL (also
+                             sent, without counting the file as failed, for
+                             a picture the CLIP model could not read) */
+    uint64_t embed_total; /* images lacking the CLIP model's embedding, known
+                             once the main pass is over */
+    uint64_t embedded;    /* of those, embedded so far */
 } cs_index_progress;
 
 typedef void (*cs_progress_fn)(const cs_index_progress *progress, void *user);
@@ -101,12 +109,32 @@ typedef struct cs_index_options {
     const char *ocr_languages;    /* Tesseract languages for text in pictures,
                                      "eng+deu"; NULL or "" = "eng"; "none" =
                                      no OCR */
+    const char *clip_model;       /* a CLIP model folder (Hugging Face layout):
+                                     recorded in the library and used by this
+                                     and later runs. NULL: the recorded one,
+                                     if any (a recorded folder that has gone
+                                     or cannot be loaded gives a warning and
+                                     no CLIP embeddings). A folder given here
+                                     that cannot be loaded is an error before
+                                     anything is indexed. */
+    int clip_precision;           /* with clip_model: CS_CLIP_F32 (0) or
+                                     CS_CLIP_INT8 (see cs_clip_precision);
+                                     without it the recorded precision */
 } cs_index_options;
 
 /* Indexes every image under the given folders (recursively, hidden entries
  * skipped): new and changed files are processed, renamed or copied files reuse
  * stored results, and entries of deleted files are removed. Files that cannot
- * be read or decoded are recorded in the errors table and do not stop the run. */
+ * be read or decoded are recorded in the errors table and do not stop the run.
+ *
+ * With a CLIP model (cs_index_options.clip_model, or the one recorded in
+ * the library) every image of the catalog without an embedding of that
+ * model is then embedded, 16 at a time, each batch committed. The model's
+ * id is "clip:" + the folder's name + ":" + a hash of its config.json, its
+ * safetensors header and a sample of its weights, so other weights give
+ * another id. Once every image has an embedding of it, the library's
+ * vectors (similar, search by picture, and the vector half of text search)
+ * move to that model; until then they stay on the earlier one. */
 cs_status cs_index(cs_library *lib, const char *const *dirs, size_t ndirs,
                    const cs_index_options *options, cs_index_progress *report,
                    cs_error *err);
@@ -354,6 +382,9 @@ typedef struct cs_results {
     size_t total_candidates;  /* distinct images found by any source */
     double took_ms;
     char *fts_query;          /* the FTS5 expression that was run (for explain) */
+    char *warning;            /* why a ranking the search would have used did
+                                 not run (the CLIP model cannot be loaded),
+                                 NULL when none */
 } cs_results;
 
 /* Restricts results; unset fields (NULL / has_* = 0) do not filter. */
@@ -373,8 +404,20 @@ typedef struct cs_search_options {
     double text_weight;   /* RRF weight of the text list; 0 = 1.0 */
     int rrf_k;            /* RRF constant; 0 = 60 */
     cs_filter filter;
+    int has_alpha;        /* alpha is set; otherwise 0.5 */
+    double alpha;         /* text search in a library whose vectors are a
+                             CLIP model's: 0 = the text ranking only (the
+                             text encoder does not run), 1 = the vector
+                             ranking only, between = both fused with RRF
+                             weights (1 - alpha) * text_weight and alpha.
+                             Outside 0..1 is CS_ERR_INVALID. */
 } cs_search_options;
 
+/* Ranked text search: the FTS5 ranking of captions, tags, text, names and
+ * related words; when the library's vectors are a CLIP model's and its
+ * folder loads, fused with the vector ranking of the query's CLIP text
+ * embedding (see alpha). Without the model the text ranking serves alone
+ * and results->warning says why. */
 cs_status cs_search(cs_library *lib, const char *query,
                     const cs_search_options *options, cs_results **out,
                     cs_error *err);
@@ -382,7 +425,9 @@ cs_status cs_search(cs_library *lib, const char *query,
 cs_status cs_search_similar(cs_library *lib, int64_t id,
                             const cs_search_options *options, cs_results **out,
                             cs_error *err);
-/* Images that look like the picture in `data` (any supported format). */
+/* Images that look like the picture in `data` (any supported format),
+ * embedded the way the library's vectors were (colour layout, the tagger's
+ * features, or the CLIP model's image tower). */
 cs_status cs_search_image(cs_library *lib, const uint8_t *data, size_t len,
                           const cs_search_options *options, cs_results **out,
                           cs_error *err);

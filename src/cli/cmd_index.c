@@ -96,8 +96,17 @@ static void on_progress(const cs_index_progress *p, void *user)
             cli_print_json(counters_json("walked", p));
         } else if (p->event == CS_EVENT_BATCH) {
             cli_print_json(counters_json("progress", p));
+        } else if (p->event == CS_EVENT_EMBEDDED) {
+            cli_print_json(counters_json("embedded", p));
         }
         fflush(stdout);
+        return;
+    }
+    if (v->tty && p->event == CS_EVENT_EMBEDDED) {
+        fprintf(stderr, "\rCLIP: %llu/%llu pictures embedded\033[K",
+                (unsigned long long)p->embedded, (unsigned long long)p->embed_total);
+        fflush(stderr);
+        v->drew = true;
         return;
     }
     if (v->tty && p->event == CS_EVENT_WALK_DONE)
@@ -125,10 +134,15 @@ static void usage(FILE *out)
             "  --ocr-lang LANGS  read text in pictures in these Tesseract languages,\n"
             "                    joined by '+' (default eng; e.g. eng+deu needs Debian's\n"
             "                    tesseract-ocr-deu); 'none' reads no text\n"
+            "  --model DIR       also embed every picture with this CLIP model (a folder\n"
+            "                    in Hugging Face layout); recorded, later runs use it;\n"
+            "                    searches use it once every picture has its embedding\n"
+            "  --precision P     with --model: f32 (default) or int8\n"
             "  --quiet           no progress bar and no summary\n"
             "  --db DIR, --json, --help as for every command\n\n"
             "With --json, progress is printed as JSON lines: {\"event\":\"walked\"...},\n"
-            "{\"event\":\"progress\"...}, {\"event\":\"error\",\"path\",\"reason\"},\n"
+            "{\"event\":\"progress\"...}, {\"event\":\"embedded\"...} (CLIP batches),\n"
+            "{\"event\":\"error\",\"path\",\"reason\"},\n"
             "{\"event\":\"warning\",\"message\"} (WordNet or OCR data missing: indexing\n"
             "goes on without it) and a final {\"event\":\"done\"...}.\n");
 }
@@ -144,11 +158,14 @@ int cmd_index(int argc, char **argv)
         {"no-purge", no_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},
         {"ocr-lang", required_argument, NULL, 'l'},
+        {"model", required_argument, NULL, 'M'},
+        {"precision", required_argument, NULL, 'P'},
         {0, 0, 0, 0},
     };
     cli_common common = {0};
     cs_index_options io = {0};
     bool quiet = false;
+    bool precision_given = false;
     long value;
     optind = 1;
     int opt;
@@ -188,12 +205,24 @@ int cmd_index(int argc, char **argv)
         case 'l':
             io.ocr_languages = optarg;
             break;
+        case 'M':
+            io.clip_model = optarg;
+            break;
+        case 'P':
+            if (strcmp(optarg, "f32") != 0 && strcmp(optarg, "int8") != 0)
+                return cli_usage_error("index", "--precision takes f32 or int8");
+            io.clip_precision = strcmp(optarg, "int8") == 0 ? CS_CLIP_INT8 : CS_CLIP_F32;
+            precision_given = true;
+            break;
         default:
             return cli_usage_error("index", "unknown option");
         }
     }
     if (optind >= argc)
         return cli_usage_error("index", "name at least one folder to index");
+    if (precision_given && !io.clip_model)
+        return cli_usage_error("index", "--precision goes with --model DIR (a library's "
+                                        "model keeps the precision it was given)");
 
     /* Decoding allocates and frees tens of megabytes per photo. Keep that
      * memory in the heap instead of mapping and faulting it in anew for every
@@ -238,6 +267,9 @@ int cmd_index(int argc, char **argv)
         if (done.failed)
             fprintf(stderr, "%llu file(s) could not be indexed: see 'capsearch errors'\n",
                     (unsigned long long)done.failed);
+        if (done.embed_total)
+            fprintf(stderr, "CLIP: %llu of %llu pictures embedded\n",
+                    (unsigned long long)done.embedded, (unsigned long long)done.embed_total);
     }
     if (rc != CS_OK && !common.json)
         code = cli_fail(&common, &err);

@@ -7,19 +7,27 @@
 #include "cli/cli.h"
 #include "views/views.h"
 #include "common/dates.h"
+#include "common/fsutil.h"
+
+/* The largest picture `search --image` reads (as the indexer's default). */
+#define MAX_IMAGE_BYTES (256ull << 20)
 
 typedef struct search_args {
     cli_common common;
     cs_search_options options;
-    const char *subject;     /* the query text, or the image id */
+    const char *subject;     /* the query text, the image id, or the picture's path */
+    const char *image;       /* search --image FILE */
 } search_args;
 
 static void print_results(const search_args *a, const cs_results *res)
 {
     if (a->common.json) {
-        cli_print_json(view_results(res, a->subject, a->options.explain, NULL));
+        cli_print_json(view_results(res, a->image ? NULL : a->subject, a->options.explain,
+                                    NULL));
         return;
     }
+    if (res->warning)
+        fprintf(stderr, "warning: %s\n", res->warning);
     if (res->count == 0)
         fprintf(stderr, "no images match '%s'\n", a->subject);
     for (size_t i = 0; i < res->count; i++) {
@@ -52,7 +60,10 @@ static void usage(FILE *out, const char *command)
                 "Finds images whose caption, tags, file path, date or camera match TEXT.\n"
                 "Words are matched with stemming (boats finds boat) and without accents.\n"
                 "\"quoted words\" must appear together, word* matches a prefix, -word\n"
-                "excludes. Any other character is searched for literally.\n\n");
+                "excludes. Any other character is searched for literally. When the\n"
+                "library's vectors come from a CLIP model, TEXT is also matched by\n"
+                "meaning and the two rankings are fused (see --alpha).\n"
+                "With --image FILE instead of TEXT: images that look like FILE.\n\n");
     fprintf(out,
             "options:\n"
             "  -k N          how many results (default 20, at most 1000)\n"
@@ -61,8 +72,37 @@ static void usage(FILE *out, const char *command)
             "  --folder DIR  only images in DIR or below\n"
             "  --from DAY    only images taken on or after DAY (YYYY-MM-DD)\n"
             "  --to DAY      only images taken on or before DAY\n"
-            "  --type T      only images of format T (jpeg, png, gif, webp, heif, ...)\n"
+            "  --type T      only images of format T (jpeg, png, gif, webp, heif, ...)\n");
+    if (strcmp(command, "similar") != 0)
+        fprintf(out,
+            "  --alpha A     0 to 1: the share of the CLIP ranking against the text\n"
+            "                ranking (default 0.5; 0 = text only, 1 = CLIP only)\n"
+            "  --image FILE  search by this picture instead of TEXT\n");
+    fprintf(out,
             "  --db DIR, --json, --help as for every command\n");
+}
+
+static bool parse_alpha(const char *text, double *out)
+{
+    char *end = NULL;
+    double v = strtod(text, &end);
+    if (!*text || !end || *end || !(v >= 0.0 && v <= 1.0))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* search --image FILE: the picture's bytes go to cs_search_image. */
+static cs_status search_image(cs_library *lib, const search_args *a, cs_results **res,
+                              cs_error *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    cs_status rc = fs_read_file(a->image, MAX_IMAGE_BYTES, &data, &len, err);
+    if (rc == CS_OK)
+        rc = cs_search_image(lib, data, len, &a->options, res, err);
+    free(data);
+    return rc;
 }
 
 static int parse(int argc, char **argv, search_args *a)
@@ -75,6 +115,8 @@ static int parse(int argc, char **argv, search_args *a)
         {"from", required_argument, NULL, 'F'},
         {"to", required_argument, NULL, 'T'},
         {"type", required_argument, NULL, 'y'},
+        {"alpha", required_argument, NULL, 'a'},
+        {"image", required_argument, NULL, 'i'},
         {0, 0, 0, 0},
     };
     const char *command = argv[0];
@@ -115,9 +157,27 @@ static int parse(int argc, char **argv, search_args *a)
         case 'y':
             a->options.filter.type = optarg;
             break;
+        case 'a':
+        case 'i':
+            if (strcmp(command, "similar") == 0)
+                return cli_usage_error(command, "unknown option");
+            if (opt == 'i') {
+                a->image = optarg;
+                break;
+            }
+            if (!parse_alpha(optarg, &a->options.alpha))
+                return cli_usage_error(command, "--alpha takes a number from 0 to 1");
+            a->options.has_alpha = 1;
+            break;
         default:
             return cli_usage_error(command, "unknown option");
         }
+    }
+    if (a->image) {
+        if (optind != argc)
+            return cli_usage_error(command, "give either TEXT or --image FILE, not both");
+        a->subject = a->image;
+        return EXIT_OK;
     }
     if (optind != argc - 1)
         return cli_usage_error(command, strcmp(command, "similar") == 0
@@ -149,8 +209,9 @@ static int run(int argc, char **argv, bool similar)
     }
     cs_results *res = NULL;
     cs_error err = {0};
-    cs_status rc = similar ? cs_search_similar(lib, id, &a.options, &res, &err)
-                           : cs_search(lib, a.subject, &a.options, &res, &err);
+    cs_status rc = similar   ? cs_search_similar(lib, id, &a.options, &res, &err)
+                   : a.image ? search_image(lib, &a, &res, &err)
+                             : cs_search(lib, a.subject, &a.options, &res, &err);
     if (rc == CS_OK)
         print_results(&a, res);
     else

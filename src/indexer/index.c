@@ -22,6 +22,7 @@
 #include "common/fsutil.h"
 #include "common/strbuf.h"
 #include "indexer/indexer_internal.h"
+#include "library/clip_model.h"
 #include "nn/nn.h"
 
 typedef struct known_file {
@@ -50,6 +51,10 @@ typedef struct run_state {
     char *tagger_problem;       /* why there is none, said once if there is work */
     int64_t *tagged;            /* ids with the tagger's features, ascending */
     size_t ntagged;
+    char *clip_dir;             /* the CLIP model in use, NULL: none */
+    char clip_id[CLIP_ID_MAX];
+    cs_clip_precision clip_precision;
+    cs_clip_model *clip;        /* opened when there is something to embed */
     cs_index_progress counters;
     bool oom;
 } run_state;
@@ -71,6 +76,8 @@ static void free_state(run_state *s)
     tagger_free(s->tagger);
     free(s->tagger_problem);
     free(s->tagged);
+    free(s->clip_dir);
+    cs_clip_close(s->clip);
 }
 
 static int compare_ids(const void *a, const void *b)
@@ -353,31 +360,129 @@ static cs_status choose_enrichments(run_state *s, analyze_context *actx, cs_erro
     return CS_OK;
 }
 
-/* Once every picture has the tagger's features, "more like this" moves to
- * them (until then the colour layout serves, complete). */
-static cs_status switch_to_tagger_vectors(run_state *s, cs_error *err)
+/* Moves the library's vectors to `model` (meta embedding_model, the index
+ * rebuilt from the catalog) once every image has an embedding of it; until
+ * then the earlier model serves, complete. */
+static cs_status switch_when_complete(cs_library *lib, const char *model, cs_error *err)
 {
-    cs_library *lib = s->lib;
-    if (!s->tagger || strcmp(lib->model, TAGGER_FEATURE_MODEL_ID) == 0)
+    if (strcmp(lib->model, model) == 0)
         return CS_OK;
     int64_t *ids = NULL;
-    size_t ntagged = 0;
+    size_t n = 0;
     cs_stats stats;
-    cs_status rc = catalog_embedding_ids(lib->cat, TAGGER_FEATURE_MODEL_ID, &ids, &ntagged, err);
+    cs_status rc = catalog_embedding_ids(lib->cat, model, &ids, &n, err);
     free(ids);
     if (rc == CS_OK)
         rc = catalog_stats(lib->cat, &stats, err);
-    if (rc != CS_OK || (int64_t)ntagged < stats.images)
+    if (rc != CS_OK || (int64_t)n < stats.images)
         return rc;
     rc = catalog_begin(lib->cat, err);
     if (rc == CS_OK)
-        rc = catalog_meta_set(lib->cat, "embedding_model", TAGGER_FEATURE_MODEL_ID, err);
+        rc = catalog_meta_set(lib->cat, "embedding_model", model, err);
     if (rc == CS_OK)
         rc = catalog_commit(lib->cat, err);
     else
         catalog_rollback(lib->cat);
     if (rc == CS_OK)
-        rc = library_set_model(lib, TAGGER_FEATURE_MODEL_ID, err);
+        rc = library_set_model(lib, model, err);
+    return rc;
+}
+
+/* "More like this" moves from the colour layout to the tagger's features;
+ * a CLIP model's vectors are kept. */
+static cs_status switch_to_tagger_vectors(run_state *s, cs_error *err)
+{
+    if (!s->tagger || strcmp(s->lib->model, CS_LAYOUT_MODEL_ID) != 0)
+        return CS_OK;
+    return switch_when_complete(s->lib, TAGGER_FEATURE_MODEL_ID, err);
+}
+
+/* The CLIP model given on the command line: it must load, before anything
+ * is indexed; then it is recorded for later runs. */
+static cs_status clip_given(run_state *s, cs_error *err)
+{
+    const char *given = s->options->clip_model;
+    if (s->options->clip_precision != CS_CLIP_F32 && s->options->clip_precision != CS_CLIP_INT8)
+        return cs_error_set(err, CS_ERR_INVALID, "unknown CLIP precision %d",
+                            s->options->clip_precision);
+    s->clip_precision = (cs_clip_precision)s->options->clip_precision;
+    if (!(s->clip_dir = realpath(given, NULL)))
+        return cs_error_errno(err, errno, "cannot use the CLIP model folder", given);
+    cs_status rc = clip_model_id(s->clip_dir, s->clip_id, sizeof s->clip_id, err);
+    if (rc != CS_OK)
+        return cs_error_prefix(err, "cannot use the CLIP model in '%s': ", s->clip_dir);
+    cs_clip_options options = {.precision = s->clip_precision, .max_batch = 16};
+    rc = cs_clip_open_with(s->clip_dir, &options, &s->clip, err);
+    if (rc != CS_OK)
+        return cs_error_prefix(err, "the CLIP model in '%s' cannot be loaded: ", s->clip_dir);
+    return clip_record_model(s->lib->cat, s->clip_dir, s->clip_id, s->clip_precision, err);
+}
+
+/* The model recorded by an earlier run; one that has gone is a warning
+ * (the run goes on without CLIP), said when there is something to do. */
+static cs_status clip_recorded(run_state *s, cs_error *err)
+{
+    cs_status rc = clip_recorded_model(s->lib->cat, &s->clip_dir, &s->clip_precision, err);
+    if (rc != CS_OK || !s->clip_dir)
+        return rc;
+    cs_error why;
+    rc = clip_model_id(s->clip_dir, s->clip_id, sizeof s->clip_id, &why);
+    if (rc == CS_ERR_NOMEM) {
+        *err = why;
+        return rc;
+    }
+    if (rc != CS_OK) {
+        char message[CS_ERROR_MESSAGE_MAX + 160];
+        snprintf(message, sizeof message, "the library's CLIP model cannot be used (%s): "
+                 "indexing goes on without CLIP embeddings; give --model DIR to use another",
+                 why.message);
+        warn(s, message);
+        free(s->clip_dir);
+        s->clip_dir = NULL;
+        s->clip_id[0] = '\0';
+        return CS_OK;
+    }
+    /* The folder's weights may have changed: the new id is recorded too. */
+    return clip_record_model(s->lib->cat, s->clip_dir, s->clip_id, s->clip_precision, err);
+}
+
+static cs_status choose_clip(run_state *s, cs_error *err)
+{
+    return s->options->clip_model ? clip_given(s, err) : clip_recorded(s, err);
+}
+
+/* Embeds what lacks the CLIP model's embedding, then moves the vectors to
+ * it once every image has one. */
+static cs_status run_clip(run_state *s, int threads, double started, cs_error *err)
+{
+    clip_stage_config config = {
+        .lib = s->lib,
+        .model_dir = s->clip_dir,
+        .model_id = s->clip_id,
+        .precision = s->clip_precision,
+        .model = &s->clip,
+        .threads = threads,
+        .cancel = s->options->cancel,
+        .progress = s->options->progress,
+        .progress_user = s->options->progress_user,
+        .counters = &s->counters,
+        .started = started,
+    };
+    clip_stage_result result;
+    cs_status rc = clip_stage_run(&config, &result, err);
+    if (rc != CS_OK && result.open_failed) {
+        warn(s, err->message);   /* the recorded model broke: the rest of the run stands */
+        return CS_OK;
+    }
+    if (rc == CS_OK && result.failed) {
+        char message[CS_ERROR_MESSAGE_MAX];
+        snprintf(message, sizeof message, "%zu picture(s) could not be read for the CLIP model "
+                 "(first: %s); the library's vectors move to it once every picture has an "
+                 "embedding", result.failed, result.first_failure);
+        warn(s, message);
+    }
+    if (rc == CS_OK)
+        rc = switch_when_complete(s->lib, s->clip_id, err);
     return rc;
 }
 
@@ -398,6 +503,8 @@ static cs_status run(run_state *s, const char *const *dirs, size_t ndirs, double
     cs_status rc = resolve_roots(s, dirs, ndirs, err);
     if (rc == CS_OK)
         rc = set_model_if_new(s->lib, err);
+    if (rc == CS_OK)
+        rc = choose_clip(s, err);
     if (rc == CS_OK)
         rc = tagging_open(&s->tagger, &s->tagger_problem, &(bool){false}, err);
     if (rc == CS_OK)
@@ -452,6 +559,8 @@ static cs_status run(run_state *s, const char *const *dirs, size_t ndirs, double
         rc = index_backfill_related(s->lib, o, err);
     if (rc == CS_OK && !interrupted)
         rc = switch_to_tagger_vectors(s, err);
+    if (rc == CS_OK && !interrupted && s->clip_dir)
+        rc = run_clip(s, pc.threads, started, err);
     return rc;
 }
 

@@ -145,4 +145,32 @@ cs_status index_related_current(cs_library *lib, cs_error *err);
 
 cs_status pipeline_run(const pipeline_config *config, cs_error *err);
 
+/* The CLIP stage (clip_stage.c): embeddings of `model_id` for every image
+ * in the catalog that has none. `model` is NULL until there is work: it is
+ * then opened from model_dir (a failure sets open_failed). Takes the lock
+ * of nothing: the caller holds the library's writer lock. */
+typedef struct clip_stage_config {
+    cs_library *lib;
+    const char *model_dir;
+    const char *model_id;
+    cs_clip_precision precision;
+    cs_clip_model **model;
+    int threads;                  /* preprocessing threads */
+    volatile int *cancel;
+    cs_progress_fn progress;
+    void *progress_user;
+    cs_index_progress *counters;
+    double started;
+} clip_stage_config;
+
+typedef struct clip_stage_result {
+    size_t embedded;
+    size_t failed;                /* pictures that could not be read for CLIP */
+    char first_failure[512];
+    bool open_failed;             /* the model could not be opened: err says why */
+} clip_stage_result;
+
+cs_status clip_stage_run(const clip_stage_config *config, clip_stage_result *result,
+                         cs_error *err);
+
 #endif

@@ -157,15 +157,16 @@ typedef struct writer {
     double last_vector_save;
 } writer;
 
-/* The dimension of the library's vector model, 0 for a model this build
- * does not compute (its vectors are left alone). */
+/* The dimension of the library's vector model. A model whose vectors are
+ * computed after this stage (CLIP) takes its index's: replaced and copied
+ * images are still kept current here. 0 when there is neither. */
 static int vector_dim(const cs_library *lib)
 {
     if (strcmp(lib->model, CS_LAYOUT_MODEL_ID) == 0)
         return CS_LAYOUT_DIM;
     if (strcmp(lib->model, TAGGER_FEATURE_MODEL_ID) == 0)
         return TAGGER_FEATURE_DIM;
-    return 0;
+    return lib->vec ? vectors_dim(lib->vec) : 0;
 }
 
 static bool writes_vectors(const writer *w)
@@ -288,11 +289,12 @@ static cs_status write_reused(writer *w, index_result *r, int64_t *id, cs_error 
         return write_indexed(w, r, id, err);
     }
     if (rc == CS_OK && writes_vectors(w) && *id != job->old_id) {
-        float data[CS_LAYOUT_DIM > TAGGER_FEATURE_DIM ? CS_LAYOUT_DIM : TAGGER_FEATURE_DIM];
-        cs_status got = catalog_get_embedding(cat, *id, w->config->lib->model,
-                                              vector_dim(w->config->lib), data, err);
+        /* read straight into the batch's next slot */
+        size_t dim = (size_t)vector_dim(w->config->lib);
+        cs_status got = catalog_get_embedding(cat, *id, w->config->lib->model, (int)dim,
+                                              w->add_data + w->nadd * dim, err);
         if (got == CS_OK)
-            queue_vector_add(w, *id, data);
+            w->add_ids[w->nadd++] = *id;
         else if (got != CS_ERR_NOT_FOUND)
             rc = got;
     }

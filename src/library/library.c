@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "image/image.h"
+#include "library/clip_model.h"
 
 const char *cs_version(void)
 {
@@ -78,6 +79,7 @@ cs_status cs_library_open(const char *dir, const cs_open_options *options,
     pthread_mutex_init(&lib->mu, NULL);
     pthread_mutex_init(&lib->refresh_mu, NULL);
     pthread_mutex_init(&lib->tagger_mu, NULL);
+    pthread_mutex_init(&lib->clip_mu, NULL);
     lib->read_only = options->read_only;
     cs_status rc = library_paths(lib, dir, err);
     if (rc == CS_OK && options->must_exist && fs_file_size(lib->catalog_path) < 0)
@@ -114,6 +116,8 @@ void cs_library_close(cs_library *lib)
     pthread_mutex_destroy(&lib->mu);
     pthread_mutex_destroy(&lib->refresh_mu);
     pthread_mutex_destroy(&lib->tagger_mu);
+    library_clip_close(lib);
+    pthread_mutex_destroy(&lib->clip_mu);
     tagger_session_free(lib->tagger_session);
     tagger_free(lib->tagger);
     free(lib->dir);
@@ -240,7 +244,7 @@ cs_status library_save_vectors(cs_library *lib, cs_error *err)
     int64_t generation = 0;
     cs_status rc = catalog_generation(lib->cat, &generation, err);
     if (rc == CS_OK)
-        rc = vectors_save(lib->vec, lib->vectors_path, generation, err);
+        rc = vectors_retrain_save(lib->cat, lib->vec, lib->vectors_path, generation, err);
     return rc;
 }
 

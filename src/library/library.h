@@ -36,6 +36,11 @@ struct cs_library {
                                  vectors are the tagger's */
     tagger_session *tagger_session;   /* one, used under tagger_mu */
     pthread_mutex_t tagger_mu;
+    cs_clip_model *clip;      /* the CLIP model of the vectors, opened on the
+                                 first text or picture search (clip_model.c) */
+    char *clip_for;           /* the model id `clip` was opened (or failed) for */
+    cs_error clip_error;      /* why it failed, kept until the id changes */
+    pthread_mutex_t clip_mu;  /* guards the three: a model runs one call at a time */
     catalog **readers;        /* idle reader connections */
     size_t nreaders, capreaders;
 };

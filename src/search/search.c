@@ -1,7 +1,7 @@
-/* Answering a query: each source produces a ranked list (today the FTS5
- * text ranking; the vector ranking joins when a text encoder is installed),
- * reciprocal rank fusion merges them, and the page asked for is filled from
- * the catalog. */
+/* Answering a query: each source produces a ranked list (the FTS5 text
+ * ranking; the vector ranking of the query's CLIP text embedding when the
+ * library's vectors are a CLIP model's), reciprocal rank fusion merges
+ * them, and the page asked for is filled from the catalog. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "image/image.h"
+#include "library/clip_model.h"
 #include "library/library.h"
 #include "search/fusion.h"
 #include "search/ftsquery.h"
@@ -21,10 +22,12 @@
 /* Each source contributes at least this many candidates to the fusion, so a
  * document ranked well by one source and moderately by another is seen. */
 #define MIN_CANDIDATES 100
+#define DEFAULT_ALPHA 0.5
 
 typedef struct search_params {
     int k, offset, rrf_k;
     double text_weight;
+    double alpha;
     int explain;
     cs_filter filter;
 } search_params;
@@ -36,6 +39,10 @@ static cs_status check_options(const cs_search_options *o, search_params *p, cs_
     p->rrf_k = o && o->rrf_k ? o->rrf_k : DEFAULT_RRF_K;
     p->text_weight = o && o->text_weight > 0 ? o->text_weight : 1.0;
     p->explain = o ? o->explain : 0;
+    p->alpha = o && o->has_alpha ? o->alpha : DEFAULT_ALPHA;
+    if (!(p->alpha >= 0.0 && p->alpha <= 1.0))   /* NaN too */
+        return cs_error_set(err, CS_ERR_INVALID, "alpha must be a number from 0 to 1, got %g",
+                            p->alpha);
     p->filter = o ? o->filter : (cs_filter){0};
     if (p->filter.has_from && p->filter.has_to && p->filter.from > p->filter.to)
         return cs_error_set(err, CS_ERR_INVALID, "the date range ends before it starts");
@@ -60,6 +67,7 @@ void cs_results_free(cs_results *results)
     }
     free(results->items);
     free(results->fts_query);
+    free(results->warning);
     free(results);
 }
 
@@ -146,6 +154,83 @@ static bool has_filter(const cs_filter *f)
     return (f->folder && *f->folder) || f->has_from || f->has_to || (f->type && *f->type);
 }
 
+/* The text ranking of the FTS5 expression; *ids and *scores malloc'd. */
+static cs_status text_ranking(catalog *reader, const char *match, const search_params *p,
+                              int64_t **ids, double **scores, size_t *n, cs_error *err)
+{
+    int want = p->offset + p->k;
+    return catalog_fts_search(reader, match, &p->filter,
+                              want > MIN_CANDIDATES ? want : MIN_CANDIDATES, ids, scores, n,
+                              err);
+}
+
+static cs_status vector_ranking(catalog *reader, const vectors *v, const float *query,
+                                int64_t exclude, const search_params *p, int64_t **ids_out,
+                                double **scores_out, size_t *n_out, cs_error *err);
+
+/* The query's CLIP text embedding when the vectors are a CLIP model's and
+ * alpha wants them; *query NULL otherwise. A model that cannot be loaded
+ * leaves the text ranking alone, with results->warning saying why. */
+static cs_status text_vector(cs_library *lib, const vectors *v, const char *query,
+                             const search_params *p, float **out, cs_results *results,
+                             cs_error *err)
+{
+    *out = NULL;
+    if (!v || p->alpha <= 0.0 || !clip_is_model_id(vectors_model(v)))
+        return CS_OK;
+    float *q = malloc((size_t)vectors_dim(v) * sizeof *q);
+    if (!q)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    cs_error why;
+    cs_status rc = library_clip_text(lib, vectors_model(v), query, q, vectors_dim(v), &why);
+    if (rc == CS_OK) {
+        *out = q;
+        return CS_OK;
+    }
+    free(q);
+    if (rc == CS_ERR_NOMEM) {
+        *err = why;
+        return rc;
+    }
+    char *warning = malloc(CS_ERROR_MESSAGE_MAX + 64);
+    if (!warning)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    snprintf(warning, CS_ERROR_MESSAGE_MAX + 64, "text ranking only: %s", why.message);
+    results->warning = warning;
+    return CS_OK;
+}
+
+/* The text list (unless alpha is 1 and the vectors serve) and the vector
+ * list (when there is a query vector), weighted by alpha, fused. */
+static cs_status hybrid(catalog *reader, const vectors *v, const char *match,
+                        const float *qvec, const search_params *p, cs_results *results,
+                        cs_error *err)
+{
+    int64_t *tids = NULL, *vids = NULL;
+    double *tscores = NULL, *vscores = NULL;
+    size_t tn = 0, vn = 0;
+    fusion_list lists[2];
+    size_t nlists = 0;
+    cs_status rc = CS_OK;
+    bool text = !qvec || p->alpha < 1.0;
+    if (text) {
+        rc = text_ranking(reader, match, p, &tids, &tscores, &tn, err);
+        double weight = qvec ? (1.0 - p->alpha) * p->text_weight : p->text_weight;
+        lists[nlists++] = (fusion_list){"text", weight, tn, tids, tscores};
+    }
+    if (rc == CS_OK && qvec) {
+        rc = vector_ranking(reader, v, qvec, 0, p, &vids, &vscores, &vn, err);
+        lists[nlists++] = (fusion_list){"vector", p->alpha, vn, vids, vscores};
+    }
+    if (rc == CS_OK)
+        rc = fuse_into(reader, lists, nlists, p, results, err);
+    free(tids);
+    free(tscores);
+    free(vids);
+    free(vscores);
+    return rc;
+}
+
 cs_status cs_search(cs_library *lib, const char *query, const cs_search_options *options,
                     cs_results **out, cs_error *err)
 {
@@ -154,28 +239,26 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
     search_params p;
     cs_results *results = NULL;
     catalog *reader = NULL;
+    vectors *v = NULL;
+    float *qvec = NULL;
     cs_status rc = check_options(options, &p, err);
     if (rc == CS_OK)
         rc = new_results(&results, err);
     if (rc == CS_OK)
         rc = fts_query_build_expanded(query ? query : "", expand_word, NULL,
                                       &results->fts_query, err);
-    if (rc == CS_OK && results->fts_query && !(reader = library_acquire_reader(lib, err)))
+    /* No searchable word: nothing to rank, by text or by meaning. */
+    bool words = rc == CS_OK && results->fts_query;
+    if (words && !(reader = library_acquire_reader(lib, err)))
         rc = err->code;
-    if (rc == CS_OK && results->fts_query) {
-        int64_t *ids = NULL;
-        double *scores = NULL;
-        size_t n = 0;
-        int want = p.offset + p.k;
-        rc = catalog_fts_search(reader, results->fts_query, &p.filter,
-                                want > MIN_CANDIDATES ? want : MIN_CANDIDATES, &ids, &scores,
-                                &n, err);
-        fusion_list text = {"text", p.text_weight, n, ids, scores};
-        if (rc == CS_OK)
-            rc = fuse_into(reader, &text, 1, &p, results, err);
-        free(ids);
-        free(scores);
+    if (rc == CS_OK && words) {
+        v = library_acquire_vectors(lib);
+        rc = text_vector(lib, v, query, &p, &qvec, results, err);
     }
+    if (rc == CS_OK && words)
+        rc = hybrid(reader, v, results->fts_query, qvec, &p, results, err);
+    free(qvec);
+    vectors_release(v);
     library_release_reader(lib, reader);
     return finish(rc, results, started, out);
 }
@@ -298,13 +381,15 @@ static cs_status picture_vector(cs_library *lib, const vectors *v, const uint8_t
     if (!data || len == 0)
         return cs_error_set(err, CS_ERR_INVALID,
                             "no picture to search with: the image data is empty");
+    if (clip_is_model_id(vectors_model(v)))
+        return library_clip_image(lib, vectors_model(v), data, len, out, vectors_dim(v), err);
     bool layout = vectors_dim(v) == CS_LAYOUT_DIM && strcmp(vectors_model(v), CS_LAYOUT_MODEL_ID) == 0;
     bool features = vectors_dim(v) == TAGGER_FEATURE_DIM &&
                     strcmp(vectors_model(v), TAGGER_FEATURE_MODEL_ID) == 0;
     if (!layout && !features)
         return cs_error_set(err, CS_ERR_UNSUPPORTED,
-                            "searching by picture needs the %s or %s image vectors, but this "
-                            "library holds %s vectors", CS_LAYOUT_MODEL_ID,
+                            "searching by picture needs the %s, %s or CLIP image vectors, but "
+                            "this library holds %s vectors", CS_LAYOUT_MODEL_ID,
                             TAGGER_FEATURE_MODEL_ID, vectors_model(v));
     cs_decode_options options = {
         .target_min_side = layout ? CS_ANALYSIS_MIN_SIDE : TAGGER_DECODE_MIN_SIDE,
@@ -331,7 +416,6 @@ cs_status cs_search_image(cs_library *lib, const uint8_t *data, size_t len,
     *out = NULL;
     double started = fs_now_seconds();
     search_params p;
-    float query[CS_LAYOUT_DIM > TAGGER_FEATURE_DIM ? CS_LAYOUT_DIM : TAGGER_FEATURE_DIM];
     cs_status rc = check_options(options, &p, err);
     if (rc != CS_OK)
         return rc;
@@ -340,13 +424,16 @@ cs_status cs_search_image(cs_library *lib, const uint8_t *data, size_t len,
         return no_vectors(err);
     catalog *reader = NULL;
     cs_results *results = NULL;
-    rc = picture_vector(lib, v, data, len, query, err);
+    float *query = malloc((size_t)vectors_dim(v) * sizeof *query);
+    rc = query ? picture_vector(lib, v, data, len, query, err)
+               : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
     if (rc == CS_OK && !(reader = library_acquire_reader(lib, err)))
         rc = err->code;
     if (rc == CS_OK)
         rc = new_results(&results, err);
     if (rc == CS_OK)
         rc = search_by_vector(lib, reader, v, query, 0, &p, results, err);
+    free(query);
     library_release_reader(lib, reader);
     vectors_release(v);
     return finish(rc, results, started, out);

@@ -123,6 +123,27 @@ static bool flag_param(const http_request *req, const char *name)
     return on;
 }
 
+/* alpha (0..1), the share of the CLIP ranking in a text search. On a bad
+ * value writes the 400 and returns false. */
+static bool alpha_param(const http_request *req, cs_search_options *options,
+                        http_response *resp)
+{
+    char *text = NULL;
+    int found = http_query_param(req->raw_query, "alpha", &text);
+    bool ok = found == 0;
+    if (found == 1) {
+        char *end = NULL;
+        double v = strtod(text, &end);
+        ok = *text && end && *end == '\0' && v >= 0.0 && v <= 1.0;
+        options->alpha = v;
+        options->has_alpha = 1;
+    }
+    free(text);
+    if (!ok)
+        reply_bad(resp, "alpha must be a number from 0 to 1");
+    return ok;
+}
+
 /* Strings the options point at, owned here. */
 typedef struct search_params {
     cs_search_options options;
@@ -154,6 +175,8 @@ static bool parse_search_params(const http_request *req, search_params *p, http_
     }
     p->options.offset = r ? (int)v : 0;
     p->options.explain = flag_param(req, "explain");
+    if (!alpha_param(req, &p->options, resp))
+        return false;
     const char *strings[] = {"q", "folder", "type"};
     char **slots[] = {&p->q, &p->folder, &p->type};
     for (int i = 0; i < 3; i++)

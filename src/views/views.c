@@ -76,6 +76,8 @@ json_t *view_results(const cs_results *res, const char *query, bool explain,
         json_object_set_new(doc, "query", view_text(query));
     if (doc && explain && res->fts_query)
         json_object_set_new(doc, "fts_query", view_text(res->fts_query));
+    if (doc && res->warning)
+        json_object_set_new(doc, "warning", view_text(res->warning));
     return doc;
 }
 
@@ -125,13 +127,15 @@ json_t *view_stats(const cs_stats *st, const char *library_dir)
 json_t *view_index_progress(const cs_index_progress *p)
 {
     double rate = p->elapsed_s > 0 ? (double)p->done / p->elapsed_s : 0.0;
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:I, s:I}",
                      "total", (json_int_t)p->total, "done", (json_int_t)p->done,
                      "indexed", (json_int_t)p->indexed, "reused", (json_int_t)p->reused,
                      "failed", (json_int_t)p->failed, "unchanged", (json_int_t)p->unchanged,
                      "removed", (json_int_t)p->removed, "elapsed_s", p->elapsed_s,
                      "files_per_s", rate,
-                     "eta_s", rate > 0 ? (double)(p->total - p->done) / rate : 0.0);
+                     "eta_s", rate > 0 ? (double)(p->total - p->done) / rate : 0.0,
+                     "embed_total", (json_int_t)p->embed_total,
+                     "embedded", (json_int_t)p->embedded);
 }
 
 json_t *view_errors(const cs_error_list *list)
