@@ -247,6 +247,19 @@ cs_status st_open_buffer(const char *name, const void *data, size_t size, st_fil
     return CS_OK;
 }
 
+void st_release(const st_file *f, const st_tensor *t)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (!f->mapped || page <= 0 || t->nbytes == 0)
+        return;
+    /* only the whole pages inside the tensor: its neighbours keep theirs */
+    uintptr_t begin = (uintptr_t)t->data, end = begin + t->nbytes;
+    uintptr_t first = (begin + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t last = end & ~((uintptr_t)page - 1);
+    if (last > first)
+        madvise((void *)first, last - first, MADV_DONTNEED);   /* advice: failure is harmless */
+}
+
 void st_close(st_file *f)
 {
     if (!f)

@@ -56,4 +56,9 @@ size_t st_dtype_size(st_dtype dtype);
  * float32. CS_ERR_UNSUPPORTED for other dtypes. */
 cs_status st_to_f32(const st_file *file, const st_tensor *tensor, float *out, cs_error *err);
 
+/* Tells the kernel this process is done with the tensor's bytes: the file's
+ * pages under it leave the resident set (a copied model would otherwise
+ * count twice until the file is closed). Reading it again still works. */
+void st_release(const st_file *file, const st_tensor *tensor);
+
 #endif

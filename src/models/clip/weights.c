@@ -83,6 +83,7 @@ static cs_status take(loader *l, float **out, cs_error *err, int ndim, const int
     if (!data)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory loading '%s'", name);
     cs_status rc = st_to_f32(l->file, t, data, err);
+    st_release(l->file, t);
     if (rc != CS_OK) {
         free(data);
         return rc;
