@@ -14,7 +14,7 @@ Checks, each within 1e-4 (max abs diff):
     torch's activation of the same name, within 1e-4 * max(1, max|ref|); the
     first layer that diverges is reported;
   - `embed --precision int8` on the small models: cosine similarity with
-    torch's float32 embeddings at least 0.99 (reported).
+    torch's float32 embeddings at least 0.995 (reported).
 
 Exit 77 (skipped) without python3-torch unless CAPSEARCH_REQUIRE_MODELS=1.
 The sample photos (tools/fetch-samples.sh) are skipped when absent unless
@@ -35,7 +35,7 @@ import numpy as np
 
 CAPSEARCH, GEN, TORCH_CLIP = sys.argv[1:4]
 TOLERANCE = 1e-4
-INT8_MIN_COSINE = 0.99
+INT8_MIN_COSINE = 0.995
 SAMPLES = os.environ.get("CAPSEARCH_SAMPLES") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "capsearch", "samples")
 TEXTS = [

@@ -1,7 +1,7 @@
 """capsearch embed in batches, with threads and in int8, against numpy_clip.py
 (float64): many images and texts of different lengths in one call, split
 unevenly over workers; --threads 1 --batch 1 gives the same numbers; the int8
-path stays within cosine 0.99 of the reference; --dump-layers writes every
+path stays within cosine 0.995 of the reference; --dump-layers writes every
 layer, ending with the printed embedding; bad options are refused."""
 import json
 import os
@@ -17,7 +17,7 @@ import numpy_clip  # noqa: E402
 
 CAPSEARCH, GEN = sys.argv[1], sys.argv[2]
 TOLERANCE = 1e-4
-INT8_MIN_COSINE = 0.99
+INT8_MIN_COSINE = 0.995
 failures = 0
 
 
