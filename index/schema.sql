@@ -1,4 +1,4 @@
--- capsearch catalog, schema version 3: what a new library is created with.
+-- capsearch catalog, schema version 4: what a new library is created with.
 -- index/migrations/ holds the steps from each older version; a test checks
 -- that migrating a version-1 catalog yields exactly this schema.
 -- See index/FORMAT.md for the meaning of every table and column.
@@ -93,3 +93,19 @@ CREATE TABLE errors (
     reason   TEXT NOT NULL,
     at       INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+CREATE TABLE concept_embeddings (
+    model   TEXT NOT NULL,
+    concept TEXT NOT NULL,
+    prompts TEXT NOT NULL,
+    dim     INTEGER NOT NULL,
+    data    BLOB NOT NULL,
+    PRIMARY KEY (model, concept)
+);
+
+CREATE TABLE zeroshot (
+    image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    model    TEXT NOT NULL,
+    sentence TEXT NOT NULL,
+    words    TEXT NOT NULL
+);

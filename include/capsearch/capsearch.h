@@ -93,6 +93,10 @@ typedef struct cs_index_progress {
     uint64_t embed_total; /* images lacking the CLIP model's embedding, known
                              once the main pass is over */
     uint64_t embedded;    /* of those, embedded so far */
+    uint64_t captioned;   /* images given a zero-shot caption by the CLIP
+                             model (its concepts as tags of kind "concept") */
+    uint64_t concepts_embedded;  /* concept text embeddings computed by this
+                             run (0 once the model's are in the catalog) */
 } cs_index_progress;
 
 typedef void (*cs_progress_fn)(const cs_index_progress *progress, void *user);
@@ -162,6 +166,12 @@ typedef struct cs_caption_face {
     float expression_score;
 } cs_caption_face;
 
+typedef struct cs_caption_candidate {
+    char *sentence;       /* "A dog on a beach at sunset." */
+    char *prompt;         /* what CLIP embedded: "a photo of a dog on a beach at sunset." */
+    float score;          /* its cosine with the picture's CLIP embedding */
+} cs_caption_candidate;
+
 typedef struct cs_caption {
     int width, height;    /* full size, after orientation */
     char *caption;        /* the sentence(s) */
@@ -173,6 +183,17 @@ typedef struct cs_caption {
     size_t nobjects;
     cs_caption_face *faces;
     size_t nfaces;
+    /* With a CLIP model (cs_captioner_use_clip): the zero-shot caption, also
+     * in front of `caption`, its concepts are `tags` of kind "concept". */
+    char *zeroshot;                    /* the chosen sentence, "" when none */
+    cs_caption_candidate *candidates;  /* as composed; `zeroshot` is the best */
+    size_t ncandidates;
+    cs_caption_tag *concepts;          /* the highest concept probabilities
+                                          (softmax over the vocabulary), best
+                                          first; kind: "object", "scene",
+                                          "activity", "event", "weather",
+                                          "picture" */
+    size_t nconcepts;
 } cs_caption;
 
 typedef struct cs_captioner cs_captioner;
@@ -197,6 +218,13 @@ const char *cs_captioner_warnings(const cs_captioner *captioner);
 cs_status cs_caption_file(cs_captioner *captioner, const char *path, cs_caption **out,
                           cs_error *err);
 void cs_caption_free(cs_caption *caption);
+/* Adds zero-shot captions from the CLIP model in `model_dir` (see
+ * cs_caption). The concept vocabulary's embeddings are read from, or
+ * computed once and stored in, the catalog of the library in `library_dir`
+ * when one is there (NULL or no catalog: computed in memory, which takes a
+ * while for a real model). Needs WordNet: CS_ERR_NOT_FOUND without it. */
+cs_status cs_captioner_use_clip(cs_captioner *captioner, const char *model_dir,
+                                const char *library_dir, cs_error *err);
 
 /* ---- CLIP models ---- */
 
@@ -229,6 +257,9 @@ cs_status cs_clip_embed_image_file(cs_clip_model *model, const char *path, float
 typedef enum cs_clip_precision {
     CS_CLIP_F32 = 0,    /* float32 weights and activations (the default) */
     CS_CLIP_INT8 = 1,   /* int8 GEMMs: weights per output channel, activations per row */
+    CS_CLIP_F16 = 2,    /* float16 copies of the blocks' weight matrices, widened in the
+                           GEMM; activations float32. Half the bytes to read: for queries
+                           (one short text), embeddings within cosine 0.9999 of f32 */
 } cs_clip_precision;
 
 typedef struct cs_clip_options {
@@ -376,6 +407,12 @@ typedef struct cs_result {
     cs_source_rank sources[CS_MAX_SOURCES];
 } cs_result;
 
+/* One term of a composed query ("beach" + 2:"sunset" - "people"). */
+typedef struct cs_query_term {
+    char *text;           /* the quoted text, without the quotes */
+    double weight;        /* signed: negative for a term after '-' */
+} cs_query_term;
+
 typedef struct cs_results {
     size_t count;
     cs_result *items;
@@ -385,6 +422,17 @@ typedef struct cs_results {
     char *warning;            /* why a ranking the search would have used did
                                  not run (the CLIP model cannot be loaded),
                                  NULL when none */
+    int embeddings_computed;  /* query texts run through the CLIP text tower */
+    int embeddings_cached;    /* query texts whose embedding came from the
+                                 library's cache (cs_library_query_cache_stats) */
+    size_t nterms;            /* a composed query's terms (see cs_search), */
+    cs_query_term *terms;     /* NULL for plain text */
+    const char *vector_filter;    /* how a filtered vector ranking was made:
+                                     "post-filter" (the index asked for more
+                                     candidates, each checked) or
+                                     "id-selector" (the index searched only
+                                     the images the filter keeps); NULL when
+                                     no filtered vector ranking ran */
 } cs_results;
 
 /* Restricts results; unset fields (NULL / has_* = 0) do not filter. */
@@ -395,6 +443,10 @@ typedef struct cs_filter {
     int has_to;
     int64_t to;           /* taken_at <= to */
     const char *type;     /* format name: "jpeg", "png", "gif", "webp", "heif", ... */
+    const char *camera;   /* camera make or model contains this text (ASCII
+                             letters case-insensitive; "" = no filter) */
+    int has_text;         /* only images where OCR read some text */
+    int has_faces;        /* only images where the tagger found a face */
 } cs_filter;
 
 typedef struct cs_search_options {
@@ -417,7 +469,22 @@ typedef struct cs_search_options {
  * related words; when the library's vectors are a CLIP model's and its
  * folder loads, fused with the vector ranking of the query's CLIP text
  * embedding (see alpha). Without the model the text ranking serves alone
- * and results->warning says why. */
+ * and results->warning says why.
+ *
+ * A composed query is double-quoted terms joined by + and -, each with an
+ * optional weight prefix: "beach" + 2:"sunset" - "people" (at most
+ * CS_MAX_QUERY_TERMS terms, weights from 0 to 100 exclusive of 0). Its
+ * vector is the re-normalised sum of the terms' embeddings times their
+ * signed weights; its text side searches the positive terms as phrases,
+ * OR'ed, without images matching a negative one. Text of any other shape
+ * is plain text. A malformed composed query (a bad weight, an empty term,
+ * too many terms) is CS_ERR_INVALID.
+ *
+ * Query embeddings are cached per library handle (model id + exact text,
+ * CS_QUERY_CACHE_SIZE entries, least recently used dropped first), so a
+ * repeated or paged query does not run the text tower again. */
+#define CS_MAX_QUERY_TERMS 16
+#define CS_QUERY_CACHE_SIZE 256
 cs_status cs_search(cs_library *lib, const char *query,
                     const cs_search_options *options, cs_results **out,
                     cs_error *err);
@@ -484,6 +551,16 @@ cs_status cs_thumbnail(cs_library *lib, int64_t id, int size, uint8_t **jpeg, si
  * A library handle may be used by several threads at once for searches,
  * cs_image_get, cs_thumbnail, stats and refresh; cs_index needs its own. */
 cs_status cs_library_refresh(cs_library *lib, int *changed, cs_error *err);
+
+/* The query embedding cache of a library handle (see cs_search): lookups
+ * that found an embedding (hits) or had to compute one (misses) since the
+ * handle was opened, and the entries held. Thread-safe. */
+typedef struct cs_query_cache_stats {
+    uint64_t hits, misses;
+    size_t entries, capacity;
+} cs_query_cache_stats;
+
+void cs_library_query_cache_stats(cs_library *lib, cs_query_cache_stats *out);
 
 /* ---- facts about the library ---- */
 

@@ -229,6 +229,9 @@ bool lexicon_available(void)
 
 const char *lexicon_version(void) { return wnrelease; }
 
+void lexicon_lock(void) { pthread_mutex_lock(&wn.mu); }
+void lexicon_unlock(void) { pthread_mutex_unlock(&wn.mu); }
+
 const char *lexicon_revision(void)
 {
     pthread_once(&wn.once, open_once);
@@ -806,6 +809,8 @@ bool lexicon_available(void) { return false; }
 const char *lexicon_version(void) { return NULL; }
 const char *lexicon_revision(void) { return NULL; }
 const char *lexicon_data_dir(void) { return NULL; }
+void lexicon_lock(void) {}
+void lexicon_unlock(void) {}
 
 cs_status lexicon_related_words(const char *const *words, size_t n, strbuf *out,
                                 cs_error *err)

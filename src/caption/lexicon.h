@@ -83,4 +83,10 @@ typedef void (*lexicon_alternative_fn)(const char *text, bool same_weight, void 
 cs_status lexicon_expand_word(const char *word, size_t len, lexicon_alternative_fn fn,
                               void *user, cs_error *err);
 
+/* The one mutex every call into libWN holds, for the other readers of
+ * WordNet in this folder (concepts.c). Call only after lexicon_open
+ * succeeded; no-ops when built without libWN. */
+void lexicon_lock(void);
+void lexicon_unlock(void);
+
 #endif

@@ -17,7 +17,8 @@ static void usage(FILE *out)
             "Prints the L2-normalised CLIP embedding of each image or text, one line\n"
             "of numbers each (--json: {\"model\", \"dim\", \"precision\", \"embeddings\":\n"
             "[{\"input\", \"embedding\"}]}). DIR is a model folder in Hugging Face layout.\n\n"
-            "  --precision f32|int8  int8: 8-bit GEMMs in the transformer blocks (default f32)\n"
+            "  --precision f32|f16|int8  int8: 8-bit GEMMs in the transformer blocks; f16:\n"
+            "                        their weights in float16 (default f32)\n"
             "  --threads N           cores to use (default: all)\n"
             "  --batch N             inputs per forward pass (default 16)\n"
             "  --dump-input FILE     write the first image's preprocessed tensor (float32,\n"
@@ -147,8 +148,10 @@ int cmd_embed(int argc, char **argv)
                 clip_options.precision = CS_CLIP_F32;
             else if (strcmp(optarg, "int8") == 0)
                 clip_options.precision = CS_CLIP_INT8;
+            else if (strcmp(optarg, "f16") == 0)
+                clip_options.precision = CS_CLIP_F16;
             else
-                return cli_usage_error(argv[0], "--precision is f32 or int8");
+                return cli_usage_error(argv[0], "--precision is f32, f16 or int8");
             break;
         case 'T':
             if (!parse_count(optarg, 1, 256, &clip_options.threads))

@@ -136,7 +136,9 @@ static void usage(FILE *out)
             "                    tesseract-ocr-deu); 'none' reads no text\n"
             "  --model DIR       also embed every picture with this CLIP model (a folder\n"
             "                    in Hugging Face layout); recorded, later runs use it;\n"
-            "                    searches use it once every picture has its embedding\n"
+            "                    searches use it once every picture has its embedding;\n"
+            "                    with WordNet, each picture also gets a zero-shot\n"
+            "                    caption and concept tags from it\n"
             "  --precision P     with --model: f32 (default) or int8\n"
             "  --quiet           no progress bar and no summary\n"
             "  --db DIR, --json, --help as for every command\n\n"
@@ -270,6 +272,10 @@ int cmd_index(int argc, char **argv)
         if (done.embed_total)
             fprintf(stderr, "CLIP: %llu of %llu pictures embedded\n",
                     (unsigned long long)done.embedded, (unsigned long long)done.embed_total);
+        if (done.captioned || done.concepts_embedded)
+            fprintf(stderr, "CLIP: %llu pictures captioned (zero-shot); %llu concept "
+                    "embeddings computed\n", (unsigned long long)done.captioned,
+                    (unsigned long long)done.concepts_embedded);
     }
     if (rc != CS_OK && !common.json)
         code = cli_fail(&common, &err);

@@ -45,6 +45,20 @@ static void print_results(const search_args *a, const cs_results *res)
     }
     if (a->options.explain && res->fts_query)
         printf("text query: %s\n", res->fts_query);
+    if (a->options.explain && res->nterms) {
+        printf("composed:");
+        for (size_t t = 0; t < res->nterms; t++) {
+            double w = res->terms[t].weight;
+            printf("%s%g:\"%s\"", w < 0 ? " - " : t ? " + " : " ", w < 0 ? -w : w,
+                   res->terms[t].text);
+        }
+        printf("\n");
+    }
+    if (a->options.explain && (res->embeddings_computed || res->embeddings_cached))
+        printf("query embedding: %d computed, %d cached\n", res->embeddings_computed,
+               res->embeddings_cached);
+    if (a->options.explain && res->vector_filter)
+        printf("vector filter: %s\n", res->vector_filter);
 }
 
 static void usage(FILE *out, const char *command)
@@ -63,6 +77,10 @@ static void usage(FILE *out, const char *command)
                 "excludes. Any other character is searched for literally. When the\n"
                 "library's vectors come from a CLIP model, TEXT is also matched by\n"
                 "meaning and the two rankings are fused (see --alpha).\n"
+                "Composed: '\"beach\" + 2:\"sunset\" - \"people\"' (quoted terms joined\n"
+                "by + and -, optional weights N: up to 100) searches by the weighted\n"
+                "sum of the terms' meanings, and by the words of the + terms without\n"
+                "images matching a - term.\n"
                 "With --image FILE instead of TEXT: images that look like FILE.\n\n");
     fprintf(out,
             "options:\n"
@@ -72,7 +90,10 @@ static void usage(FILE *out, const char *command)
             "  --folder DIR  only images in DIR or below\n"
             "  --from DAY    only images taken on or after DAY (YYYY-MM-DD)\n"
             "  --to DAY      only images taken on or before DAY\n"
-            "  --type T      only images of format T (jpeg, png, gif, webp, heif, ...)\n");
+            "  --type T      only images of format T (jpeg, png, gif, webp, heif, ...)\n"
+            "  --camera TEXT only images whose camera make or model contains TEXT\n"
+            "  --has-text    only images in which text was read (OCR)\n"
+            "  --has-faces   only images in which a face was found\n");
     if (strcmp(command, "similar") != 0)
         fprintf(out,
             "  --alpha A     0 to 1: the share of the CLIP ranking against the text\n"
@@ -115,6 +136,9 @@ static int parse(int argc, char **argv, search_args *a)
         {"from", required_argument, NULL, 'F'},
         {"to", required_argument, NULL, 'T'},
         {"type", required_argument, NULL, 'y'},
+        {"camera", required_argument, NULL, 'c'},
+        {"has-text", no_argument, NULL, 'X'},
+        {"has-faces", no_argument, NULL, 'P'},
         {"alpha", required_argument, NULL, 'a'},
         {"image", required_argument, NULL, 'i'},
         {0, 0, 0, 0},
@@ -156,6 +180,15 @@ static int parse(int argc, char **argv, search_args *a)
             break;
         case 'y':
             a->options.filter.type = optarg;
+            break;
+        case 'c':
+            a->options.filter.camera = optarg;
+            break;
+        case 'X':
+            a->options.filter.has_text = 1;
+            break;
+        case 'P':
+            a->options.filter.has_faces = 1;
             break;
         case 'a':
         case 'i':

@@ -7,8 +7,11 @@
 #include <sys/stat.h>
 
 #include "caption/lexicon.h"
+#include "common/fsutil.h"
 #include "common/strbuf.h"
 #include "indexer/indexer_internal.h"
+#include "indexer/zeroshot_model.h"
+#include "library/clip_model.h"
 
 struct cs_captioner {
     strmap no_hashes;             /* nothing to reuse: every file is analysed */
@@ -17,6 +20,9 @@ struct cs_captioner {
     tagger *tagger;
     char *ocr_languages;
     strbuf warnings;
+    cs_clip_model *clip;          /* zero-shot captions (cs_captioner_use_clip) */
+    zs_model zs;
+    bool zs_ready;
 };
 
 static void add_warning(cs_captioner *c, const char *message)
@@ -92,6 +98,9 @@ void cs_captioner_free(cs_captioner *c)
         return;
     analyze_worker_free(&c->worker);
     tagger_free(c->tagger);
+    if (c->zs_ready)
+        zs_model_free(&c->zs);
+    cs_clip_close(c->clip);
     strmap_free(&c->no_hashes);
     strbuf_free(&c->warnings);
     free(c->ocr_languages);
@@ -118,7 +127,55 @@ void cs_caption_free(cs_caption *c)
     free(c->tags);
     free(c->objects);
     free(c->faces);
+    free(c->zeroshot);
+    for (size_t i = 0; i < c->ncandidates; i++) {
+        free(c->candidates[i].sentence);
+        free(c->candidates[i].prompt);
+    }
+    free(c->candidates);
+    free(c->concepts);
     free(c);
+}
+
+/* The library's catalog when there is one (NULL otherwise): it caches the
+ * concept embeddings. */
+static cs_status open_cache(const char *library_dir, catalog **out, cs_error *err)
+{
+    *out = NULL;
+    if (!library_dir)
+        return CS_OK;
+    char *path = fs_path_join(library_dir, LIBRARY_CATALOG_FILE);
+    if (!path)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    struct stat st;
+    cs_status rc = stat(path, &st) == 0 ? catalog_open(path, false, out, err) : CS_OK;
+    free(path);
+    return rc;
+}
+
+cs_status cs_captioner_use_clip(cs_captioner *c, const char *model_dir, const char *library_dir,
+                                cs_error *err)
+{
+    if (c->zs_ready || c->clip)
+        return cs_error_set(err, CS_ERR_INVALID, "the captioner already has a CLIP model");
+    char id[CLIP_ID_MAX];
+    cs_status rc = clip_model_id(model_dir, id, sizeof id, err);
+    if (rc == CS_OK)
+        rc = cs_clip_open(model_dir, &c->clip, err);
+    if (rc != CS_OK)
+        return cs_error_prefix(err, "the CLIP model in '%s' cannot be loaded: ", model_dir);
+    catalog *cat = NULL;
+    rc = open_cache(library_dir, &cat, err);
+    if (rc == CS_OK)
+        rc = zs_model_load(&c->zs, cat, c->clip, id, NULL, err);
+    catalog_close(cat);
+    if (rc != CS_OK) {
+        cs_clip_close(c->clip);
+        c->clip = NULL;
+        return cs_error_prefix(err, "zero-shot captions: ");
+    }
+    c->zs_ready = true;
+    return CS_OK;
 }
 
 static char *take(char **s)
@@ -167,6 +224,66 @@ static cs_status fill(index_result *r, cs_caption *out, cs_error *err)
     return CS_OK;
 }
 
+/* The picture's zero-shot caption, merged as the indexer merges it: the
+ * sentence in front of the caption, the concepts as tags. */
+static cs_status add_zeroshot(cs_captioner *c, const char *path, cs_caption *out, cs_error *err)
+{
+    zs_model *m = &c->zs;
+    float *image = malloc((size_t)m->dim * sizeof *image);
+    float *probs = malloc(m->vocab.n * sizeof *probs);
+    zs_caption z;
+    cs_status rc = image && probs ? CS_OK : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    if (rc == CS_OK)
+        rc = cs_clip_embed_image_file(c->clip, path, image, NULL, err);
+    if (rc == CS_OK)
+        rc = zs_model_caption(m, c->clip, image, 1, &z, probs, err);
+    free(image);
+    free(probs);
+    if (rc != CS_OK)
+        return rc;
+    const char *sentence = zs_sentence(&z);
+    strbuf merged;
+    strbuf_init(&merged);
+    strbuf_append(&merged, sentence);
+    if (sentence[0] && out->caption[0])
+        strbuf_append_char(&merged, ' ');
+    strbuf_append(&merged, out->caption);
+    out->zeroshot = strdup(sentence);
+    out->candidates = calloc((size_t)z.ncandidates + 1, sizeof *out->candidates);
+    out->concepts = calloc((size_t)z.ntop + 1, sizeof *out->concepts);
+    cs_caption_tag *tags = realloc(out->tags, (out->ntags + (size_t)z.npicks + 1) * sizeof *tags);
+    if (tags)
+        out->tags = tags;
+    if (strbuf_failed(&merged) || !out->zeroshot || !out->candidates || !out->concepts || !tags) {
+        strbuf_free(&merged);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    }
+    free(out->caption);
+    out->caption = strbuf_take(&merged);
+    for (int i = 0; i < z.ncandidates; i++) {
+        cs_caption_candidate *d = &out->candidates[out->ncandidates++];
+        d->sentence = strdup(z.candidates[i].sentence);
+        d->prompt = strdup(z.candidates[i].prompt);
+        d->score = z.candidates[i].score;
+        if (!d->sentence || !d->prompt)
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < z.ntop; i++) {
+        const concept *k = &m->vocab.items[z.top[i].concept];
+        cs_caption_tag *t = &out->concepts[out->nconcepts++];
+        snprintf(t->name, sizeof t->name, "%s", k->word);
+        snprintf(t->kind, sizeof t->kind, "%s", concept_kind_name(k->group->kind));
+        t->score = z.top[i].prob;
+    }
+    for (int i = 0; i < z.npicks; i++) {
+        cs_caption_tag *t = &out->tags[out->ntags++];
+        snprintf(t->name, sizeof t->name, "%s", m->vocab.items[z.picks[i].concept].word);
+        snprintf(t->kind, sizeof t->kind, "concept");
+        t->score = z.picks[i].prob;
+    }
+    return CS_OK;
+}
+
 cs_status cs_caption_file(cs_captioner *c, const char *path, cs_caption **out, cs_error *err)
 {
     *out = NULL;
@@ -193,6 +310,10 @@ cs_status cs_caption_file(cs_captioner *c, const char *path, cs_caption **out, c
     if (rc == CS_OK)
         rc = fill(&r, caption, err);
     index_result_free(&r);
+    if (rc == CS_OK && c->zs_ready)
+        rc = add_zeroshot(c, path, caption, err);
+    else if (rc == CS_OK && !(caption->zeroshot = strdup("")))
+        rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
     free(folder);
     if (rc != CS_OK) {
         cs_caption_free(caption);

@@ -18,6 +18,8 @@
 #include "common/array.h"
 #include "common/fsutil.h"
 #include "indexer/indexer_internal.h"
+#include "indexer/zeroshot_model.h"
+#include "store/catalog_concepts.h"
 
 #define CLIP_BATCH 16
 #define CLIP_RING (2 * CLIP_BATCH)
@@ -43,6 +45,11 @@ typedef struct stage {
     size_t consumed;          /* items the writer is finished with */
     bool *ready;              /* per item */
     bool stop;
+    zs_model zs;              /* zero-shot captions, when zs_ready */
+    bool zs_ready;
+    int64_t *uncaptioned;     /* ids embedded earlier without a zero-shot
+                                 caption of the model, ascending */
+    size_t nuncaptioned;
 } stage;
 
 static int compare_ids(const void *a, const void *b)
@@ -64,6 +71,27 @@ static cs_status collect(const catalog_file *f, void *user, cs_error *err)
     return CS_OK;
 }
 
+/* s->uncaptioned = s->have minus the ids with a zero-shot caption. */
+static cs_status list_uncaptioned(stage *s, cs_error *err)
+{
+    int64_t *done = NULL;
+    size_t ndone = 0;
+    cs_status rc = catalog_zeroshot_ids(s->config->lib->cat, s->config->model_id, &done, &ndone,
+                                        err);
+    if (rc != CS_OK)
+        return rc;
+    if (s->nhave && !(s->uncaptioned = malloc(s->nhave * sizeof *s->uncaptioned)))
+        rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0, j = 0; rc == CS_OK && i < s->nhave; i++) {
+        while (j < ndone && done[j] < s->have[i])
+            j++;
+        if (j >= ndone || done[j] != s->have[i])
+            s->uncaptioned[s->nuncaptioned++] = s->have[i];
+    }
+    free(done);
+    return rc;
+}
+
 static cs_status list_missing(stage *s, cs_error *err)
 {
     catalog *cat = s->config->lib->cat;
@@ -73,6 +101,8 @@ static cs_status list_missing(stage *s, cs_error *err)
     rc = catalog_embedding_ids(cat, s->config->model_id, &s->have, &s->nhave, err);
     if (rc == CS_OK)
         rc = catalog_each_image(cat, "", collect, s, err);
+    if (rc == CS_OK)
+        rc = list_uncaptioned(s, err);
     catalog_end_read(cat);
     return rc;
 }
@@ -176,16 +206,44 @@ static cs_status embed_batch(stage *s, size_t from, size_t to, batch_out *out,
     return rc == CS_OK ? CS_OK : cs_error_prefix(err, "embedding with the CLIP model: ");
 }
 
+/* Writes the zero-shot captions of a batch (inside its transaction). */
+static cs_status put_captions(stage *s, const int64_t *ids, size_t n, const zs_caption *caps,
+                              cs_error *err)
+{
+    cs_status rc = CS_OK;
+    for (size_t i = 0; rc == CS_OK && i < n; i++) {
+        char words[1024];
+        catalog_tag tags[ZS_MAX_PICKS];
+        zs_model_words(&s->zs, &caps[i], words, sizeof words);
+        size_t ntags = zs_model_tags(&s->zs, &caps[i], tags);
+        catalog_zeroshot z = {s->config->model_id, zs_sentence(&caps[i]), words, tags, ntags};
+        rc = catalog_set_zeroshot(s->config->lib->cat, ids[i], &z, err);
+    }
+    if (rc == CS_OK)
+        s->config->counters->captioned += n;
+    return rc == CS_OK ? CS_OK : cs_error_prefix(err, "storing zero-shot captions: ");
+}
+
 static cs_status commit(stage *s, const batch_out *b, cs_error *err)
 {
     const clip_stage_config *c = s->config;
     catalog *cat = c->lib->cat;
     int dim = cs_clip_dim(*c->model);
-    cs_status rc = catalog_begin(cat, err);
+    zs_caption caps[CLIP_BATCH];
+    /* the text tower runs before the transaction, which stays short */
+    cs_status rc = s->zs_ready && b->n
+                       ? zs_model_caption(&s->zs, *c->model, b->vectors, b->n, caps, NULL, err)
+                       : CS_OK;
+    if (rc == CS_OK)
+        rc = catalog_begin(cat, err);
+    else
+        return rc;
     for (size_t i = 0; rc == CS_OK && i < b->n; i++) {
         catalog_embedding e = {c->model_id, dim, b->vectors + i * (size_t)dim};
         rc = catalog_put_embedding(cat, b->ids[i], &e, err);
     }
+    if (rc == CS_OK && s->zs_ready)
+        rc = put_captions(s, b->ids, b->n, caps, err);
     if (rc == CS_OK)
         rc = catalog_commit(cat, err);
     else
@@ -261,6 +319,9 @@ static void free_stage(stage *s)
     free(s->status);
     free(s->reason);
     free(s->ready);
+    free(s->uncaptioned);
+    if (s->zs_ready)
+        zs_model_free(&s->zs);
 }
 
 static cs_status start(stage *s, cs_error *err)
@@ -290,6 +351,67 @@ static cs_status open_model(const clip_stage_config *c, clip_stage_result *resul
     return rc;
 }
 
+/* Loads the concept vocabulary's embeddings for zero-shot captions. Without
+ * WordNet there are none: a warning, and the embeddings go on. */
+static cs_status open_zeroshot(stage *s, cs_error *err)
+{
+    const clip_stage_config *c = s->config;
+    cs_error why;
+    cs_status rc = zs_model_load(&s->zs, c->lib->cat, *c->model, c->model_id, c->cancel, &why);
+    c->counters->concepts_embedded += s->zs.computed;
+    if (rc == CS_OK) {
+        s->zs_ready = true;
+        return CS_OK;
+    }
+    if (rc == CS_ERR_NOT_FOUND || rc == CS_ERR_UNSUPPORTED) {
+        char message[CS_ERROR_MESSAGE_MAX + 64];
+        snprintf(message, sizeof message, "no zero-shot captions: %s", why.message);
+        index_warn(c->progress, c->progress_user, c->counters, message);
+        return CS_OK;
+    }
+    *err = why;
+    return rc;
+}
+
+/* Zero-shot captions for images embedded by an earlier run (before zero-shot
+ * captions existed, or while WordNet was missing), from their stored
+ * embeddings: no picture is read again. */
+static cs_status caption_stored(stage *s, clip_stage_result *result, cs_error *err)
+{
+    const clip_stage_config *c = s->config;
+    catalog *cat = c->lib->cat;
+    int dim = cs_clip_dim(*c->model);
+    float *vectors = malloc(CLIP_BATCH * (size_t)dim * sizeof *vectors);
+    if (!vectors)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    cs_status rc = CS_OK;
+    for (size_t from = 0; rc == CS_OK && from < s->nuncaptioned; from += CLIP_BATCH) {
+        if (cancelled(s))
+            break;   /* the rest is captioned by the next run */
+        size_t n = s->nuncaptioned - from < CLIP_BATCH ? s->nuncaptioned - from : CLIP_BATCH;
+        const int64_t *ids = s->uncaptioned + from;
+        for (size_t i = 0; rc == CS_OK && i < n; i++)
+            rc = catalog_get_embedding(cat, ids[i], c->model_id, dim, vectors + i * (size_t)dim,
+                                       err);
+        zs_caption caps[CLIP_BATCH];
+        if (rc == CS_OK)
+            rc = zs_model_caption(&s->zs, *c->model, vectors, n, caps, NULL, err);
+        if (rc == CS_OK)
+            rc = catalog_begin(cat, err);
+        if (rc == CS_OK) {
+            rc = put_captions(s, ids, n, caps, err);
+            if (rc == CS_OK)
+                rc = catalog_commit(cat, err);
+            else
+                catalog_rollback(cat);
+        }
+        if (rc == CS_OK)
+            result->captioned += n;
+    }
+    free(vectors);
+    return rc;
+}
+
 cs_status clip_stage_run(const clip_stage_config *config, clip_stage_result *result,
                          cs_error *err)
 {
@@ -297,11 +419,19 @@ cs_status clip_stage_run(const clip_stage_config *config, clip_stage_result *res
     stage s = {.config = config};
     cs_status rc = list_missing(&s, err);
     config->counters->embed_total = s.n;
-    if (rc != CS_OK || s.n == 0) {
+    if (rc != CS_OK || (s.n == 0 && s.nuncaptioned == 0)) {
         free_stage(&s);
         return rc;
     }
     rc = open_model(config, result, err);
+    if (rc == CS_OK)
+        rc = open_zeroshot(&s, err);
+    if (rc == CS_OK && s.zs_ready)
+        rc = caption_stored(&s, result, err);
+    if (rc == CS_OK && s.n == 0) {
+        free_stage(&s);
+        return CS_OK;
+    }
     if (rc == CS_OK)
         rc = start(&s, err);
     if (rc != CS_OK) {

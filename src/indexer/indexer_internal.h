@@ -166,6 +166,7 @@ typedef struct clip_stage_config {
 typedef struct clip_stage_result {
     size_t embedded;
     size_t failed;                /* pictures that could not be read for CLIP */
+    size_t captioned;             /* earlier embeddings given a zero-shot caption */
     char first_failure[512];
     bool open_failed;             /* the model could not be opened: err says why */
 } clip_stage_result;

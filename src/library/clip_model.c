@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "library/library.h"
+#include "library/query_cache.h"
 
 /* The weights are sampled in this many slices of this many bytes. */
 #define SAMPLE_SLICES 256
@@ -220,6 +221,28 @@ static cs_status folder_of(cs_library *lib, const char *model_id, char **dir,
     return rc;
 }
 
+/* The precision searches run the model in: $CAPSEARCH_QUERY_PRECISION
+ * (f32, f16 or int8) when set, else the one the library records. f16 halves
+ * the weight bytes a query reads at float32 activations (README, Benchmarks). */
+static cs_status query_precision(cs_clip_precision recorded, cs_clip_precision *out,
+                                 cs_error *err)
+{
+    const char *env = getenv("CAPSEARCH_QUERY_PRECISION");
+    *out = recorded;
+    if (!env || !*env)
+        return CS_OK;
+    if (strcmp(env, "f32") == 0)
+        *out = CS_CLIP_F32;
+    else if (strcmp(env, "f16") == 0)
+        *out = CS_CLIP_F16;
+    else if (strcmp(env, "int8") == 0)
+        *out = CS_CLIP_INT8;
+    else
+        return cs_error_set(err, CS_ERR_INVALID, "CAPSEARCH_QUERY_PRECISION is '%s': it must "
+                            "be f32, f16 or int8 (or unset: the library's precision)", env);
+    return CS_OK;
+}
+
 /* Opens the model for `model_id` unless it is open (or failed) already.
  * Called with clip_mu held. */
 static cs_status ensure_open(cs_library *lib, const char *model_id, int dim, cs_error *err)
@@ -236,6 +259,8 @@ static cs_status ensure_open(cs_library *lib, const char *model_id, int dim, cs_
     char *dir = NULL;
     cs_clip_precision precision = CS_CLIP_F32;
     cs_status rc = folder_of(lib, model_id, &dir, &precision, err);
+    if (rc == CS_OK)
+        rc = query_precision(precision, &precision, err);
     /* A query is one input: no room for a batch. */
     cs_clip_options options = {.precision = precision, .max_batch = 1};
     if (rc == CS_OK && cs_clip_open_with(dir, &options, &lib->clip, err) != CS_OK)
@@ -255,14 +280,31 @@ static cs_status ensure_open(cs_library *lib, const char *model_id, int dim, cs_
 }
 
 cs_status library_clip_text(cs_library *lib, const char *model_id, const char *text,
-                            float *out, int dim, cs_error *err)
+                            float *out, int dim, bool *cached, cs_error *err)
 {
+    if (cached)
+        *cached = false;
+    /* Looked up before the model's lock: a hit does not wait for another
+     * query's text tower run. The id names the weights (clip_model_id), so
+     * an entry of this id is this model's embedding. */
+    if (query_cache_get(lib->query_cache, model_id, text, out, dim)) {
+        if (cached)
+            *cached = true;
+        return CS_OK;
+    }
     pthread_mutex_lock(&lib->clip_mu);
     cs_status rc = ensure_open(lib, model_id, dim, err);
     if (rc == CS_OK)
         rc = cs_clip_embed_text(lib->clip, text, out, err);
     pthread_mutex_unlock(&lib->clip_mu);
+    if (rc == CS_OK)
+        query_cache_put(lib->query_cache, model_id, text, out, dim);
     return rc;
+}
+
+void cs_library_query_cache_stats(cs_library *lib, cs_query_cache_stats *out)
+{
+    query_cache_stats(lib ? lib->query_cache : NULL, out);
 }
 
 /* The model reads pictures from files: the bytes go through a private

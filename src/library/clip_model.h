@@ -44,9 +44,11 @@ cs_status clip_recorded_model(catalog *c, char **dir, cs_clip_precision *precisi
  * CLIP model `model_id` (the library's vector model), dim floats. The model
  * is opened on first use from the folder recorded for that id, checked to
  * still have that id, and kept; a failure is remembered until the vector
- * model changes. Thread-safe. */
+ * model changes. Thread-safe. Text embeddings go through the library's
+ * query cache (query_cache.h); *cached (may be NULL) says whether this one
+ * came from it. */
 cs_status library_clip_text(cs_library *lib, const char *model_id, const char *text,
-                            float *out, int dim, cs_error *err);
+                            float *out, int dim, bool *cached, cs_error *err);
 cs_status library_clip_image(cs_library *lib, const char *model_id, const uint8_t *data,
                              size_t len, float *out, int dim, cs_error *err);
 

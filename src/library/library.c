@@ -15,6 +15,7 @@
 #include "common/fsutil.h"
 #include "image/image.h"
 #include "library/clip_model.h"
+#include "library/query_cache.h"
 
 const char *cs_version(void)
 {
@@ -82,6 +83,8 @@ cs_status cs_library_open(const char *dir, const cs_open_options *options,
     pthread_mutex_init(&lib->clip_mu, NULL);
     lib->read_only = options->read_only;
     cs_status rc = library_paths(lib, dir, err);
+    if (rc == CS_OK)
+        rc = query_cache_new(CS_QUERY_CACHE_SIZE, &lib->query_cache, err);
     if (rc == CS_OK && options->must_exist && fs_file_size(lib->catalog_path) < 0)
         rc = cs_error_set(err, CS_ERR_NOT_FOUND,
                           "no library in '%s' yet: index a folder first (capsearch index DIR)",
@@ -118,6 +121,7 @@ void cs_library_close(cs_library *lib)
     pthread_mutex_destroy(&lib->tagger_mu);
     library_clip_close(lib);
     pthread_mutex_destroy(&lib->clip_mu);
+    query_cache_free(lib->query_cache);
     tagger_session_free(lib->tagger_session);
     tagger_free(lib->tagger);
     free(lib->dir);

@@ -561,3 +561,64 @@ cs_status fts_query_build_expanded(const char *user_text, fts_expand_fn expand, 
 {
     return build(user_text, expand, user, out, err);
 }
+
+/* Each text rendered as a typed phrase would be (its words, one space
+ * apart), then the same dedup and output as typed text. */
+cs_status fts_query_build_phrases(const char *const *texts, const bool *exclude, size_t n,
+                                  char **out, cs_error *err)
+{
+    if (!out)
+        return cs_error_set(err, CS_ERR_INVALID, "fts query: no output pointer");
+    *out = NULL;
+    if (n && (!texts || !exclude))
+        return cs_error_set(err, CS_ERR_INVALID, "fts query: no phrases given");
+    parser p = {.s = (const unsigned char *)""};
+    strbuf_init(&p.arena);
+    for (size_t i = 0; i < n && !p.nomem; i++) {
+        const unsigned char *s = (const unsigned char *)texts[i];
+        size_t words = 0;
+        for (size_t k = 0; s[k]; k++)
+            if (word_char_len(s + k)) {
+                words = 1;
+                break;
+            }
+        if (!words)
+            continue;
+        fts_term *t = new_term(&p, exclude[i]);
+        if (!t)
+            break;
+        strbuf_append_char(&p.arena, '"');
+        for (size_t k = 0, w = 0; s[k];) {
+            if (!word_char_len(s + k)) {
+                k++;
+                continue;
+            }
+            size_t stop = scan_word(s, k);
+            if (w++)
+                strbuf_append_char(&p.arena, ' ');
+            append_escaped(&p.arena, s + k, stop - k);
+            k = stop;
+        }
+        strbuf_append_char(&p.arena, '"');
+        finish_term(&p, t, false);
+    }
+    bool ok = !p.nomem && !strbuf_failed(&p.arena);
+    char *expr = NULL;
+    if (ok) {
+        for (size_t k = 0; k < p.nterms; k++)
+            p.terms[k].text = strbuf_str(&p.arena) + p.terms[k].off;
+        ok = mark_duplicates(&p);
+    }
+    if (ok)
+        ok = (expr = build_expression(&p, NULL)) != NULL;
+    free(p.terms);
+    strbuf_free(&p.arena);
+    if (!ok)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory building the text query");
+    if (!*expr) {
+        free(expr);
+        return CS_OK;
+    }
+    *out = expr;
+    return CS_OK;
+}

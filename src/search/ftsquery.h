@@ -65,4 +65,13 @@ typedef cs_status (*fts_expand_fn)(const char *word, size_t len, fts_alternative
 cs_status fts_query_build_expanded(const char *user_text, fts_expand_fn expand, void *user,
                                    char **out, cs_error *err);
 
+/* The expression for a list of phrases (a composed query's terms): each
+ * text's words as one quoted phrase, those with exclude[i] false OR'ed,
+ * those with exclude[i] true after NOT, with the shape and safety of
+ * fts_query_build (quote marks and operators inside a text are separators,
+ * never syntax). No stop words are dropped and nothing is expanded. *out is
+ * NULL when no positive text has a word. */
+cs_status fts_query_build_phrases(const char *const *texts, const bool *exclude, size_t n,
+                                  char **out, cs_error *err);
+
 #endif

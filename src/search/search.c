@@ -2,6 +2,7 @@
  * ranking; the vector ranking of the query's CLIP text embedding when the
  * library's vectors are a CLIP model's), reciprocal rank fusion merges
  * them, and the page asked for is filled from the catalog. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "image/image.h"
 #include "library/clip_model.h"
 #include "library/library.h"
+#include "search/composed.h"
 #include "search/fusion.h"
 #include "search/ftsquery.h"
 
@@ -23,6 +25,10 @@
  * document ranked well by one source and moderately by another is seen. */
 #define MIN_CANDIDATES 100
 #define DEFAULT_ALPHA 0.5
+/* A second round of filtered vector candidates is tried only when the
+ * first round's pass rate says it needs at most this share of the index;
+ * beyond that the catalog's list of matching ids is the cheaper way. */
+#define POST_FILTER_MAX_SHARE 0.25
 
 typedef struct search_params {
     int k, offset, rrf_k;
@@ -66,6 +72,9 @@ void cs_results_free(cs_results *results)
         free(results->items[i].tags);
     }
     free(results->items);
+    for (size_t i = 0; i < results->nterms; i++)
+        free(results->terms[i].text);
+    free(results->terms);
     free(results->fts_query);
     free(results->warning);
     free(results);
@@ -149,11 +158,6 @@ static cs_status expand_word(const char *word, size_t len, fts_alternatives *alt
     return lexicon_expand_word(word, len, add_alternative, alts, err);
 }
 
-static bool has_filter(const cs_filter *f)
-{
-    return (f->folder && *f->folder) || f->has_from || f->has_to || (f->type && *f->type);
-}
-
 /* The text ranking of the FTS5 expression; *ids and *scores malloc'd. */
 static cs_status text_ranking(catalog *reader, const char *match, const search_params *p,
                               int64_t **ids, double **scores, size_t *n, cs_error *err)
@@ -166,14 +170,58 @@ static cs_status text_ranking(catalog *reader, const char *match, const search_p
 
 static cs_status vector_ranking(catalog *reader, const vectors *v, const float *query,
                                 int64_t exclude, const search_params *p, int64_t **ids_out,
-                                double **scores_out, size_t *n_out, cs_error *err);
+                                double **scores_out, size_t *n_out, cs_results *results,
+                                cs_error *err);
 
-/* The query's CLIP text embedding when the vectors are a CLIP model's and
- * alpha wants them; *query NULL otherwise. A model that cannot be loaded
- * leaves the text ranking alone, with results->warning saying why. */
+/* One text's embedding, counted in results as computed or cached. */
+static cs_status embed_text(cs_library *lib, const vectors *v, const char *text, float *out,
+                            cs_results *results, cs_error *err)
+{
+    bool cached = false;
+    cs_status rc = library_clip_text(lib, vectors_model(v), text, out, vectors_dim(v), &cached,
+                                     err);
+    if (rc == CS_OK)
+        (*(cached ? &results->embeddings_cached : &results->embeddings_computed))++;
+    return rc;
+}
+
+/* A composed query's vector: the terms' embeddings times their signed
+ * weights, summed (in double) and scaled back to length 1. Terms that
+ * cancel out leave no direction to search in: an error, not a guess. */
+static cs_status composed_vector(cs_library *lib, const vectors *v, const composed_query *cq,
+                                 float *out, bool *cancel_out, cs_results *results,
+                                 cs_error *err)
+{
+    size_t dim = (size_t)vectors_dim(v);
+    float *term = malloc(dim * sizeof *term);
+    double *sum = calloc(dim, sizeof *sum);
+    cs_status rc = term && sum ? CS_OK : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    for (size_t t = 0; rc == CS_OK && t < cq->n; t++) {
+        rc = embed_text(lib, v, cq->terms[t].text, term, results, err);
+        for (size_t d = 0; rc == CS_OK && d < dim; d++)
+            sum[d] += cq->terms[t].weight * (double)term[d];
+    }
+    double norm = 0.0;
+    for (size_t d = 0; rc == CS_OK && d < dim; d++)
+        norm += sum[d] * sum[d];
+    norm = sqrt(norm);
+    *cancel_out = rc == CS_OK && !(norm > 1e-6);
+    for (size_t d = 0; *cancel_out && d < dim; d++)
+        out[d] = 0.0f;
+    for (size_t d = 0; rc == CS_OK && !*cancel_out && d < dim; d++)
+        out[d] = (float)(sum[d] / norm);
+    free(term);
+    free(sum);
+    return rc;
+}
+
+/* The query's CLIP text embedding (a composed query's combined vector)
+ * when the vectors are a CLIP model's and alpha wants them; *query NULL
+ * otherwise. A model that cannot be loaded leaves the text ranking alone,
+ * with results->warning saying why. */
 static cs_status text_vector(cs_library *lib, const vectors *v, const char *query,
-                             const search_params *p, float **out, cs_results *results,
-                             cs_error *err)
+                             const composed_query *cq, const search_params *p, float **out,
+                             cs_results *results, cs_error *err)
 {
     *out = NULL;
     if (!v || p->alpha <= 0.0 || !clip_is_model_id(vectors_model(v)))
@@ -182,12 +230,18 @@ static cs_status text_vector(cs_library *lib, const vectors *v, const char *quer
     if (!q)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
     cs_error why;
-    cs_status rc = library_clip_text(lib, vectors_model(v), query, q, vectors_dim(v), &why);
-    if (rc == CS_OK) {
+    bool cancel_out = false;
+    cs_status rc = cq ? composed_vector(lib, v, cq, q, &cancel_out, results, &why)
+                      : embed_text(lib, v, query, q, results, &why);
+    if (rc == CS_OK && !cancel_out) {
         *out = q;
         return CS_OK;
     }
     free(q);
+    if (cancel_out)
+        return cs_error_set(err, CS_ERR_INVALID,
+                            "the terms of the composed query cancel out (their weighted sum "
+                            "has no direction to search in): change a weight or a sign");
     if (rc == CS_ERR_NOMEM) {
         *err = why;
         return rc;
@@ -219,7 +273,7 @@ static cs_status hybrid(catalog *reader, const vectors *v, const char *match,
         lists[nlists++] = (fusion_list){"text", weight, tn, tids, tscores};
     }
     if (rc == CS_OK && qvec) {
-        rc = vector_ranking(reader, v, qvec, 0, p, &vids, &vscores, &vn, err);
+        rc = vector_ranking(reader, v, qvec, 0, p, &vids, &vscores, &vn, results, err);
         lists[nlists++] = (fusion_list){"vector", p->alpha, vn, vids, vscores};
     }
     if (rc == CS_OK)
@@ -229,6 +283,29 @@ static cs_status hybrid(catalog *reader, const vectors *v, const char *match,
     free(vids);
     free(vscores);
     return rc;
+}
+
+/* A composed query's text side: its terms as phrases, the negative ones
+ * excluded. The terms (with their signed weights) go into results for
+ * explain. */
+static cs_status composed_text(const composed_query *cq, cs_results *results, cs_error *err)
+{
+    const char *texts[CS_MAX_QUERY_TERMS];
+    bool exclude[CS_MAX_QUERY_TERMS];
+    for (size_t t = 0; t < cq->n; t++) {
+        texts[t] = cq->terms[t].text;
+        exclude[t] = cq->terms[t].weight < 0.0;
+    }
+    results->terms = calloc(cq->n, sizeof *results->terms);
+    if (!results->terms)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    for (size_t t = 0; t < cq->n; t++) {
+        if (!(results->terms[t].text = strdup(cq->terms[t].text)))
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+        results->terms[t].weight = cq->terms[t].weight;
+        results->nterms++;
+    }
+    return fts_query_build_phrases(texts, exclude, cq->n, &results->fts_query, err);
 }
 
 cs_status cs_search(cs_library *lib, const char *query, const cs_search_options *options,
@@ -241,10 +318,15 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
     catalog *reader = NULL;
     vectors *v = NULL;
     float *qvec = NULL;
+    composed_query *cq = NULL;
     cs_status rc = check_options(options, &p, err);
     if (rc == CS_OK)
         rc = new_results(&results, err);
     if (rc == CS_OK)
+        rc = composed_parse(query ? query : "", &cq, err);
+    if (rc == CS_OK && cq)
+        rc = composed_text(cq, results, err);
+    else if (rc == CS_OK)
         rc = fts_query_build_expanded(query ? query : "", expand_word, NULL,
                                       &results->fts_query, err);
     /* No searchable word: nothing to rank, by text or by meaning. */
@@ -253,68 +335,138 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
         rc = err->code;
     if (rc == CS_OK && words) {
         v = library_acquire_vectors(lib);
-        rc = text_vector(lib, v, query, &p, &qvec, results, err);
+        rc = text_vector(lib, v, query, cq, &p, &qvec, results, err);
     }
     if (rc == CS_OK && words)
         rc = hybrid(reader, v, results->fts_query, qvec, &p, results, err);
+    composed_free(cq);
     free(qvec);
     vectors_release(v);
     library_release_reader(lib, reader);
     return finish(rc, results, started, out);
 }
 
+/* The vector ranking among the images the filter keeps (without
+ * `exclude`): the index searches those ids only (vectors_search_among), so
+ * a selective filter still fills the page from the ANN index. */
+static cs_status selected_ranking(catalog *reader, const vectors *v, const float *query,
+                                  int64_t exclude, const search_params *p, int want,
+                                  int64_t *ids, float *scores, int *found, cs_error *err)
+{
+    int64_t *allowed = NULL;
+    size_t nallowed = 0;
+    cs_status rc = catalog_filter_ids(reader, &p->filter, &allowed, &nallowed, err);
+    size_t kept = 0;
+    for (size_t i = 0; rc == CS_OK && i < nallowed; i++)
+        if (allowed[i] != exclude)
+            allowed[kept++] = allowed[i];
+    if (rc == CS_OK)
+        rc = vectors_search_among(v, query, want, allowed, kept, ids, scores, found, err);
+    free(allowed);
+    return rc;
+}
+
+/* The index's `want` nearest to `query`, keeping those that are not
+ * `exclude` and pass the filter: *ids and *scores malloc'd with room for
+ * `want`, *kept of them kept out of *found. */
+static cs_status candidates(catalog *reader, const vectors *v, const float *query,
+                            int64_t exclude, const search_params *p, int want, int64_t **ids_out,
+                            double **scores_out, size_t *kept_out, int *found_out,
+                            cs_error *err)
+{
+    size_t room = (size_t)(want ? want : 1);
+    int64_t *ids = malloc(room * sizeof *ids);
+    float *found_scores = malloc(room * sizeof *found_scores);
+    double *scores = malloc(room * sizeof *scores);
+    int found = 0;
+    cs_status rc = (ids && found_scores && scores)
+                       ? (want ? vectors_search(v, query, want, ids, found_scores, &found, err)
+                               : CS_OK)
+                       : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    bool filtered = catalog_filter_active(&p->filter);
+    size_t kept = 0;
+    for (int i = 0; rc == CS_OK && i < found; i++) {
+        bool keep = ids[i] != exclude;
+        if (keep && filtered)
+            rc = catalog_filter_matches(reader, ids[i], &p->filter, &keep, err);
+        if (keep) {
+            ids[kept] = ids[i];
+            scores[kept++] = found_scores[i];
+        }
+    }
+    free(found_scores);
+    if (rc != CS_OK) {
+        free(ids);
+        free(scores);
+        return rc;
+    }
+    *ids_out = ids;
+    *scores_out = scores;
+    *kept_out = kept;
+    *found_out = found;
+    return CS_OK;
+}
+
 /* The vector ranking for `query`: the nearest images, without `exclude`
  * (the query image itself, 0 = none) and without images the filter rejects.
- * A filtered search asks the index for more candidates, doubling until the
- * page is full or the index is exhausted. *ids and *scores are malloc'd. */
+ * A filtered search first asks the index for the usual candidates and
+ * checks each. When they do not fill the page, the share that passed
+ * estimates how many candidates would: if that is a small part of the
+ * index, one more, larger round; otherwise (a selective filter) the index
+ * searches only the images the filter keeps. *ids and *scores are
+ * malloc'd. */
 static cs_status vector_ranking(catalog *reader, const vectors *v, const float *query,
                                 int64_t exclude, const search_params *p, int64_t **ids_out,
-                                double **scores_out, size_t *n_out, cs_error *err)
+                                double **scores_out, size_t *n_out, cs_results *results,
+                                cs_error *err)
 {
     *ids_out = NULL;
     *scores_out = NULL;
     *n_out = 0;
     size_t need = (size_t)p->offset + (size_t)p->k;
     int64_t total = vectors_count(v);
-    bool filtered = has_filter(&p->filter);
+    bool filtered = catalog_filter_active(&p->filter);
     int want = (int)(need + 1 < (size_t)MIN_CANDIDATES ? MIN_CANDIDATES : need + 1);
-    for (;;) {
-        if (want > total)
-            want = (int)total;
-        int64_t *ids = malloc((size_t)(want ? want : 1) * sizeof *ids);
-        float *found_scores = malloc((size_t)(want ? want : 1) * sizeof *found_scores);
-        double *scores = malloc((size_t)(want ? want : 1) * sizeof *scores);
-        int found = 0;
-        cs_status rc = (ids && found_scores && scores)
-                           ? (want ? vectors_search(v, query, want, ids, found_scores, &found, err)
-                                   : CS_OK)
-                           : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
-        size_t kept = 0;
-        for (int i = 0; rc == CS_OK && i < found; i++) {
-            bool keep = ids[i] != exclude;
-            if (keep && filtered)
-                rc = catalog_filter_matches(reader, ids[i], &p->filter, &keep, err);
-            if (keep) {
-                ids[kept] = ids[i];
-                scores[kept++] = found_scores[i];
-            }
+    if (want > total)
+        want = (int)total;
+    int64_t *ids = NULL;
+    double *scores = NULL;
+    size_t kept = 0;
+    int found = 0;
+    cs_status rc = candidates(reader, v, query, exclude, p, want, &ids, &scores, &kept, &found,
+                              err);
+    if (filtered)
+        results->vector_filter = "post-filter";
+    if (rc == CS_OK && filtered && kept < need && want < total && kept > 0) {
+        /* twice the estimate, so one more round nearly always suffices */
+        double estimate = 2.0 * (double)need * (double)found / (double)kept;
+        if (estimate <= (double)total * POST_FILTER_MAX_SHARE) {
+            free(ids);
+            free(scores);
+            want = (int)estimate;
+            rc = candidates(reader, v, query, exclude, p, want, &ids, &scores, &kept, &found,
+                            err);
         }
-        free(found_scores);
-        if (rc != CS_OK || kept >= need || want >= total || !filtered) {
-            if (rc != CS_OK) {
-                free(ids);
-                free(scores);
-                return rc;
-            }
-            *ids_out = ids;
-            *scores_out = scores;
-            *n_out = kept;
-            return CS_OK;
-        }
+    }
+    if (rc == CS_OK && filtered && kept < need && want < total) {
+        results->vector_filter = "id-selector";
+        float *selected = malloc((size_t)want * sizeof *selected);
+        rc = selected ? selected_ranking(reader, v, query, exclude, p, want, ids, selected,
+                                         &found, err)
+                      : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+        for (kept = 0; rc == CS_OK && kept < (size_t)found; kept++)
+            scores[kept] = selected[kept];
+        free(selected);
+    }
+    if (rc != CS_OK) {
         free(ids);
         free(scores);
-        want = want > INT32_MAX / 2 ? INT32_MAX : want * 2;
+        return rc;
     }
+    *ids_out = ids;
+    *scores_out = scores;
+    *n_out = kept;
+    return CS_OK;
 }
 
 /* A search whose only list is the vector ranking of `query`. */
@@ -326,7 +478,8 @@ static cs_status search_by_vector(cs_library *lib, catalog *reader, const vector
     double *scores = NULL;
     size_t n = 0;
     (void)lib;
-    cs_status rc = vector_ranking(reader, v, query, exclude, p, &ids, &scores, &n, err);
+    cs_status rc = vector_ranking(reader, v, query, exclude, p, &ids, &scores, &n, results,
+                                  err);
     fusion_list vector = {"vector", 1.0, n, ids, scores};
     if (rc == CS_OK)
         rc = fuse_into(reader, &vector, 1, p, results, err);

@@ -147,7 +147,7 @@ static bool alpha_param(const http_request *req, cs_search_options *options,
 /* Strings the options point at, owned here. */
 typedef struct search_params {
     cs_search_options options;
-    char *q, *folder, *type;
+    char *q, *folder, *type, *camera;
 } search_params;
 
 static void search_params_free(search_params *p)
@@ -155,6 +155,7 @@ static void search_params_free(search_params *p)
     free(p->q);
     free(p->folder);
     free(p->type);
+    free(p->camera);
 }
 
 /* k, offset, explain and the filters. On failure writes the 400 and returns false. */
@@ -177,9 +178,9 @@ static bool parse_search_params(const http_request *req, search_params *p, http_
     p->options.explain = flag_param(req, "explain");
     if (!alpha_param(req, &p->options, resp))
         return false;
-    const char *strings[] = {"q", "folder", "type"};
-    char **slots[] = {&p->q, &p->folder, &p->type};
-    for (int i = 0; i < 3; i++)
+    const char *strings[] = {"q", "folder", "type", "camera"};
+    char **slots[] = {&p->q, &p->folder, &p->type, &p->camera};
+    for (int i = 0; i < 4; i++)
         if (http_query_param(req->raw_query, strings[i], slots[i]) < 0) {
             char message[96];
             snprintf(message, sizeof message, "parameter %s is not valid percent-encoded UTF-8",
@@ -191,6 +192,9 @@ static bool parse_search_params(const http_request *req, search_params *p, http_
         }
     p->options.filter.folder = p->folder && *p->folder ? p->folder : NULL;
     p->options.filter.type = p->type && *p->type ? p->type : NULL;
+    p->options.filter.camera = p->camera && *p->camera ? p->camera : NULL;
+    p->options.filter.has_text = flag_param(req, "has_text");
+    p->options.filter.has_faces = flag_param(req, "has_faces");
     const char *days[] = {"from", "to"};
     for (int i = 0; i < 2; i++) {
         char *text = NULL;
@@ -503,6 +507,22 @@ static void handle_metrics(server_app *app, http_response *resp)
             "# TYPE capsearch_catalog_generation gauge\ncapsearch_catalog_generation %lld\n",
             (long long)st.images, (long long)st.vectors, (long long)st.errors,
             (long long)st.catalog_bytes, (long long)st.generation);
+    cs_query_cache_stats qc;
+    cs_library_query_cache_stats(app->lib, &qc);
+    strbuf_appendf(
+        &out,
+        "# HELP capsearch_query_embedding_cache_hits_total Query texts whose CLIP embedding "
+        "came from the cache.\n"
+        "# TYPE capsearch_query_embedding_cache_hits_total counter\n"
+        "capsearch_query_embedding_cache_hits_total %llu\n"
+        "# HELP capsearch_query_embedding_cache_misses_total Query texts the CLIP text tower "
+        "embedded.\n"
+        "# TYPE capsearch_query_embedding_cache_misses_total counter\n"
+        "capsearch_query_embedding_cache_misses_total %llu\n"
+        "# HELP capsearch_query_embedding_cache_entries Query embeddings held.\n"
+        "# TYPE capsearch_query_embedding_cache_entries gauge\n"
+        "capsearch_query_embedding_cache_entries %zu\n",
+        (unsigned long long)qc.hits, (unsigned long long)qc.misses, qc.entries);
     job_counts jc;
     jobs_count(app->jobs, &jc);
     strbuf_appendf(&out,

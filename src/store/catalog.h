@@ -16,7 +16,7 @@
 #include "common/error.h"
 #include "common/strbuf.h"
 
-#define CATALOG_SCHEMA_VERSION 3
+#define CATALOG_SCHEMA_VERSION 4
 
 typedef struct catalog catalog;
 
@@ -173,6 +173,14 @@ cs_status catalog_each_embedding(catalog *c, const char *model, catalog_embeddin
  * malloc'd (NULL when n == 0). */
 cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *filter,
                              int limit, int64_t **ids, double **scores, size_t *n,
+                             cs_error *err);
+
+/* Whether `filter` restricts anything (NULL: no). */
+bool catalog_filter_active(const cs_filter *filter);
+
+/* The ids of every image that passes `filter`, ascending; *ids malloc'd
+ * (NULL when n == 0). */
+cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t **ids, size_t *n,
                              cs_error *err);
 
 /* Whether image `id` passes `filter` (false when it does not exist). */

@@ -252,6 +252,11 @@ cs_status catalog_copy_image(catalog *c, int64_t source_id, const char *path,
             "INSERT INTO embeddings(image_id, model, dim, data)"
             " SELECT ?2, model, dim, data FROM embeddings WHERE image_id = ?1",
             source_id, new_id, NULL, NULL, err, "copying embeddings");
+    if (rc == CS_OK)
+        rc = exec_bound(c,
+            "INSERT INTO zeroshot(image_id, model, sentence, words)"
+            " SELECT ?2, model, sentence, words FROM zeroshot WHERE image_id = ?1",
+            source_id, new_id, NULL, NULL, err, "copying a zero-shot caption");
     if (rc == CS_OK && id)
         *id = new_id;
     return rc;

@@ -20,6 +20,7 @@ typedef enum catalog_stmt_id {
     STMT_FTS_SEARCH,
     STMT_FTS_SEARCH_FILTERED,
     STMT_FILTER_MATCHES,
+    STMT_FILTER_IDS,
     STMT_FILL_RESULT,
     STMT_GET_EMBEDDING,
     STMT_TAG_NAMES,
@@ -34,13 +35,22 @@ typedef enum catalog_stmt_id {
  * ranks below one whose own words match. See index/FORMAT.md. */
 #define FTS_RANK_EXPR "bm25(captions_fts, 3.0, 2.5, 1.5, 2.0, 1.0, 0.5)"
 
-/* A search filter as SQL over `images i`; parameters ?10..?13 (bound by
- * catalog_bind_filter) so it composes with any statement's own parameters. */
+/* A search filter as SQL over `images i`; parameters ?10..?16 (bound by
+ * catalog_bind_filter) so it composes with any statement's own parameters.
+ * Camera: a substring of "make model", both sides lower-cased (instr, not
+ * LIKE, so % and _ typed by the user are plain characters). Text and faces
+ * are what the indexer stored: a non-empty OCR column, a tag of kind face. */
 #define FILTER_SQL \
     " AND (?10 IS NULL OR i.folder = ?10 OR substr(i.folder, 1, length(?10) + 1) = ?10 || '/')" \
     " AND (?11 IS NULL OR i.taken_at >= ?11)" \
     " AND (?12 IS NULL OR i.taken_at <= ?12)" \
-    " AND (?13 IS NULL OR i.format = ?13)"
+    " AND (?13 IS NULL OR i.format = ?13)" \
+    " AND (?14 IS NULL OR instr(lower(coalesce(i.camera_make, '') || ' ' ||" \
+    "      coalesce(i.camera_model, '')), lower(?14)) > 0)" \
+    " AND (?15 IS NULL OR EXISTS (SELECT 1 FROM captions fc WHERE fc.image_id = i.id" \
+    "      AND fc.ocr <> ''))" \
+    " AND (?16 IS NULL OR EXISTS (SELECT 1 FROM tags ft WHERE ft.image_id = i.id" \
+    "      AND ft.kind = 'face'))"
 
 void catalog_bind_filter(sqlite3_stmt *stmt, const cs_filter *filter);
 

@@ -174,6 +174,19 @@ void catalog_bind_filter(sqlite3_stmt *stmt, const cs_filter *f)
         sqlite3_bind_int64(stmt, 12, f->to);
     if (f->type && *f->type)
         sqlite3_bind_text(stmt, 13, f->type, -1, SQLITE_TRANSIENT);
+    if (f->camera && *f->camera)
+        sqlite3_bind_text(stmt, 14, f->camera, -1, SQLITE_TRANSIENT);
+    if (f->has_text)
+        sqlite3_bind_int(stmt, 15, 1);
+    if (f->has_faces)
+        sqlite3_bind_int(stmt, 16, 1);
+}
+
+bool catalog_filter_active(const cs_filter *f)
+{
+    return f && ((f->folder && *f->folder) || f->has_from || f->has_to ||
+                 (f->type && *f->type) || (f->camera && *f->camera) || f->has_text ||
+                 f->has_faces);
 }
 
 cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *filter,
@@ -185,8 +198,7 @@ cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *fil
     *n = 0;
     /* Without a filter the join to images is skipped: it costs a lookup per
      * matching document. */
-    bool filtered = filter && ((filter->folder && *filter->folder) || filter->has_from ||
-                               filter->has_to || (filter->type && *filter->type));
+    bool filtered = catalog_filter_active(filter);
     sqlite3_stmt *stmt;
     cs_status rc = catalog_stmt(c, filtered ? STMT_FTS_SEARCH_FILTERED : STMT_FTS_SEARCH,
                                 &stmt, err);
@@ -235,6 +247,37 @@ cs_status catalog_filter_matches(catalog *c, int64_t id, const cs_filter *filter
         rc = catalog_sql_error(c, err, "checking a filter");
     sqlite3_reset(stmt);   /* cached: reset ends its read */
     return rc;
+}
+
+cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t **ids, size_t *n,
+                             cs_error *err)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_stmt(c, STMT_FILTER_IDS, &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    catalog_bind_filter(stmt, filter);
+    id_list list = {0};
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (!id_list_push(&list, sqlite3_column_int64(stmt, 0), NULL)) {
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing the images a filter "
+                              "keeps");
+            break;
+        }
+    }
+    if (rc == CS_OK && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "listing the images a filter keeps");
+    sqlite3_reset(stmt);   /* cached: reset ends its read */
+    if (rc != CS_OK) {
+        id_list_free(&list);
+        return rc;
+    }
+    *ids = list.ids;
+    *n = list.n;
+    return CS_OK;
 }
 
 static char *dup_column(sqlite3_stmt *stmt, int col, bool *oom)

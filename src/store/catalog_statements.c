@@ -25,6 +25,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " WHERE captions_fts MATCH ?1" FILTER_SQL
         " ORDER BY score, captions_fts.rowid LIMIT ?2",
     [STMT_FILTER_MATCHES] = "SELECT 1 FROM images i WHERE i.id = ?1" FILTER_SQL,
+    [STMT_FILTER_IDS] = "SELECT i.id FROM images i WHERE 1" FILTER_SQL " ORDER BY i.id",
     [STMT_FILL_RESULT] =
         "SELECT i.path, i.width, i.height, i.taken_at, c.caption, c.tags"
         " FROM images i LEFT JOIN captions c ON c.image_id = i.id WHERE i.id = ?1",

@@ -2,12 +2,15 @@
 // message, like the C API's own functions.
 #include "store/faiss_extra.h"
 
+#include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/impl/IDSelector.h>
 #include <faiss/utils/distances.h>
 
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
+#include <vector>
 
 namespace {
 
@@ -26,6 +29,20 @@ int guarded(char *msg, size_t msg_size, F &&f) noexcept
     }
     return -1;
 }
+
+// FAISS 1.7.3's IndexIDMap2 refuses SearchParameters, so the selector goes
+// to the index it wraps, whose vectors are numbered by position: this one
+// maps a position to its id before asking the id selector.
+struct PositionSelector : faiss::IDSelector {
+    const std::vector<faiss::Index::idx_t> &id_map;
+    const faiss::IDSelector &ids;
+    PositionSelector(const std::vector<faiss::Index::idx_t> &map, const faiss::IDSelector &sel)
+            : id_map(map), ids(sel) {}
+    bool is_member(faiss::Index::idx_t i) const override
+    {
+        return i >= 0 && static_cast<size_t>(i) < id_map.size() && ids.is_member(id_map[i]);
+    }
+};
 
 }  // namespace
 
@@ -50,6 +67,33 @@ int cs_faiss_knn_ip(const float *x, size_t nx, const float *y, size_t ny, size_t
 {
     return guarded(msg, msg_size, [&] {
         faiss::knn_inner_product(x, y, d, nx, ny, k, distances, labels);
+    });
+}
+
+int cs_faiss_search_among(const FaissIndex *index, size_t nprobe, const float *x, idx_t k,
+                          const idx_t *allowed, size_t nallowed, float *distances,
+                          idx_t *labels, char *msg, size_t msg_size)
+{
+    return guarded(msg, msg_size, [&] {
+        auto *base = reinterpret_cast<const faiss::Index *>(index);
+        faiss::IDSelectorBatch selected(nallowed, allowed);
+        if (auto *map = dynamic_cast<const faiss::IndexIDMap2 *>(base)) {
+            PositionSelector positions(map->id_map, selected);
+            faiss::SearchParameters params;
+            params.sel = &positions;
+            map->index->search(1, x, k, distances, labels, &params);
+            for (idx_t i = 0; i < k; i++)
+                if (labels[i] >= 0)
+                    labels[i] = map->id_map.at(static_cast<size_t>(labels[i]));
+            return;
+        }
+        auto *ivf = dynamic_cast<const faiss::IndexIVF *>(base);
+        if (!ivf)
+            throw std::invalid_argument("this kind of vector index cannot search a subset");
+        faiss::SearchParametersIVF params;
+        params.nprobe = nprobe;
+        params.sel = &selected;
+        ivf->search(1, x, k, distances, labels, &params);
     });
 }
 

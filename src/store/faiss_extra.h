@@ -24,6 +24,16 @@ int cs_faiss_ivf_search(const FaissIndex *ivf, idx_t n, const float *x, idx_t k,
 int cs_faiss_knn_ip(const float *x, size_t nx, const float *y, size_t ny, size_t d, size_t k,
                     float *distances, idx_t *labels, char *msg, size_t msg_size);
 
+/* k-NN search of one query among the `nallowed` ids in `allowed` only (an
+ * IDSelectorBatch passed through SearchParameters, so the index itself skips
+ * every other vector). `index` is an IndexIDMap2 over a flat index (the
+ * selector then sees the flat index's positions, translated to ids through
+ * the map) or an IVF index holding the ids itself, searched with `nprobe`
+ * lists. Labels are ids, -1 padding when fewer than k are found. */
+int cs_faiss_search_among(const FaissIndex *index, size_t nprobe, const float *x, idx_t k,
+                          const idx_t *allowed, size_t nallowed, float *distances,
+                          idx_t *labels, char *msg, size_t msg_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1160,13 +1160,9 @@ static cs_status ivf_search(const vectors *v, const float *query, idx_t want, in
     }
 }
 
-cs_status vectors_search(const vectors *v, const float *query, int k, int64_t *ids,
-                         float *scores, int *found, cs_error *err)
+/* A search needs a page of at least one and a query of finite numbers. */
+static cs_status check_query(const vectors *v, const float *query, int k, cs_error *err)
 {
-    if (found)
-        *found = 0;
-    if (!v || !query || !ids || !scores || !found)
-        return cs_error_set(err, CS_ERR_INVALID, "vectors_search: missing argument");
     if (k <= 0)
         return cs_error_set(err, CS_ERR_INVALID, "asked for %d vector matches; need at least 1",
                             k);
@@ -1174,6 +1170,19 @@ cs_status vectors_search(const vectors *v, const float *query, int k, int64_t *i
     if (bad < (size_t)v->dim)
         return cs_error_set(err, CS_ERR_INVALID,
                             "the query vector has a non-finite value at position %zu", bad);
+    return CS_OK;
+}
+
+cs_status vectors_search(const vectors *v, const float *query, int k, int64_t *ids,
+                         float *scores, int *found, cs_error *err)
+{
+    if (found)
+        *found = 0;
+    if (!v || !query || !ids || !scores || !found)
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_search: missing argument");
+    cs_status rc = check_query(v, query, k, err);
+    if (rc != CS_OK)
+        return rc;
     idx_t ntotal = faiss_Index_ntotal(v->idx);
     if (ntotal == 0)
         return CS_OK;
@@ -1183,9 +1192,52 @@ cs_status vectors_search(const vectors *v, const float *query, int k, int64_t *i
             return cs_error_set(err, CS_ERR_VECTOR, "vector search failed: %s",
                                 faiss_message());
     } else {
-        cs_status rc = ivf_search(v, query, want, ids, scores, err);
+        rc = ivf_search(v, query, want, ids, scores, err);
         if (rc != CS_OK)
             return rc;
+    }
+    int kept = 0;
+    for (idx_t i = 0; i < want; i++) {
+        if (ids[i] < 0)
+            continue;   /* FAISS's "no result" */
+        ids[kept] = ids[i];
+        scores[kept] = scores[i];
+        kept++;
+    }
+    *found = kept;
+    return CS_OK;
+}
+
+cs_status vectors_search_among(const vectors *v, const float *query, int k,
+                               const int64_t *allowed, size_t nallowed, int64_t *ids,
+                               float *scores, int *found, cs_error *err)
+{
+    if (found)
+        *found = 0;
+    if (!v || !query || !ids || !scores || !found || (nallowed && !allowed))
+        return cs_error_set(err, CS_ERR_INVALID, "vectors_search_among: missing argument");
+    cs_status rc = check_query(v, query, k, err);
+    if (rc != CS_OK)
+        return rc;
+    idx_t ntotal = faiss_Index_ntotal(v->idx);
+    if (ntotal == 0 || nallowed == 0)
+        return CS_OK;
+    idx_t want = k < ntotal ? k : ntotal;
+    if ((size_t)want > nallowed)
+        want = (idx_t)nallowed;
+    /* Few allowed ids are spread over many lists: start from the nprobe
+     * the index was calibrated with and widen until the page is found. */
+    size_t nprobe = v->kind == VECTORS_EXACT ? 0 : (size_t)v->nprobe;
+    if (v->kind != VECTORS_EXACT && nprobe == 0)
+        nprobe = 1;
+    for (;;) {
+        char msg[256];
+        if (cs_faiss_search_among(v->idx, nprobe, query, want, allowed, nallowed, scores, ids,
+                                  msg, sizeof msg) != 0)
+            return cs_error_set(err, CS_ERR_VECTOR, "filtered vector search failed: %s", msg);
+        if (v->kind == VECTORS_EXACT || ids[want - 1] >= 0 || nprobe >= v->nlist)
+            break;
+        nprobe = nprobe * 4 < v->nlist ? nprobe * 4 : v->nlist;
     }
     int kept = 0;
     for (idx_t i = 0; i < want; i++) {

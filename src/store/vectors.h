@@ -133,4 +133,12 @@ cs_status vectors_ids(const vectors *v, int64_t **ids, size_t *n, cs_error *err)
 cs_status vectors_search(const vectors *v, const float *query, int k, int64_t *ids,
                          float *scores, int *found, cs_error *err);
 
+/* vectors_search among the `nallowed` ids of `allowed` only: the index
+ * skips every other vector (a FAISS IDSelector), so a selective filter
+ * still gets k results when that many allowed ids are in the index. An IVF
+ * index probes more lists (up to all) until it finds min(k, nallowed). */
+cs_status vectors_search_among(const vectors *v, const float *query, int k,
+                               const int64_t *allowed, size_t nallowed, int64_t *ids,
+                               float *scores, int *found, cs_error *err);
+
 #endif

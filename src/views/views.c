@@ -64,6 +64,29 @@ static json_t *view_result(const cs_result *r, bool explain, const view_links *l
     return o;
 }
 
+/* explain's account of the query side: whether its embedding came from
+ * the cache, a composed query's terms, and how the vector list was
+ * filtered. */
+static void add_query_explain(json_t *doc, const cs_results *res)
+{
+    int computed = res->embeddings_computed, cached = res->embeddings_cached;
+    if (computed || cached)
+        json_object_set_new(doc, "query_embedding",
+                            json_string(!computed ? "cached"
+                                        : !cached ? "computed"
+                                                  : "partly cached"));
+    if (res->nterms) {
+        json_t *terms = json_array();
+        for (size_t i = 0; i < res->nterms; i++)
+            json_array_append_new(terms, json_pack("{s:o, s:f}", "text",
+                                                   view_text(res->terms[i].text), "weight",
+                                                   res->terms[i].weight));
+        json_object_set_new(doc, "terms", terms);
+    }
+    if (res->vector_filter)
+        json_object_set_new(doc, "vector_filter", json_string(res->vector_filter));
+}
+
 json_t *view_results(const cs_results *res, const char *query, bool explain,
                      const view_links *links)
 {
@@ -76,6 +99,8 @@ json_t *view_results(const cs_results *res, const char *query, bool explain,
         json_object_set_new(doc, "query", view_text(query));
     if (doc && explain && res->fts_query)
         json_object_set_new(doc, "fts_query", view_text(res->fts_query));
+    if (doc && explain)
+        add_query_explain(doc, res);
     if (doc && res->warning)
         json_object_set_new(doc, "warning", view_text(res->warning));
     return doc;
@@ -127,7 +152,7 @@ json_t *view_stats(const cs_stats *st, const char *library_dir)
 json_t *view_index_progress(const cs_index_progress *p)
 {
     double rate = p->elapsed_s > 0 ? (double)p->done / p->elapsed_s : 0.0;
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:I, s:I}",
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:I, s:I}",
                      "total", (json_int_t)p->total, "done", (json_int_t)p->done,
                      "indexed", (json_int_t)p->indexed, "reused", (json_int_t)p->reused,
                      "failed", (json_int_t)p->failed, "unchanged", (json_int_t)p->unchanged,
@@ -136,6 +161,12 @@ json_t *view_index_progress(const cs_index_progress *p)
                      "eta_s", rate > 0 ? (double)(p->total - p->done) / rate : 0.0,
                      "embed_total", (json_int_t)p->embed_total,
                      "embedded", (json_int_t)p->embedded);
+    if (o) {
+        json_object_set_new(o, "captioned", json_integer((json_int_t)p->captioned));
+        json_object_set_new(o, "concepts_embedded",
+                            json_integer((json_int_t)p->concepts_embedded));
+    }
+    return o;
 }
 
 json_t *view_errors(const cs_error_list *list)

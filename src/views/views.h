@@ -23,7 +23,10 @@ typedef struct view_links {
     int thumb_size;
 } view_links;
 
-/* {"query"?, "took_ms", "candidates", "results": [...], "fts_query"? } */
+/* {"query"?, "took_ms", "candidates", "results": [...], "fts_query"?}; with
+ * explain also "query_embedding"? ("computed", "cached", "partly cached"),
+ * "terms"? (a composed query's [{"text", "weight"}]) and "vector_filter"?
+ * ("post-filter", "id-selector") */
 json_t *view_results(const cs_results *results, const char *query, bool explain,
                      const view_links *links);
 json_t *view_image_info(const cs_image_info *info, const view_links *links);

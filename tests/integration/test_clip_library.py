@@ -293,6 +293,28 @@ class ClipLibrary(unittest.TestCase):
         self.assertIn("text #1", text)
         self.assertIn("vector #", text)
 
+    def test_query_precision(self):
+        """CAPSEARCH_QUERY_PRECISION: the search copy's precision. f16 ranks
+        as f32 does (scores within 1e-3 of the float32 query's cosines); an
+        unknown value leaves the words alone, with a warning saying why."""
+        self.index_with(self.model_a)
+        model_id = meta(self.db, "embedding_model")
+        want = dict(cosine_order(embed(self.model_a, "text", [QUERY])[0],
+                                 stored_embeddings(self.db, model_id)))
+        for precision in ("f16", "int8"):
+            env = dict(os.environ, CAPSEARCH_QUERY_PRECISION=precision)
+            doc = run_json(["search", QUERY, "-k", str(NIMAGES), "--explain", "--alpha", "1"],
+                           self.db, env=env)
+            self.assertNotIn("warning", doc)
+            self.assertEqual(len(doc["results"]), NIMAGES)
+            for r in doc["results"]:
+                self.assertAlmostEqual(r["explain"]["vector"]["score"], want[r["path"]],
+                                       delta=1e-3 if precision == "f16" else 2e-2)
+        env = dict(os.environ, CAPSEARCH_QUERY_PRECISION="fp16")
+        doc = run_json(["search", QUERY, "-k", str(NIMAGES), "--explain"], self.db, env=env)
+        self.assertIn("CAPSEARCH_QUERY_PRECISION", doc.get("warning", ""))
+        self.assertEqual(ranking(doc), ranking(self.text_only))
+
     def test_bad_alpha_is_refused(self):
         self.index_with(self.model_a)
         for bad in ["-0.1", "1.5", "abc", "nan", ""]:

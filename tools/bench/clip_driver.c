@@ -26,35 +26,18 @@
 #include <sys/resource.h>
 
 #include "capsearch/capsearch.h"
+
+#define BENCH_NAME "clip_bench_driver"
+#include "bench_util.h"
 #include "common/fsutil.h"
 
 #define MAX_INPUT_BYTES (8ull << 30)
-
-static void die(const char *what, const char *message)
-{
-    fprintf(stderr, "clip_bench_driver: %s: %s\n", what, message);
-    exit(1);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        die("malloc", "out of memory");
-    return p;
-}
 
 static double peak_rss_mb(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss / 1024.0;   /* KiB on Linux */
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static long parse_long(const char *opt, const char *value, long lo, long hi)
@@ -74,32 +57,7 @@ static void write_floats(const char *path, const float *v, size_t n)
 {
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(v, sizeof *v, n, f) != n || fclose(f) != 0)
-        die(path, strerror(errno));
-}
-
-/* Splits a file into its lines (the newline characters become NULs). */
-static char **read_lines(const char *path, size_t *count, uint8_t **blob)
-{
-    size_t len;
-    cs_error err = {0};
-    if (fs_read_file(path, MAX_INPUT_BYTES, blob, &len, &err) != CS_OK)
-        die(path, err.message);
-    char *text = (char *)*blob;
-    size_t n = 0, cap = 64;
-    char **lines = xmalloc(cap * sizeof *lines);
-    for (char *p = text; p < text + len;) {
-        char *nl = memchr(p, '\n', (size_t)(text + len - p));
-        if (nl)
-            *nl = '\0';
-        if (n == cap)
-            lines = realloc(lines, (cap *= 2) * sizeof *lines);
-        if (!lines)
-            die(path, "out of memory");
-        lines[n++] = p;
-        p = nl ? nl + 1 : text + len;
-    }
-    *count = n;
-    return lines;
+        bench_die(path, strerror(errno));
 }
 
 typedef struct rates {
@@ -108,7 +66,7 @@ typedef struct rates {
 
 static rates summarise(double *per_round, int rounds)
 {
-    qsort(per_round, (size_t)rounds, sizeof *per_round, cmp_double);
+    qsort(per_round, (size_t)rounds, sizeof *per_round, bench_cmp_double);
     return (rates){per_round[rounds / 2], per_round[rounds - 1]};
 }
 
@@ -157,41 +115,42 @@ static int cmd_embed(int argc, char **argv)
     cs_clip_model *model;
     double t0 = fs_now_seconds();
     if (cs_clip_open_with(model_dir, &opts, &model, &err) != CS_OK)
-        die(model_dir, err.message);
+        bench_die(model_dir, err.message);
     double load_s = fs_now_seconds() - t0;
     size_t dim = (size_t)cs_clip_dim(model), side = (size_t)cs_clip_image_size(model);
     size_t per_image = 3 * side * side, batch = (size_t)opts.max_batch;
 
-    uint8_t *pixel_blob, *text_blob;
+    uint8_t *pixel_blob;
+    char *text_blob;
     size_t pixel_bytes, n_texts;
     if (fs_read_file(pixels_path, MAX_INPUT_BYTES, &pixel_blob, &pixel_bytes, &err) != CS_OK)
-        die(pixels_path, err.message);
+        bench_die(pixels_path, err.message);
     if (pixel_bytes == 0 || pixel_bytes % (per_image * sizeof(float)))
-        die(pixels_path, "not a whole number of 3 x size x size float32 images");
+        bench_die(pixels_path, "not a whole number of 3 x size x size float32 images");
     size_t n_images = pixel_bytes / (per_image * sizeof(float));
     const float *pixels = (const float *)pixel_blob;   /* malloc'd: aligned for floats */
-    char **texts = read_lines(texts_path, &n_texts, &text_blob);
+    char **texts = bench_read_lines(texts_path, &n_texts, &text_blob);
     if (n_texts == 0)
-        die(texts_path, "no texts");
-    float *image_out = xmalloc(n_images * dim * sizeof *image_out);
-    float *text_out = xmalloc(n_texts * dim * sizeof *text_out);
+        bench_die(texts_path, "no texts");
+    float *image_out = bench_xmalloc(n_images * dim * sizeof *image_out);
+    float *text_out = bench_xmalloc(n_texts * dim * sizeof *text_out);
 
     /* warm-up: scratch memory touched, threads started, caches filled */
     if (cs_clip_embed_pixels(model, pixels, n_images < batch ? n_images : batch, image_out,
                              &err) != CS_OK ||
         cs_clip_embed_texts(model, (const char *const *)texts, n_texts < batch ? n_texts : batch,
                             text_out, &err) != CS_OK)
-        die("warm-up", err.message);
+        bench_die("warm-up", err.message);
 
-    double *image_rates = xmalloc((size_t)rounds * sizeof *image_rates);
-    double *text_rates = xmalloc((size_t)rounds * sizeof *text_rates);
+    double *image_rates = bench_xmalloc((size_t)rounds * sizeof *image_rates);
+    double *text_rates = bench_xmalloc((size_t)rounds * sizeof *text_rates);
     for (int r = 0; r < rounds; r++) {
         double start = fs_now_seconds();
         for (size_t i = 0; i < n_images; i += batch) {
             size_t n = n_images - i < batch ? n_images - i : batch;
             if (cs_clip_embed_pixels(model, pixels + i * per_image, n, image_out + i * dim,
                                      &err) != CS_OK)
-                die("cs_clip_embed_pixels", err.message);
+                bench_die("cs_clip_embed_pixels", err.message);
         }
         image_rates[r] = (double)n_images / (fs_now_seconds() - start);
         start = fs_now_seconds();
@@ -199,7 +158,7 @@ static int cmd_embed(int argc, char **argv)
             size_t n = n_texts - i < batch ? n_texts - i : batch;
             if (cs_clip_embed_texts(model, (const char *const *)texts + i, n, text_out + i * dim,
                                     &err) != CS_OK)
-                die("cs_clip_embed_texts", err.message);
+                bench_die("cs_clip_embed_texts", err.message);
         }
         text_rates[r] = (double)n_texts / (fs_now_seconds() - start);
     }
@@ -254,8 +213,8 @@ static int cmd_sgemm(int argc, char **argv)
     double peak = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         size_t m = (size_t)rows, k = (size_t)shapes[s].k, n = (size_t)shapes[s].n;
-        float *a = xmalloc(m * k * sizeof *a), *b = xmalloc(n * k * sizeof *b);
-        float *c = xmalloc(m * n * sizeof *c);
+        float *a = bench_xmalloc(m * k * sizeof *a), *b = bench_xmalloc(n * k * sizeof *b);
+        float *c = bench_xmalloc(m * n * sizeof *c);
         for (size_t i = 0; i < m * k; i++)
             a[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
         for (size_t i = 0; i < n * k; i++)

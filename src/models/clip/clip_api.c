@@ -65,6 +65,7 @@ cs_status cs_clip_tokenize(const char *model_dir, const char *text, size_t len,
 struct cs_clip_model {
     clip_weights *weights;
     clip_qweights *qweights;  /* int8 only */
+    clip_hweights *hweights;  /* f16 only */
     clip_session *session;
     clip_tokenizer *tokenizer;
     char *dump_dir;           /* debug mode: dump the next calls' layers */
@@ -147,7 +148,7 @@ cs_status cs_clip_open_with(const char *dir, const cs_clip_options *options,
 {
     *out = NULL;
     cs_clip_options o = options ? *options : (cs_clip_options){0};
-    if (o.precision != CS_CLIP_F32 && o.precision != CS_CLIP_INT8)
+    if (o.precision != CS_CLIP_F32 && o.precision != CS_CLIP_INT8 && o.precision != CS_CLIP_F16)
         return cs_error_set(err, CS_ERR_INVALID, "unknown precision %d", (int)o.precision);
     if (o.threads < 0 || o.max_batch < 0 || o.max_batch > 1024)
         return cs_error_set(err, CS_ERR_INVALID, "threads must be 0 or more, the batch 0 to 1024");
@@ -167,8 +168,11 @@ cs_status cs_clip_open_with(const char *dir, const cs_clip_options *options,
                           m->weights->config.text.vocab_size);
     if (rc == CS_OK && o.precision == CS_CLIP_INT8)
         rc = clip_quantize_weights(m->weights, &m->qweights, err);
+    if (rc == CS_OK && o.precision == CS_CLIP_F16)
+        rc = clip_halve_weights(m->weights, &m->hweights, err);
     if (rc == CS_OK)
-        rc = clip_session_new(m->weights, m->qweights, batch, threads, &m->session, err);
+        rc = clip_session_new(m->weights, m->qweights, m->hweights, batch, threads, &m->session,
+                              err);
     size_t context = rc == CS_OK ? (size_t)m->weights->config.text.max_positions : 0;
     if (rc == CS_OK && (!(m->ids = malloc((size_t)batch * context * sizeof *m->ids)) ||
                         !(m->lens = malloc((size_t)batch * sizeof *m->lens))))
@@ -192,6 +196,7 @@ void cs_clip_close(cs_clip_model *m)
         return;
     clip_session_free(m->session);
     clip_qweights_free(m->qweights);
+    clip_hweights_free(m->hweights);
     clip_weights_free(m->weights);
     clip_tokenizer_free(m->tokenizer);
     free(m->dump_dir);
@@ -202,6 +207,8 @@ void cs_clip_close(cs_clip_model *m)
 
 const char *cs_clip_precision_name(const cs_clip_model *m)
 {
+    if (m->hweights)
+        return "f16";
     if (!m->qweights)
         return "f32";
     return m->qweights->activation_max == 255

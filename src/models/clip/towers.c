@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "models/clip/clip_kernels.h"
+#include "models/clip/narrow_gemm.h"
 #include "nn/nn.h"
 
 /* One worker's scratch, for `inputs` inputs of up to `tokens` tokens each. */
@@ -18,13 +19,26 @@ typedef struct worker {
     uint8_t *qa;              /* int8 path: quantised activations */
     float *qscale;
     int32_t *qzero, *qacc;
+    float *panel;             /* f16 path: PANEL output channels widened */
+    struct worker *all;       /* the session's workers (their panels serve
+                                 the threads of a shared GEMM) */
     int split;                /* threads sharing each GEMM (a batch of one) */
     clip_dump *dump;          /* worker 0 only, while a call dumps */
 } worker;
 
+/* Up to this many rows a linear layer over f16 weights runs in the
+ * streaming kernel (narrow_gemm.h): a text query's tokens, or one image's
+ * patches; more rows go through sgemm on widened panels of PANEL output
+ * channels, where sgemm's register blocking pays. (The int8 weights through
+ * the same kernel measured no faster than oneDNN's int8 GEMM at a query's
+ * 4 tokens: widening int8 costs two instructions per 8 weights.) */
+#define NARROW_ROWS 80
+#define PANEL 64
+
 struct clip_session {
     const clip_weights *w;
     const clip_qweights *q;
+    const clip_hweights *hw;
     int max_batch, threads, per_worker;
     worker *workers;
 };
@@ -56,12 +70,14 @@ static void worker_free(worker *k)
     free(k->qscale);
     free(k->qzero);
     free(k->qacc);
+    free(k->panel);
 }
 
 static int max_int(int a, int b) { return a > b ? a : b; }
 
-cs_status clip_session_new(const clip_weights *w, const clip_qweights *q, int max_batch,
-                           int threads, clip_session **out, cs_error *err)
+cs_status clip_session_new(const clip_weights *w, const clip_qweights *q,
+                           const clip_hweights *hw, int max_batch, int threads,
+                           clip_session **out, cs_error *err)
 {
     *out = NULL;
     if (max_batch < 1 || max_batch > 4096 || threads < 1 || threads > 1024)
@@ -77,12 +93,13 @@ cs_status clip_session_new(const clip_weights *w, const clip_qweights *q, int ma
     clip_session *s = calloc(1, sizeof *s);
     if (!s)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
-    *s = (clip_session){.w = w, .q = q, .max_batch = max_batch, .threads = threads};
+    *s = (clip_session){.w = w, .q = q, .hw = hw, .max_batch = max_batch, .threads = threads};
     s->per_worker = (max_batch + threads - 1) / threads;
     s->workers = calloc((size_t)threads, sizeof *s->workers);
     bool ok = s->workers != NULL;
     for (int i = 0; ok && i < threads; i++) {
         worker *k = &s->workers[i];
+        k->all = s->workers;
         size_t inputs = (size_t)s->per_worker, rows = inputs * (size_t)tokens;
         k->h = alloc_floats(rows * d, sizeof *k->h, &ok);
         k->x = alloc_floats(rows * d, sizeof *k->x, &ok);
@@ -100,6 +117,8 @@ cs_status clip_session_new(const clip_weights *w, const clip_qweights *q, int ma
             k->qzero = alloc_floats(rows, sizeof *k->qzero, &ok);
             k->qacc = alloc_floats(rows * (f > 3 * d ? f : 3 * d), sizeof *k->qacc, &ok);
         }
+        if (hw)
+            k->panel = alloc_floats((size_t)PANEL * (f > d ? f : d), sizeof *k->panel, &ok);
     }
     if (!ok) {
         clip_session_free(s);
@@ -141,11 +160,55 @@ static void sgemm_rows(const worker *k, const float *x, int rows, int in, const 
     }
 }
 
-/* y = x W^T + b in float32, or through the int8 weights when q is set. */
-static cs_status linear(worker *k, const float *x, int rows, int in, const float *W,
-                        const float *b, const clip_qlinear *q, int qmax, int out, float *y,
-                        cs_error *err)
+/* The streaming kernel over few rows, the output columns shared by
+ * k->split threads as in sgemm_rows. */
+static void narrow_rows(const worker *k, const clip_wmatrix *m, const float *x, int rows,
+                        float *y)
 {
+    if (k->split <= 1 || m->out < 64 * k->split) {
+        clip_narrow_gemm(m, x, rows, 0, m->out, y);
+        return;
+    }
+#pragma omp parallel for num_threads(k->split) schedule(static, 1)
+    for (int part = 0; part < k->split; part++) {
+        int c0 = (int)((long)m->out * part / k->split) & ~15;
+        int c1 = part + 1 == k->split ? m->out : (int)((long)m->out * (part + 1) / k->split) & ~15;
+        clip_narrow_gemm(m, x, rows, c0, c1, y);
+    }
+}
+
+/* Many rows over f16 weights: PANEL output channels at a time widened to
+ * float32 and multiplied by sgemm (y holds the bias already). */
+static void widened_rows(worker *k, const clip_wmatrix *m, const float *x, int rows, float *y)
+{
+    int panels = (m->out + PANEL - 1) / PANEL, split = k->split > 1 ? k->split : 1;
+#pragma omp parallel for num_threads(split) schedule(static)
+    for (int p = 0; p < panels; p++) {
+        float *panel = split > 1 ? k->all[omp_get_thread_num()].panel : k->panel;
+        int c0 = p * PANEL, c1 = c0 + PANEL < m->out ? c0 + PANEL : m->out;
+        clip_widen_rows(m, c0, c1, panel);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, c1 - c0, m->in, 1.0f, x,
+                    m->in, panel, m->in, 1.0f, y + c0, m->out);
+    }
+}
+
+/* y = x W^T + b in float32, through the int8 weights when q is set, or the
+ * f16 ones when h is. */
+static cs_status linear(worker *k, const float *x, int rows, int in, const float *W,
+                        const float *b, const clip_qlinear *q, int qmax, const uint16_t *h,
+                        int out, float *y, cs_error *err)
+{
+    if (h) {
+        clip_wmatrix m = {.type = CLIP_W_F16, .w = h, .bias = b, .in = in, .out = out};
+        if (rows <= NARROW_ROWS) {
+            narrow_rows(k, &m, x, rows, y);
+            return CS_OK;
+        }
+        for (int i = 0; i < rows; i++)
+            memcpy(y + (size_t)i * out, b, (size_t)out * sizeof *y);
+        widened_rows(k, &m, x, rows, y);
+        return CS_OK;
+    }
     if (q) {
         clip_quantize_rows(x, (size_t)rows, in, qmax, k->qa, k->qscale, k->qzero);
         cs_status rc = clip_qgemm(q, k->qa, rows, k->qacc, err);
@@ -153,6 +216,13 @@ static cs_status linear(worker *k, const float *x, int rows, int in, const float
             clip_dequantize_rows(k->qacc, (size_t)rows, out, k->qscale, k->qzero, q->scale,
                                  q->sum, b, y);
         return rc;
+    }
+    if (k->split > 1 && rows <= NARROW_ROWS) {
+        /* One input on several cores (a search query): streaming beats
+         * sgemm's packing at a few rows (tools/bench/scale). */
+        clip_wmatrix m = {.type = CLIP_W_F32, .w = W, .bias = b, .in = in, .out = out};
+        narrow_rows(k, &m, x, rows, y);
+        return CS_OK;
     }
     for (int i = 0; i < rows; i++)
         memcpy(y + (size_t)i * out, b, (size_t)out * sizeof *y);
@@ -162,14 +232,14 @@ static cs_status linear(worker *k, const float *x, int rows, int in, const float
 
 /* h[rows, D] += attention and MLP of one pre-norm block over the sequences. */
 static cs_status block(worker *k, const clip_layer_weights *L, const clip_qlayer *Q, int qmax,
-                       const clip_tower_config *c, float *h, int rows, const span *seqs,
+                       const clip_hlayer *H, const clip_tower_config *c, float *h, int rows, const span *seqs,
                        int nseq, bool causal, cs_error *err)
 {
     int d = c->hidden, heads = c->heads, dh = d / heads, f = c->intermediate;
     float scale = 1.0f / sqrtf((float)dh);
     clip_layer_norm(h, (size_t)rows, d, L->ln1_w, L->ln1_b, c->layer_norm_eps, k->x);
-    cs_status rc = linear(k, k->x, rows, d, L->qkv_w, L->qkv_b, Q ? &Q->qkv : NULL, qmax, 3 * d,
-                          k->qkv, err);
+    cs_status rc = linear(k, k->x, rows, d, L->qkv_w, L->qkv_b, Q ? &Q->qkv : NULL, qmax,
+                          H ? H->qkv : NULL, 3 * d, k->qkv, err);
     if (rc != CS_OK)
         return rc;
     for (int s = 0; s < nseq; s++)
@@ -179,17 +249,19 @@ static cs_status block(worker *k, const clip_layer_weights *L, const clip_qlayer
                                 causal, k->scores,
                                 k->attn + (size_t)seqs[s].start * d + hd * dh, d);
         }
-    rc = linear(k, k->attn, rows, d, L->out_w, L->out_b, Q ? &Q->out : NULL, qmax, d, k->x,
-                err);
+    rc = linear(k, k->attn, rows, d, L->out_w, L->out_b, Q ? &Q->out : NULL, qmax,
+                H ? H->out : NULL, d, k->x, err);
     if (rc != CS_OK)
         return rc;
     clip_add(h, k->x, (size_t)rows * d);
     clip_layer_norm(h, (size_t)rows, d, L->ln2_w, L->ln2_b, c->layer_norm_eps, k->x);
-    rc = linear(k, k->x, rows, d, L->fc1_w, L->fc1_b, Q ? &Q->fc1 : NULL, qmax, f, k->mlp, err);
+    rc = linear(k, k->x, rows, d, L->fc1_w, L->fc1_b, Q ? &Q->fc1 : NULL, qmax,
+                H ? H->fc1 : NULL, f, k->mlp, err);
     if (rc != CS_OK)
         return rc;
     clip_activate(k->mlp, (size_t)rows * f, c->activation);
-    rc = linear(k, k->mlp, rows, f, L->fc2_w, L->fc2_b, Q ? &Q->fc2 : NULL, qmax, d, k->x, err);
+    rc = linear(k, k->mlp, rows, f, L->fc2_w, L->fc2_b, Q ? &Q->fc2 : NULL, qmax,
+                H ? H->fc2 : NULL, d, k->x, err);
     if (rc != CS_OK)
         return rc;
     clip_add(h, k->x, (size_t)rows * d);
@@ -197,13 +269,13 @@ static cs_status block(worker *k, const clip_layer_weights *L, const clip_qlayer
 }
 
 static cs_status blocks(worker *k, const clip_layer_weights *layers, const clip_qlayer *qlayers,
-                        int qmax, const clip_tower_config *c, float *h, int rows,
+                        int qmax, const clip_hlayer *hlayers, const clip_tower_config *c, float *h, int rows,
                         const span *seqs, int nseq, bool causal, const char *tower,
                         cs_error *err)
 {
     for (int l = 0; l < c->layers; l++) {
-        cs_status rc = block(k, &layers[l], qlayers ? &qlayers[l] : NULL, qmax, c, h, rows, seqs,
-                             nseq, causal, err);
+        cs_status rc = block(k, &layers[l], qlayers ? &qlayers[l] : NULL, qmax,
+                             hlayers ? &hlayers[l] : NULL, c, h, rows, seqs, nseq, causal, err);
         if (rc != CS_OK)
             return rc;
         if (k->dump) {
@@ -266,8 +338,9 @@ static cs_status images_worker(const clip_session *s, worker *k, const float *pi
     clip_layer_norm(k->h, (size_t)rows, d, w->pre_ln_w, w->pre_ln_b, c->layer_norm_eps, k->h);
     clip_dump_write(k->dump, "vision.pre_layrnorm", k->h, (size_t)n, (size_t)d);
     const clip_qweights *q = s->q;
+    const clip_hweights *hw = s->hw;
     cs_status rc = blocks(k, w->vision_layers, q ? q->vision : NULL, q ? q->activation_max : 0,
-                          c, k->h, rows, seqs, m, false, "vision", err);
+                          hw ? hw->vision : NULL, c, k->h, rows, seqs, m, false, "vision", err);
     if (rc != CS_OK)
         return rc;
     for (int i = 0; i < m; i++)
@@ -301,8 +374,9 @@ static cs_status texts_worker(const clip_session *s, worker *k, const int32_t *c
     }
     clip_dump_write(k->dump, "text.embeddings", k->h, (size_t)seqs[0].len, (size_t)d);
     const clip_qweights *q = s->q;
-    cs_status rc = blocks(k, w->text_layers, q ? q->text : NULL, q ? q->activation_max : 0, c,
-                          k->h, rows, seqs, m, true, "text", err);
+    const clip_hweights *hw = s->hw;
+    cs_status rc = blocks(k, w->text_layers, q ? q->text : NULL, q ? q->activation_max : 0,
+                          hw ? hw->text : NULL, c, k->h, rows, seqs, m, true, "text", err);
     if (rc != CS_OK)
         return rc;
     for (int i = 0; i < m; i++)
@@ -410,7 +484,7 @@ cs_status clip_encode_image(const clip_weights *w, const float *pixels, float *o
                             cs_error *err)
 {
     clip_session *s = NULL;
-    cs_status rc = clip_session_new(w, NULL, 1, 1, &s, err);
+    cs_status rc = clip_session_new(w, NULL, NULL, 1, 1, &s, err);
     if (rc == CS_OK)
         rc = clip_session_images(s, pixels, 1, out, NULL, err);
     clip_session_free(s);
@@ -421,7 +495,7 @@ cs_status clip_encode_text(const clip_weights *w, const int32_t *ids, size_t n, 
                            float *out, cs_error *err)
 {
     clip_session *s = NULL;
-    cs_status rc = clip_session_new(w, NULL, 1, 1, &s, err);
+    cs_status rc = clip_session_new(w, NULL, NULL, 1, 1, &s, err);
     if (rc == CS_OK)
         rc = clip_session_texts(s, &ids, &n, 1, end_id, out, NULL, err);
     clip_session_free(s);

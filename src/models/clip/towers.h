@@ -3,11 +3,14 @@
  * numbers out.
  *
  * A session runs batches: every linear layer is one GEMM over all tokens of
- * a worker's share of the batch, in float32 (OpenBLAS) or int8 (oneDNN,
- * quant.h). Its workers are threads that each take a slice of the batch with
+ * a worker's share of the batch, in float32 (OpenBLAS), int8 (oneDNN,
+ * quant.h) or over float16 weights (half.h: the few-row kernel of
+ * narrow_gemm.h up to 80 rows, sgemm on widened panels above). Its workers are threads that each take a slice of the batch with
  * their own scratch, allocated once when the session is made; the weights
  * are shared read-only, so sessions on one clip_weights may run at once. A
- * batch of one spreads each GEMM's output columns over the threads instead. */
+ * batch of one spreads each GEMM's output columns over the threads instead,
+ * through the few-row kernel (narrow_gemm.h) up to 80 rows: a search
+ * query's few tokens stream the weights once instead of sgemm packing them. */
 #ifndef CS_MODELS_CLIP_TOWERS_H
 #define CS_MODELS_CLIP_TOWERS_H
 
@@ -15,15 +18,18 @@
 #include <stdint.h>
 
 #include "models/clip/dump.h"
+#include "models/clip/half.h"
 #include "models/clip/quant.h"
 #include "models/clip/weights.h"
 
 typedef struct clip_session clip_session;
 
-/* q: the int8 weights, or NULL for float32. threads >= 1. Sets OpenBLAS to
- * one thread per call (the session runs its own threads). */
-cs_status clip_session_new(const clip_weights *w, const clip_qweights *q, int max_batch,
-                           int threads, clip_session **out, cs_error *err);
+/* q: the int8 weights, hw: the float16 ones (half.h), or both NULL for
+ * float32. threads >= 1. Sets OpenBLAS to one thread per call (the session
+ * runs its own threads). */
+cs_status clip_session_new(const clip_weights *w, const clip_qweights *q,
+                           const clip_hweights *hw, int max_batch, int threads,
+                           clip_session **out, cs_error *err);
 void clip_session_free(clip_session *s);
 int clip_session_max_batch(const clip_session *s);
 

@@ -168,7 +168,7 @@ static void test_migration_from_v2(const char *v1_sql_path, const char *v2_sql_p
     CHECK_OK(catalog_open(old_path, false, &c, &err), &err);
     if (!c)
         return;
-    CHECK_INT_EQ(catalog_schema_version(c), 3);
+    CHECK_INT_EQ(catalog_schema_version(c), CATALOG_SCHEMA_VERSION);
     int64_t gen = -1;
     CHECK_OK(catalog_generation(c, &gen, &err), &err);
     CHECK_INT_EQ(gen, 12);

@@ -1,7 +1,9 @@
 """capsearch embed in batches, with threads and in int8, against numpy_clip.py
 (float64): many images and texts of different lengths in one call, split
 unevenly over workers; --threads 1 --batch 1 gives the same numbers; the int8
-path stays within cosine 0.995 of the reference; --dump-layers writes every
+path stays within cosine 0.995 of the reference, and the f16 one (float16
+weights, through the few-row kernel at a batch of one and widened panels for
+sgemm at larger batches) within 0.9999; --dump-layers writes every
 layer, ending with the printed embedding; bad options are refused."""
 import json
 import os
@@ -18,6 +20,7 @@ import numpy_clip  # noqa: E402
 CAPSEARCH, GEN = sys.argv[1], sys.argv[2]
 TOLERANCE = 1e-4
 INT8_MIN_COSINE = 0.995
+F16_MIN_COSINE = 0.9999
 failures = 0
 
 
@@ -118,6 +121,22 @@ def main():
                       f"{cosine:.5f}")
                 if cosine < INT8_MIN_COSINE:
                     fail(f"int8 {what}: cosine {cosine:.5f}")
+
+        # f16: the few-row kernel (batch 1, 1 and 2 threads sharing each
+        # GEMM) and widened panels (7 images x 17 tokens in one worker)
+        for args in (["--batch", "1", "--threads", "1"], ["--batch", "1", "--threads", "2"],
+                     ["--batch", "16", "--threads", "1"]):
+            doc = embed(folder, ["--precision", "f16"] + args + ["--image"] + images)
+            if doc["precision"] != "f16":
+                fail(f"f16 run reports {doc['precision']!r}")
+            got_texts = vectors(embed(folder, ["--precision", "f16"] + args +
+                                      ["--text", "--"] + texts))
+            for what, got, want in (("images", vectors(doc), want_images),
+                                    ("texts", got_texts, want_texts)):
+                cosine = float((got * want).sum(1).min())
+                print(f"f16 {' '.join(args)}, {what}: worst cosine {cosine:.7f}")
+                if got.shape != want.shape or cosine < F16_MIN_COSINE:
+                    fail(f"f16 {args} {what}: cosine {cosine:.7f}")
 
         # --dump-layers: every layer of the first input, the last = the output
         layers_dir = os.path.join(tmp, "layers")

@@ -102,6 +102,55 @@ static void test_both_lists_beat_one(void)
     free(items);
 }
 
+/* Fuses `text` and `vector` (n ids each) with weights 1 - alpha and alpha;
+ * the fused score of `id`, or -1 when it is missing. */
+static double fused_score(const int64_t *text, const int64_t *vector, size_t n, double alpha,
+                          int64_t id, int *rank_text, int *rank_vector)
+{
+    fusion_list lists[] = {{"text", 1.0 - alpha, n, text, NULL},
+                           {"vector", alpha, n, vector, NULL}};
+    fusion_item *items = NULL;
+    size_t count = 0;
+    cs_error err = {0};
+    CHECK_OK(fusion_rrf(lists, 2, 60, &items, &count, &err), &err);
+    const fusion_item *it = find(items, count, id);
+    double score = it ? it->score : -1.0;
+    *rank_text = it ? it->ranks[0] : -1;
+    *rank_vector = it ? it->ranks[1] : -1;
+    free(items);
+    return score;
+}
+
+static void test_both_lists_beat_one_at_equal_ranks(void)
+{
+    /* At rank r in both lists a document scores above one at rank r in
+     * only one list, whatever the text/vector split (alpha): its score is
+     * the sum of the two shares, 1/(60 + r), against at most
+     * max(alpha, 1 - alpha)/(60 + r). */
+    const double alphas[] = {0.5, 0.1, 0.9, 0.999};
+    for (size_t a = 0; a < sizeof alphas / sizeof alphas[0]; a++)
+        for (int r = 1; r <= 50; r += 7) {
+            int64_t text[64], vector[64];
+            for (int i = 0; i < r - 1; i++) {   /* other documents above */
+                text[i] = 1000 + i;
+                vector[i] = 2000 + i;
+            }
+            int rt, rv;
+            text[r - 1] = vector[r - 1] = 7;   /* found by both at rank r */
+            double both = fused_score(text, vector, (size_t)r, alphas[a], 7, &rt, &rv);
+            CHECK(rt == r && rv == r);
+            CHECK_NEAR(both, (1.0 - alphas[a]) / (60 + r) + alphas[a] / (60 + r), 1e-15);
+            text[r - 1] = 8;                   /* 8 by text only, 9 by vectors only */
+            vector[r - 1] = 9;
+            double text_only = fused_score(text, vector, (size_t)r, alphas[a], 8, &rt, &rv);
+            CHECK(rt == r && rv == 0);
+            double vector_only = fused_score(text, vector, (size_t)r, alphas[a], 9, &rt, &rv);
+            CHECK(rt == 0 && rv == r);
+            CHECK(both > text_only);
+            CHECK(both > vector_only);
+        }
+}
+
 static void test_duplicates_within_a_list(void)
 {
     /* the first 5 counts; the repeat neither scores nor pushes 6 down */
@@ -318,6 +367,7 @@ int main(void)
 {
     test_arithmetic();
     test_both_lists_beat_one();
+    test_both_lists_beat_one_at_equal_ranks();
     test_duplicates_within_a_list();
     test_empty();
     test_tie_breaks();

@@ -1,0 +1,280 @@
+"""Zero-shot captions from CLIP, through the capsearch CLI, with tiny CLIP
+models of random weights from tools/gen-test-clip: `index --model` stores
+concept tags and a zero-shot sentence merged into the caption (searchable),
+the concept vocabulary's embeddings are computed once per model and then
+read from the catalog, images embedded earlier are captioned from their
+stored embeddings, running again changes nothing, and `caption --model
+--json` shows the candidates and concept scores.
+
+Random weights make every concept about equally likely (about 1/5000 each,
+at most ~0.013), so the rule's threshold is lowered through
+CAPSEARCH_ZEROSHOT_MIN_PROB for these tests: they check the mechanics, and
+the scoring math (softmax of 100 x cosine over the stored concept
+embeddings, the candidates' cosines) against numpy, not the relevance."""
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+from PIL import Image
+
+from harness import CAPSEARCH, json_lines, run, run_json
+
+GEN_TEST_CLIP = os.environ.get("GEN_TEST_CLIP") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "gen-test-clip")
+MIN_PROB = 0.008
+REL_TO_BEST = 0.25
+NIMAGES = 6
+# per kind: how many concepts the rule keeps (picture kinds: see below)
+LIMITS = {"object": 2, "scene": 1, "activity": 1, "event": 1, "weather": 1}
+
+
+def make_model(folder, seed):
+    subprocess.run([GEN_TEST_CLIP, folder, "--size", "tiny", "--seed", str(seed)], check=True,
+                   capture_output=True)
+    return folder
+
+
+def write_pictures(folder, n, seed=3):
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        pixels = rng.integers(0, 256, size=(30 + 4 * i, 40 + 6 * i, 3), dtype=np.uint8)
+        path = os.path.join(folder, f"picture_{i:02d}.png")
+        Image.fromarray(pixels).save(path)
+        paths.append(path)
+    return paths
+
+
+def query(db, sql, *args):
+    con = sqlite3.connect(os.path.join(db, "catalog.db"))
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def index(db, *args):
+    proc = run(["index", "--json", *args], db)
+    events = json_lines(proc)
+    assert events[-1]["event"] == "done", events[-1]
+    return events[-1]
+
+
+class ZeroShot(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        os.environ["CAPSEARCH_ZEROSHOT_MIN_PROB"] = str(MIN_PROB)
+        cls.shared = tempfile.mkdtemp(prefix="capsearch-zs-models-")
+        cls.model = make_model(os.path.join(cls.shared, "clip-z"), 5)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.shared, ignore_errors=True)
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="capsearch-zs-test-")
+        self.db = os.path.join(self.tmp, "library")
+        self.photos = os.path.join(self.tmp, "photos")
+        os.makedirs(self.photos)
+        self.paths = write_pictures(self.photos, NIMAGES)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def model_id(self):
+        (model,), = query(self.db, "SELECT DISTINCT model FROM embeddings "
+                                   "WHERE model LIKE 'clip:%'")
+        return model
+
+    def concepts(self, model_id):
+        """(keys, matrix) of the stored concept embeddings."""
+        rows = query(self.db, "SELECT concept, dim, data FROM concept_embeddings "
+                              "WHERE model = ? ORDER BY concept", model_id)
+        keys = [r[0] for r in rows]
+        matrix = np.stack([np.frombuffer(r[2], dtype="<f4") for r in rows])
+        return keys, matrix
+
+    def captions(self):
+        return dict(query(self.db, "SELECT i.path, c.caption || '|' || c.tags FROM images i "
+                                   "JOIN captions c ON c.image_id = i.id"))
+
+    def test_index_captions_and_caches(self):
+        plain = index(self.db, self.photos)
+        self.assertEqual(plain["captioned"], 0)
+        before = self.captions()
+        done = index(self.db, self.photos, "--model", self.model)
+        self.assertEqual(done["status"], "ok")
+        self.assertEqual(done["embedded"], NIMAGES)
+        self.assertEqual(done["captioned"], NIMAGES)
+        model_id = self.model_id()
+        (count,), = query(self.db, "SELECT count(*) FROM concept_embeddings WHERE model = ?",
+                          model_id)
+        self.assertGreaterEqual(count, 3000)
+        self.assertEqual(done["concepts_embedded"], count)
+        keys, concepts = self.concepts(model_id)
+        self.assertTrue(np.allclose(np.linalg.norm(concepts, axis=1), 1, atol=1e-5))
+        kind_of = {}
+        for key in keys:
+            kind, word = key.split(":", 1)
+            kind_of[word] = kind
+
+        # every image: a zero-shot row, its sentence in front of the caption,
+        # its words after the tags, its picks as `concept` tags with the
+        # softmax probabilities numpy computes from the stored embeddings
+        rows = query(self.db, "SELECT i.id, i.path, z.sentence, z.words, c.caption, c.tags, "
+                              "e.data FROM images i JOIN zeroshot z ON z.image_id = i.id "
+                              "JOIN captions c ON c.image_id = i.id JOIN embeddings e ON "
+                              "e.image_id = i.id AND e.model = z.model WHERE z.model = ?",
+                     model_id)
+        self.assertEqual(len(rows), NIMAGES)
+        for image_id, path, sentence, words, caption, tags, data in rows:
+            self.assertTrue(sentence, path)
+            self.assertEqual(caption, sentence + " " + before[path].split("|")[0])
+            self.assertEqual(tags, before[path].split("|")[1] + " " + words)
+            image = np.frombuffer(data, dtype="<f4")
+            logits = 100.0 * concepts.astype(np.float64) @ image.astype(np.float64)
+            probs = np.exp(logits - logits.max())
+            probs /= probs.sum()
+            prob_of = dict(zip((k.split(":", 1)[1] for k in keys), probs))
+            got = query(self.db, "SELECT tag, score FROM tags WHERE image_id = ? AND "
+                                 "kind = 'concept' ORDER BY score DESC", image_id)
+            self.assertTrue(got, path)
+            self.assertEqual(" ".join(t for t, _ in got), words)
+            best_of_kind = {}
+            for word, p in prob_of.items():
+                kind = kind_of[word]
+                best_of_kind[kind] = max(best_of_kind.get(kind, 0), p)
+            per_kind = {}
+            for word, score in got:
+                self.assertAlmostEqual(score, prob_of[word], delta=1e-5)
+                self.assertGreaterEqual(score, MIN_PROB - 1e-6)
+                kind = kind_of[word]
+                self.assertGreaterEqual(score, REL_TO_BEST * best_of_kind[kind] - 1e-6)
+                per_kind[kind] = per_kind.get(kind, 0) + 1
+            for kind, n in per_kind.items():
+                self.assertLessEqual(n, LIMITS.get(kind, 2), (path, got))
+            # the most probable concept of all is kept
+            self.assertEqual(got[0][0], max(prob_of, key=prob_of.get))
+        # the concept words are searched like any caption word
+        word = rows[0][3].split()[0]
+        doc = run_json(["search", word, "--alpha", "0", "-k", str(NIMAGES)], self.db)
+        self.assertIn(rows[0][1], [r["path"] for r in doc["results"]])
+
+        # again: nothing to embed, caption or compute, nothing changes
+        after = self.captions()
+        done = index(self.db, self.photos)
+        self.assertEqual((done["embedded"], done["captioned"], done["concepts_embedded"]),
+                         (0, 0, 0))
+        self.assertEqual(self.captions(), after)
+
+        # a new picture: captioned with the cached concept embeddings
+        extra = write_pictures(self.tmp, 1, seed=9)[0]
+        shutil.move(extra, os.path.join(self.photos, "extra.png"))
+        done = index(self.db, self.photos)
+        self.assertEqual((done["embedded"], done["captioned"], done["concepts_embedded"]),
+                         (1, 1, 0))
+        (again,), = query(self.db, "SELECT count(*) FROM concept_embeddings WHERE model = ?",
+                          model_id)
+        self.assertEqual(again, count)
+
+        # a library embedded before zero-shot captions existed: captioned from
+        # the stored embeddings, the same captions as before
+        after = self.captions()
+        con = sqlite3.connect(os.path.join(self.db, "catalog.db"))
+        with con:
+            con.execute("DELETE FROM tags WHERE kind = 'concept'")
+            for path, text in self.captions().items():
+                caption, tags = text.split("|")
+                sentence, words = con.execute(
+                    "SELECT sentence, words FROM zeroshot z JOIN images i ON i.id = z.image_id "
+                    "WHERE i.path = ?", (path,)).fetchone()
+                con.execute("UPDATE captions SET caption = ?, tags = ? WHERE image_id = "
+                            "(SELECT id FROM images WHERE path = ?)",
+                            (caption[len(sentence) + 1:], tags[:-len(words) - 1], path))
+            con.execute("DELETE FROM zeroshot")
+        con.close()
+        done = index(self.db, self.photos)
+        self.assertEqual((done["embedded"], done["captioned"], done["concepts_embedded"]),
+                         (0, NIMAGES + 1, 0))
+        self.assertEqual(self.captions(), after)
+
+        # a renamed picture keeps its zero-shot caption
+        renamed = os.path.join(self.photos, "renamed.png")
+        os.rename(self.paths[0], renamed)
+        done = index(self.db, self.photos)
+        self.assertEqual(done["reused"], 1)
+        self.assertEqual(done["captioned"], 0)
+        self.assertEqual(self.captions()[renamed].split("|")[0], after[self.paths[0]].split("|")[0])
+
+    def test_caption_command(self):
+        index(self.db, self.photos, "--model", self.model)
+        model_id = self.model_id()
+        (count,), = query(self.db, "SELECT count(*) FROM concept_embeddings")
+        path = self.paths[1]
+        doc = run_json(["caption", path, "--model", self.model], self.db)
+        (image,) = doc["images"]
+        # nothing computed again: the library's cache served
+        (count2,), = query(self.db, "SELECT count(*) FROM concept_embeddings")
+        self.assertEqual(count2, count)
+        self.assertTrue(image["zeroshot"])
+        self.assertTrue(image["caption"].startswith(image["zeroshot"] + " "))
+        # what indexing stored for the same file
+        (stored,), = query(self.db, "SELECT c.caption FROM captions c JOIN images i ON "
+                                    "i.id = c.image_id WHERE i.path = ?", path)
+        self.assertEqual(image["caption"], stored)
+        concept_tags = [t for t in image["tags"] if t["kind"] == "concept"]
+        self.assertTrue(concept_tags)
+        # candidates: CLIP's cosine of the prompt with the picture, best chosen
+        candidates = image["candidates"]
+        self.assertTrue(1 <= len(candidates) <= 8)
+        best = max(candidates, key=lambda c: c["score"])
+        self.assertEqual(best["sentence"], image["zeroshot"])
+        prompts = [c["prompt"] for c in candidates]
+        proc = subprocess.run([CAPSEARCH, "embed", "--model", self.model, "--json", "--text"] +
+                              prompts, capture_output=True, check=True, timeout=300)
+        texts = np.array([e["embedding"] for e in json.loads(proc.stdout)["embeddings"]])
+        proc = subprocess.run([CAPSEARCH, "embed", "--model", self.model, "--json", "--image",
+                               path], capture_output=True, check=True, timeout=300)
+        picture = np.array(json.loads(proc.stdout)["embeddings"][0]["embedding"])
+        for c, cosine in zip(candidates, texts @ picture):
+            self.assertAlmostEqual(c["score"], cosine, delta=1e-4)
+        # the top concepts: probabilities, best first, as numpy has them
+        concepts = image["concepts"]
+        self.assertEqual(len(concepts), 10)
+        probs = [c["probability"] for c in concepts]
+        self.assertEqual(probs, sorted(probs, reverse=True))
+        keys, matrix = self.concepts(model_id)
+        logits = 100.0 * matrix.astype(np.float64) @ picture
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        order = np.argsort(-p)[:10]
+        self.assertEqual([c["kind"] + ":" + c["name"] for c in concepts][:3],
+                         [keys[i] for i in order][:3])
+        self.assertAlmostEqual(probs[0], p[order[0]], delta=1e-5)
+        # text output says the same
+        proc = run(["caption", path, "--model", self.model], self.db)
+        out = proc.stdout.decode()
+        self.assertIn("zero-shot: " + image["zeroshot"], out)
+        self.assertIn("concepts: " + concepts[0]["name"], out)
+
+    def test_caption_without_library(self):
+        # no catalog at --db: the vocabulary is embedded in memory, nothing written
+        nowhere = os.path.join(self.tmp, "none")
+        doc = run_json(["caption", self.paths[0], "--model", self.model], nowhere)
+        self.assertTrue(doc["images"][0]["zeroshot"])
+        self.assertFalse(os.path.exists(nowhere))
+        # a model folder that does not load is an error that says so
+        proc = run(["caption", self.paths[0], "--model", os.path.join(self.tmp, "missing")],
+                   nowhere, check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(b"CLIP model", proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
