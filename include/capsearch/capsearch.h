@@ -288,6 +288,16 @@ cs_status cs_clip_embed_texts(cs_clip_model *model, const char *const *texts, si
  * once, also while the model embeds. */
 cs_status cs_clip_preprocess_image_file(const cs_clip_model *model, const char *path,
                                         float *input, cs_error *err);
+/* As cs_clip_preprocess_image_file, but a large JPEG is decoded at a
+ * reduced DCT scale (1/2, 1/4 or 1/8, as Pillow's Image.draft picks it for
+ * CS_CLIP_DRAFT_FACTOR times the model's input side) and resized from there.
+ * Several times less decoding for a camera photo; the tensor differs
+ * slightly from the full-size path (README: Benchmarks). Other formats and
+ * pictures too small to reduce give exactly cs_clip_preprocess_image_file's
+ * tensor. Indexing uses this. */
+#define CS_CLIP_DRAFT_FACTOR 2
+cs_status cs_clip_preprocess_image_draft(const cs_clip_model *model, const char *path,
+                                         float *input, cs_error *err);
 /* Debugging: while set (dir != NULL), every call writes the intermediate
  * activations of its first input to dir as raw little-endian float32 files,
  * with dir/layers.json listing each file's name and shape (see README). */

@@ -21,6 +21,9 @@ static void usage(FILE *out)
             "                        their weights in float16 (default f32)\n"
             "  --threads N           cores to use (default: all)\n"
             "  --batch N             inputs per forward pass (default 16)\n"
+            "  --draft               decode a large JPEG at a reduced DCT scale (its short\n"
+            "                        side still twice the model's input or more), as\n"
+            "                        'capsearch index' does: faster, nearly the same\n"
             "  --dump-input FILE     write the first image's preprocessed tensor (float32,\n"
             "                        little-endian, channels x height x width, normalised)\n"
             "  --dump-layers DIR     write the first input's intermediate activations\n"
@@ -67,8 +70,8 @@ static bool parse_count(const char *text, int lo, int hi, int *out)
 }
 
 /* Embeds inputs[0..n) a batch at a time and prints them. */
-static cs_status embed_all(cs_clip_model *model, bool images, char **inputs, int n, int batch,
-                           float *input_dump, json_t *list, cs_error *err)
+static cs_status embed_all(cs_clip_model *model, bool images, bool draft, char **inputs, int n,
+                           int batch, float *input_dump, json_t *list, cs_error *err)
 {
     int dim = cs_clip_dim(model), size = cs_clip_image_size(model);
     size_t floats = 3 * (size_t)size * (size_t)size;
@@ -80,9 +83,11 @@ static cs_status embed_all(cs_clip_model *model, bool images, char **inputs, int
     for (int at = 0; rc == CS_OK && at < n; at += batch) {
         int k = n - at < batch ? n - at : batch;
         if (images) {
-            for (int i = 0; rc == CS_OK && i < k; i++)
-                rc = cs_clip_preprocess_image_file(model, inputs[at + i],
-                                                   pixels + (size_t)i * floats, err);
+            for (int i = 0; rc == CS_OK && i < k; i++) {
+                float *slot = pixels + (size_t)i * floats;
+                rc = draft ? cs_clip_preprocess_image_draft(model, inputs[at + i], slot, err)
+                           : cs_clip_preprocess_image_file(model, inputs[at + i], slot, err);
+            }
             if (rc == CS_OK && at == 0 && input_dump)
                 memcpy(input_dump, pixels, floats * sizeof *pixels);
             if (rc == CS_OK)
@@ -109,6 +114,7 @@ int cmd_embed(int argc, char **argv)
         {"image", no_argument, NULL, 'i'},
         {"text", no_argument, NULL, 't'},
         {"dump-input", required_argument, NULL, 'd'},
+        {"draft", no_argument, NULL, 'r'},
         {"dump-layers", required_argument, NULL, 'L'},
         {"precision", required_argument, NULL, 'p'},
         {"threads", required_argument, NULL, 'T'},
@@ -119,6 +125,7 @@ int cmd_embed(int argc, char **argv)
     const char *model_dir = NULL, *dump = NULL, *dump_layers = NULL;
     cs_clip_options clip_options = {.precision = CS_CLIP_F32};
     int mode = 0;
+    bool draft = false;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -139,6 +146,9 @@ int cmd_embed(int argc, char **argv)
             break;
         case 'd':
             dump = optarg;
+            break;
+        case 'r':
+            draft = true;
             break;
         case 'L':
             dump_layers = optarg;
@@ -171,6 +181,8 @@ int cmd_embed(int argc, char **argv)
         return cli_usage_error(argv[0], "give --image FILE... or --text TEXT...");
     if (dump && mode != 'i')
         return cli_usage_error(argv[0], "--dump-input goes with --image");
+    if (draft && mode != 'i')
+        return cli_usage_error(argv[0], "--draft goes with --image");
     cs_error err;
     cs_clip_model *model = NULL;
     if (cs_clip_open_with(model_dir, &clip_options, &model, &err) != CS_OK)
@@ -186,8 +198,8 @@ int cmd_embed(int argc, char **argv)
     if (rc == CS_OK && dump_layers)
         rc = cs_clip_set_dump_dir(model, dump_layers, &err);
     if (rc == CS_OK)
-        rc = embed_all(model, mode == 'i', argv + optind, argc - optind, batch, input, list,
-                       &err);
+        rc = embed_all(model, mode == 'i', draft, argv + optind, argc - optind, batch, input,
+                       list, &err);
     if (rc == CS_OK && dump)
         rc = write_input(dump, input, input_floats, &err);
     if (rc == CS_OK && list)

@@ -72,16 +72,19 @@ cs_status image_decode(const uint8_t *data, size_t len, const char *name_hint,
     memset(out, 0, sizeof *out);
     if (!data || len == 0)
         return cs_error_set(err, CS_ERR_CORRUPT, "empty file");
+    int target = options && options->target_min_side > 0 ? options->target_min_side : 0;
+    bool draft = options && options->jpeg_draft;
+    out->format = image_sniff(data, len, name_hint);
     decode_request req = {
         .data = data,
         .len = len,
-        .target_min_side = options && options->target_min_side > 0 ? options->target_min_side : 0,
+        .target_min_side = draft && out->format != CS_FORMAT_JPEG ? 0 : target,
         .max_pixels = options && options->max_pixels ? options->max_pixels
                                                      : CS_IMAGE_DEFAULT_MAX_PIXELS,
+        .jpeg_draft = draft,
     };
-    out->format = image_sniff(data, len, name_hint);
     cs_status rc = dispatch(&req, out->format, out, err);
-    if (rc == CS_OK)
+    if (rc == CS_OK && !draft)
         rc = reduce_for_target(&out->image, req.target_min_side, err);
     /* libheif has already turned HEIF images upright. */
     int orientation = out->format == CS_FORMAT_HEIF ? 1 : out->exif.orientation;

@@ -35,6 +35,17 @@ static tjscalingfactor choose_scale(int width, int height, int target)
     return best;
 }
 
+/* Pillow's Image.draft rule: the largest of 1/8, 1/4, 1/2 whose reduction
+ * leaves both sides at least `target` (sizes rounded up). */
+static tjscalingfactor draft_scale(int width, int height, int target)
+{
+    int short_side = width < height ? width : height;
+    for (int denom = 8; denom > 1; denom /= 2)
+        if (target > 0 && short_side / denom >= target)
+            return (tjscalingfactor){1, denom};
+    return (tjscalingfactor){1, 1};
+}
+
 /* Naive CMYK to RGB (there is no colour management here): R = (1-C)(1-K).
  * CMYK JPEGs are stored inverted (255 = no ink), the convention of Adobe
  * applications and of libjpeg's own writer; it is assumed even when the
@@ -85,7 +96,8 @@ cs_status image_decode_jpeg(const decode_request *req, cs_decoded *out, cs_error
     if (rc != CS_OK)
         goto done;
 
-    tjscalingfactor scale = choose_scale(width, height, req->target_min_side);
+    tjscalingfactor scale = req->jpeg_draft ? draft_scale(width, height, req->target_min_side)
+                                            : choose_scale(width, height, req->target_min_side);
     int w = TJSCALED(width, scale), h = TJSCALED(height, scale);
     rc = image_alloc(&out->image, w, h, err);
     if (rc != CS_OK)

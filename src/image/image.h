@@ -57,6 +57,11 @@ typedef struct cs_decode_options {
                                  result may be larger. 0 = full size */
     uint64_t max_pixels;      /* refuse images whose full size exceeds this;
                                  0 = CS_IMAGE_DEFAULT_MAX_PIXELS */
+    bool jpeg_draft;          /* target_min_side only picks a JPEG's DCT scale,
+                                 the way Pillow's Image.draft does (1/2, 1/4 or
+                                 1/8, the smallest with both sides at least
+                                 target_min_side); nothing is resized after,
+                                 and other formats decode at full size */
 } cs_decode_options;
 
 /* The pixel limit when the caller gives none (~ the 16384 x 10923 JPEG limit). */

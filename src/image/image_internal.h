@@ -15,6 +15,7 @@ typedef struct decode_request {
     size_t len;
     int target_min_side;   /* 0 = full size */
     uint64_t max_pixels;   /* already resolved: never 0 */
+    bool jpeg_draft;       /* cs_decode_options.jpeg_draft */
 } decode_request;
 
 /* Each decoder fills out->image in the file's stored orientation (possibly

@@ -229,14 +229,21 @@ static cs_status fill(index_result *r, cs_caption *out, cs_error *err)
 static cs_status add_zeroshot(cs_captioner *c, const char *path, cs_caption *out, cs_error *err)
 {
     zs_model *m = &c->zs;
+    size_t side = (size_t)cs_clip_image_size(c->clip);
+    float *pixels = malloc(3 * side * side * sizeof *pixels);
     float *image = malloc((size_t)m->dim * sizeof *image);
     float *probs = malloc(m->vocab.n * sizeof *probs);
     zs_caption z;
-    cs_status rc = image && probs ? CS_OK : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    cs_status rc = pixels && image && probs ? CS_OK
+                                            : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    /* decoded as indexing decodes it, so the caption is the one it stores */
     if (rc == CS_OK)
-        rc = cs_clip_embed_image_file(c->clip, path, image, NULL, err);
+        rc = cs_clip_preprocess_image_draft(c->clip, path, pixels, err);
+    if (rc == CS_OK)
+        rc = cs_clip_embed_pixels(c->clip, pixels, 1, image, err);
     if (rc == CS_OK)
         rc = zs_model_caption(m, c->clip, image, 1, &z, probs, err);
+    free(pixels);
     free(image);
     free(probs);
     if (rc != CS_OK)

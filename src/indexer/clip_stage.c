@@ -128,7 +128,7 @@ static void *worker_main(void *arg)
             break;
         cs_error err;
         float *slot = s->ring + (i % CLIP_RING) * s->floats;
-        cs_status rc = cs_clip_preprocess_image_file(*s->config->model, s->items[i].path, slot,
+        cs_status rc = cs_clip_preprocess_image_draft(*s->config->model, s->items[i].path, slot,
                                                      &err);
         pthread_mutex_lock(&s->mu);
         s->status[i] = rc;

@@ -350,7 +350,8 @@ cs_status library_clip_image(cs_library *lib, const char *model_id, const uint8_
     if (rc == CS_OK)
         written = (rc = write_temp(data, len, path, sizeof path, err)) == CS_OK;
     cs_error why;
-    if (rc == CS_OK && (rc = cs_clip_preprocess_image_file(lib->clip, path, pixels, &why)) != CS_OK) {
+    if (rc == CS_OK &&
+        (rc = cs_clip_preprocess_image_draft(lib->clip, path, pixels, &why)) != CS_OK) {
         /* The temporary file's name means nothing to the user. */
         size_t n = strlen(path);
         const char *reason = why.message;

@@ -20,7 +20,8 @@ import unittest
 from harness import CAPSEARCH, json_lines, run, run_json
 from server import Server
 
-from PIL import Image
+import numpy as np
+from PIL import Image, ImageDraw
 
 GEN_TEST_CLIP = os.environ.get("GEN_TEST_CLIP") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "gen-test-clip")
@@ -30,6 +31,8 @@ QUERY = "boat"
 # Ranks closer than this in cosine may come out in either order (float
 # rounding differs between FAISS and Python).
 TIE = 1e-5
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def make_model(folder, seed):
@@ -80,10 +83,38 @@ def stored_embeddings(db, model):
     return {path: list(struct.unpack(f"<{dim}f", data)) for path, dim, data in rows}
 
 
-def embed(model, kind, inputs):
-    proc = subprocess.run([CAPSEARCH, "embed", "--model", model, "--json", f"--{kind}"] + inputs,
-                          capture_output=True, check=True, timeout=300)
+def embed(model, kind, inputs, *options):
+    proc = subprocess.run([CAPSEARCH, "embed", "--model", model, "--json", *options,
+                           f"--{kind}"] + inputs, capture_output=True, check=True, timeout=300)
     return [e["embedding"] for e in json.loads(proc.stdout)["embeddings"]]
+
+
+def model_input(model, path, *options):
+    """The preprocessed tensor `embed --dump-input` writes for `path`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "input.f32")
+        embed(model, "image", [path], "--dump-input", out, *options)
+        with open(out, "rb") as f:
+            return np.frombuffer(f.read(), dtype="<f4").astype(np.float64)
+
+
+def draft_reference(path, side):
+    """What draft decoding should give, from Pillow: its own DCT-scaled JPEG
+    decode (Image.draft, the largest scale keeping both sides >= the size
+    asked for), then the model's resize, crop and normalisation as in
+    tests/unit/clip_preprocess (Pillow's antialiased bicubic)."""
+    im = Image.open(path)
+    im.draft("RGB", (2 * side, 2 * side))
+    im = im.convert("RGB")
+    w, h = im.size
+    short, long = min(w, h), max(w, h)
+    new_long = int(side * long / short)
+    rw, rh = (side, new_long) if w <= h else (new_long, side)
+    im = im.resize((rw, rh), getattr(Image, "Resampling", Image).BICUBIC)
+    top, left = (rh - side) // 2, (rw - side) // 2
+    crop = np.asarray(im, dtype=np.float64)[top:top + side, left:left + side] / 255.0
+    crop = (crop - np.array(CLIP_MEAN)) / np.array(CLIP_STD)
+    return crop.transpose(2, 0, 1).ravel()
 
 
 def cosine_order(query, vectors):
@@ -424,6 +455,40 @@ class ClipLibrary(unittest.TestCase):
         # --precision needs --model
         proc = run(["index", self.photos, "--precision", "int8"], self.db, check=False)
         self.assertEqual(proc.returncode, 2)
+
+    def test_draft_decoding(self):
+        """Indexing decodes a large JPEG at a reduced DCT scale (short side
+        still >= twice the model's input): the stored embedding is `embed
+        --draft`'s, its input is Pillow's own draft decode resized the
+        reference way (within 1e-6), and it stays close to the full-size
+        decode's."""
+        photos = os.path.join(self.tmp, "large")
+        os.makedirs(photos)
+        big = os.path.join(photos, "big_scene.jpg")
+        rng = random.Random(3)
+        im = Image.new("RGB", (1800, 1200), (90, 140, 200))
+        draw = ImageDraw.Draw(im)
+        for _ in range(60):
+            x, y = rng.randrange(1800), rng.randrange(1200)
+            r = rng.randrange(40, 300)
+            draw.ellipse((x - r, y - r, x + r, y + r),
+                         fill=tuple(rng.randrange(256) for _ in range(3)))
+        im.save(big, quality=92)
+        db = os.path.join(self.tmp, "large-library")
+        index(db, photos, "--model", self.model_a)
+        stored = stored_embeddings(db, meta(db, "embedding_model"))[big]
+        draft = embed(self.model_a, "image", [big], "--draft")[0]
+        self.assertLessEqual(max(abs(a - b) for a, b in zip(stored, draft)), 1e-6)
+        with open(os.path.join(self.model_a, "config.json")) as f:
+            side = json.load(f)["vision_config"]["image_size"]
+        got = model_input(self.model_a, big, "--draft")
+        want = draft_reference(big, side)
+        self.assertEqual(got.shape, want.shape)
+        self.assertLessEqual(float(np.abs(got - want).max()), 1e-6)
+        full = model_input(self.model_a, big)
+        self.assertGreater(float(np.abs(got - full).max()), 0.0, "draft decoded at full size")
+        exact = embed(self.model_a, "image", [big])[0]
+        self.assertGreater(sum(a * b for a, b in zip(draft, exact)), 0.99)
 
     def test_int8(self):
         done = self.index_with(self.model_a, "--precision", "int8")

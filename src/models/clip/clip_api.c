@@ -295,15 +295,17 @@ cs_status cs_clip_embed_text(cs_clip_model *m, const char *text, float *out, cs_
     return cs_clip_embed_texts(m, &text, 1, out, err);
 }
 
-cs_status cs_clip_preprocess_image_file(const cs_clip_model *m, const char *path, float *input,
-                                        cs_error *err)
+/* draft_side > 0: a JPEG decodes at the DCT scale Pillow's Image.draft
+ * would pick for that size (cs_decode_options.jpeg_draft). */
+static cs_status preprocess_file(const cs_clip_model *m, const char *path, int draft_side,
+                                 float *input, cs_error *err)
 {
     uint8_t *data = NULL;
     size_t len = 0;
     cs_status rc = fs_read_file(path, 256u << 20, &data, &len, err);
     if (rc != CS_OK)
         return rc;
-    cs_decode_options options = {.target_min_side = 0};
+    cs_decode_options options = {.target_min_side = draft_side, .jpeg_draft = draft_side > 0};
     cs_decoded decoded;
     rc = image_decode(data, len, path, &options, &decoded, err);
     free(data);
@@ -312,6 +314,18 @@ cs_status cs_clip_preprocess_image_file(const cs_clip_model *m, const char *path
     rc = clip_preprocess(&decoded.image, m->crop, m->mean, m->std, input, err);
     image_decoded_free(&decoded);
     return rc;
+}
+
+cs_status cs_clip_preprocess_image_file(const cs_clip_model *m, const char *path, float *input,
+                                        cs_error *err)
+{
+    return preprocess_file(m, path, 0, input, err);
+}
+
+cs_status cs_clip_preprocess_image_draft(const cs_clip_model *m, const char *path, float *input,
+                                         cs_error *err)
+{
+    return preprocess_file(m, path, CS_CLIP_DRAFT_FACTOR * m->crop, input, err);
 }
 
 cs_status cs_clip_embed_image_file(cs_clip_model *m, const char *path, float *out, float *input,

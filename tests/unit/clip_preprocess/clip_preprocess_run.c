@@ -123,7 +123,7 @@ static int cmd_decode(int argc, char **argv)
     if (!data) {
         return 2;
     }
-    cs_decode_options opts = {0, 0};
+    cs_decode_options opts = {0};
     cs_decoded dec;
     cs_error err = {0};
     cs_status st = image_decode(data, len, argv[2], &opts, &dec, &err);
