@@ -1,4 +1,4 @@
--- capsearch catalog, schema version 4: what a new library is created with.
+-- capsearch catalog, schema version 5: what a new library is created with.
 -- index/migrations/ holds the steps from each older version; a test checks
 -- that migrating a version-1 catalog yields exactly this schema.
 -- See index/FORMAT.md for the meaning of every table and column.
@@ -109,3 +109,26 @@ CREATE TABLE zeroshot (
     sentence TEXT NOT NULL,
     words    TEXT NOT NULL
 );
+
+-- Champion lists (see index/FORMAT.md, "text_champions").
+CREATE TABLE text_champions (
+    term    TEXT NOT NULL,
+    columns INTEGER NOT NULL,
+    df      INTEGER NOT NULL,
+    ids     BLOB NOT NULL,
+    PRIMARY KEY (term, columns)
+) WITHOUT ROWID;
+
+CREATE TABLE text_pending (
+    image_id INTEGER PRIMARY KEY
+);
+
+CREATE TRIGGER captions_pending_insert AFTER INSERT ON captions BEGIN
+    INSERT OR IGNORE INTO text_pending(image_id) VALUES (new.image_id);
+END;
+CREATE TRIGGER captions_pending_update AFTER UPDATE ON captions BEGIN
+    INSERT OR IGNORE INTO text_pending(image_id) VALUES (new.image_id);
+END;
+CREATE TRIGGER captions_pending_delete AFTER DELETE ON captions BEGIN
+    INSERT OR IGNORE INTO text_pending(image_id) VALUES (old.image_id);
+END;

@@ -24,6 +24,7 @@
 #include "indexer/indexer_internal.h"
 #include "library/clip_model.h"
 #include "nn/nn.h"
+#include "store/text_champions.h"
 
 typedef struct known_file {
     int64_t id;
@@ -496,6 +497,17 @@ static void report(run_state *s, cs_index_event event)
     s->options->progress(&s->counters, s->options->progress_user);
 }
 
+/* The text ranking's champion lists, made again when missing or when many
+ * captions changed since (text_champions.h); under the indexing lock. */
+static cs_status refresh_champions(cs_library *lib, cs_error *err)
+{
+    bool stale = false;
+    cs_status rc = catalog_champions_stale(lib->cat, &stale, err);
+    if (rc == CS_OK && stale)
+        rc = catalog_rebuild_champions(lib->cat, err);
+    return rc;
+}
+
 static cs_status run(run_state *s, const char *const *dirs, size_t ndirs, double started,
                      cs_error *err)
 {
@@ -561,6 +573,8 @@ static cs_status run(run_state *s, const char *const *dirs, size_t ndirs, double
         rc = switch_to_tagger_vectors(s, err);
     if (rc == CS_OK && !interrupted && s->clip_dir)
         rc = run_clip(s, pc.threads, started, err);
+    if (rc == CS_OK && !interrupted)
+        rc = refresh_champions(s->lib, err);
     return rc;
 }
 

@@ -69,6 +69,7 @@ cs_status catalog_open(const char *path, bool read_only, catalog **out, cs_error
     catalog *c = calloc(1, sizeof *c);
     if (!c)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory opening the catalog");
+    c->text_rank = TEXT_RANK_DEFAULTS;
     c->path = strdup(path);
     c->read_only = read_only;
     if (!c->path) {

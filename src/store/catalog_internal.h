@@ -5,6 +5,8 @@
 #include <sqlite3.h>
 
 #include "store/catalog.h"
+#include "store/fts_tokenize.h"
+#include "store/text_champions.h"
 
 /* Statements on the hot paths (indexing, searching), prepared once per
  * connection on first use. A cached SELECT must be reset after use: a
@@ -25,6 +27,8 @@ typedef enum catalog_stmt_id {
     STMT_GET_EMBEDDING,
     STMT_TAG_NAMES,
     STMT_SET_RELATED,
+    STMT_CAPTION_TEXT,
+    STMT_CHAMPIONS,
     STMT_COUNT
 } catalog_stmt_id;
 
@@ -61,7 +65,19 @@ struct catalog {
     int schema_version;
     sqlite3_int64 changes_at_begin;
     sqlite3_stmt *stmts[STMT_COUNT];
+    fts_tokenizer *tokenizer;        /* opened on first use */
+    text_rank_settings text_rank;
+    int64_t champion_searches;       /* answered by the champion path */
 };
+
+/* The FTS columns in schema order, and their bm25 weights (FTS_RANK_EXPR). */
+#define FTS_NCOLUMNS 6
+extern const char *const fts_column_names[FTS_NCOLUMNS];
+extern const double fts_column_weights[FTS_NCOLUMNS];
+#define FTS_RELATED_MASK (1u << 5)
+#define FTS_ALL_MASK ((1u << FTS_NCOLUMNS) - 1)
+
+cs_status catalog_tokenizer(catalog *c, fts_tokenizer **out, cs_error *err);
 
 cs_status catalog_sql_error(catalog *c, cs_error *err, const char *what);
 cs_status catalog_exec(catalog *c, const char *sql, cs_error *err);

@@ -196,6 +196,11 @@ cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *fil
     *ids = NULL;
     *scores = NULL;
     *n = 0;
+    /* Common words at scale: their champion lists (text_champions.h). */
+    bool handled = false;
+    cs_status ranked = text_rank_search(c, match, filter, limit, &handled, ids, scores, n, err);
+    if (ranked != CS_OK || handled)
+        return ranked;
     /* Without a filter the join to images is skipped: it costs a lookup per
      * matching document. */
     bool filtered = catalog_filter_active(filter);

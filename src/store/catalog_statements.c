@@ -34,7 +34,27 @@ static const char *const stmt_sql[STMT_COUNT] = {
     /* the trigger rewrites the FTS row: skip when nothing changes */
     [STMT_SET_RELATED] =
         "UPDATE captions SET related = ?2 WHERE image_id = ?1 AND related IS NOT ?2",
+    [STMT_CAPTION_TEXT] =
+        "SELECT caption, tags, ocr, path_words, exif_text, related FROM captions"
+        " WHERE image_id = ?1",
+    [STMT_CHAMPIONS] = "SELECT df, ids FROM text_champions WHERE term = ?1 AND columns = ?2",
 };
+
+const char *const fts_column_names[FTS_NCOLUMNS] = {
+    "caption", "tags", "ocr", "path_words", "exif_text", "related",
+};
+const double fts_column_weights[FTS_NCOLUMNS] = {3.0, 2.5, 1.5, 2.0, 1.0, 0.5};
+
+cs_status catalog_tokenizer(catalog *c, fts_tokenizer **out, cs_error *err)
+{
+    if (!c->tokenizer) {
+        cs_status rc = fts_tokenizer_open(c->db, &c->tokenizer, err);
+        if (rc != CS_OK)
+            return rc;
+    }
+    *out = c->tokenizer;
+    return CS_OK;
+}
 
 cs_status catalog_stmt(catalog *c, catalog_stmt_id id, sqlite3_stmt **stmt, cs_error *err)
 {
@@ -55,5 +75,7 @@ void catalog_finalize_statements(catalog *c)
         sqlite3_finalize(c->stmts[i]);
         c->stmts[i] = NULL;
     }
+    fts_tokenizer_close(c->tokenizer);
+    c->tokenizer = NULL;
 }
 

@@ -1,0 +1,91 @@
+/* bm25 as FTS5 computes it (formula in fts_bm25.h). */
+#include "store/fts_bm25.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#define BM25_K1 1.2
+#define BM25_B 0.75
+
+/* SQLite's varint: big-endian 7-bit groups, the ninth byte whole. */
+static int read_varint(const unsigned char *p, int n, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int i = 0; i < 9 && i < n; i++) {
+        if (i == 8) {
+            *v = (x << 8) | p[i];
+            return 9;
+        }
+        x = (x << 7) | (p[i] & 0x7f);
+        if (!(p[i] & 0x80)) {
+            *v = x;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+cs_status fts_table_stats_read(sqlite3 *db, const char *fts_table, int ncolumns,
+                               fts_table_stats *out, cs_error *err)
+{
+    *out = (fts_table_stats){0};
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT block FROM \"%s_data\" WHERE id = 1", fts_table);
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        return cs_error_set(err, CS_ERR_IO, "reading the size of the text index: %s",
+                            sqlite3_errmsg(db));
+    cs_status rc = CS_OK;
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW) {
+        const unsigned char *p = sqlite3_column_blob(stmt, 0);
+        int n = sqlite3_column_bytes(stmt, 0), at = 0;
+        uint64_t v;
+        int used = p && n > 0 ? read_varint(p, n, &v) : 0;
+        if (n == 0) {
+            /* an emptied table's record: no rows */
+        } else if (!used) {
+            rc = cs_error_set(err, CS_ERR_CORRUPT, "the text index's size record is damaged; "
+                              "rebuild it with INSERT INTO %s(%s) VALUES ('rebuild')",
+                              fts_table, fts_table);
+        } else {
+            out->rows = (int64_t)v;
+            at = used;
+            for (int c = 0; c < ncolumns && at < n; c++) {
+                used = read_varint(p + at, n - at, &v);
+                if (!used)
+                    break;
+                out->tokens += (int64_t)v;
+                at += used;
+            }
+        }
+    } else if (step != SQLITE_DONE) {
+        rc = cs_error_set(err, CS_ERR_IO, "reading the size of the text index: %s",
+                          sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(stmt);
+    /* an empty table has no record: N = 0, as FTS5 sees it */
+    out->avgdl = out->rows > 0 ? (double)out->tokens / (double)out->rows : 0.0;
+    return rc;
+}
+
+double fts_bm25_idf(int64_t rows, int64_t hits)
+{
+    double idf = log(((double)rows - (double)hits + 0.5) / ((double)hits + 0.5));
+    return idf > 0.0 ? idf : 1e-6;   /* FTS5 clamps small and negative idf */
+}
+
+double fts_bm25_term(double idf, double freq, double doc_len, double avgdl)
+{
+    return idf * ((freq * (BM25_K1 + 1.0)) /
+                  (freq + BM25_K1 * (1 - BM25_B + BM25_B * doc_len / avgdl)));
+}
+
+double fts_bm25_score(const double *idf, const double *freq, int nphrases, double doc_len,
+                     double avgdl)
+{
+    double score = 0.0;
+    for (int i = 0; i < nphrases; i++)
+        score += fts_bm25_term(idf[i], freq[i], doc_len, avgdl);
+    return -1.0 * score;
+}

@@ -1,0 +1,38 @@
+/* FTS5's bm25() computed outside FTS5, to the last bit where the inputs are
+ * the same (SQLite's ext/fts5/fts5_aux.c): k1 = 1.2, b = 0.75;
+ *   idf(p)  = ln((N - n(p) + 0.5) / (n(p) + 0.5)), 1e-6 when that is <= 0
+ *             (n(p): rows the phrase occurs in, with its column filter);
+ *   f(p, D) = Σ over the phrase's hits in D of the weight of the hit's column;
+ *   |D|     = tokens of the row over all columns, avgdl = the table's
+ *             tokens / N;
+ *   bm25    = -Σ_p idf(p) · f(p,D)·(k1 + 1) / (f(p,D) + k1·(1 - b + b·|D|/avgdl))
+ * (negative: lower is better, as ORDER BY score wants). */
+#ifndef CS_STORE_FTS_BM25_H
+#define CS_STORE_FTS_BM25_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+typedef struct fts_table_stats {
+    int64_t rows;     /* N */
+    int64_t tokens;   /* over every row and column */
+    double avgdl;
+} fts_table_stats;
+
+/* Reads N and the token total FTS5 keeps for `fts_table` (its averages
+ * record, row 1 of <fts_table>_data: varints N, then each column's tokens). */
+cs_status fts_table_stats_read(sqlite3 *db, const char *fts_table, int ncolumns,
+                               fts_table_stats *out, cs_error *err);
+
+double fts_bm25_idf(int64_t rows, int64_t hits);
+
+/* One phrase's term of the sum (before the minus sign). */
+double fts_bm25_term(double idf, double freq, double doc_len, double avgdl);
+
+/* The whole bm25 of a row, FTS5's sign and summation order. */
+double fts_bm25_score(const double *idf, const double *freq, int nphrases, double doc_len,
+                     double avgdl);
+
+#endif

@@ -1,0 +1,46 @@
+/* Champion lists: ranking common words at scale (index/FORMAT.md,
+ * "text_champions"). For every term in at least min_df rows, the list_len
+ * rows where the term's own bm25 term is largest; a search for common
+ * words scores those rows (plus the rows of its rare words and the rows
+ * written since the lists were made) with FTS5's bm25 instead of ranking
+ * every match. */
+#ifndef CS_STORE_TEXT_CHAMPIONS_H
+#define CS_STORE_TEXT_CHAMPIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/catalog.h"
+
+typedef struct text_rank_settings {
+    int min_df;        /* a term in this many rows or more gets a list */
+    int list_len;      /* rows per list (R) */
+    int exact_below;   /* fewer estimated matches: FTS5's own ranking */
+    int pending_max;   /* more rows written since the lists: FTS5's own ranking */
+} text_rank_settings;
+
+#define TEXT_RANK_DEFAULTS ((text_rank_settings){2000, 1000, 20000, 1000})
+
+/* Test-only: other thresholds for this handle (builds and searches). */
+void catalog_set_text_rank_settings(catalog *c, const text_rank_settings *s);
+
+/* Test-only: how many searches of this handle the champion path answered. */
+int64_t catalog_champion_searches(const catalog *c);
+
+/* Makes the lists again from every caption row, in one transaction, and
+ * empties text_pending. Not inside another transaction. */
+cs_status catalog_rebuild_champions(catalog *c, cs_error *err);
+
+/* Whether the lists are missing or too many rows changed since they were
+ * made (more than pending_max, or 1% of the rows). */
+cs_status catalog_champions_stale(catalog *c, bool *stale, cs_error *err);
+
+/* The champion path of catalog_fts_search. *handled false (and nothing
+ * else set) when the query must take FTS5's own ranking: no lists, too
+ * many pending rows, a small or deep result, syntax outside fts_expr.h,
+ * or a filter that leaves fewer than `limit` of the candidates. */
+cs_status text_rank_search(catalog *c, const char *match, const cs_filter *filter, int limit,
+                           bool *handled, int64_t **ids, double **scores, size_t *n,
+                           cs_error *err);
+
+#endif

@@ -1,0 +1,460 @@
+/* The champion path of the text ranking (text_champions.h): candidates
+ * from the lists of the query's common terms, every row of its rare terms
+ * and the rows written since the lists were made, each scored with FTS5's
+ * bm25 computed here (fts_bm25.h) on its own tokenized text. */
+#include "store/catalog_internal.h"
+#include "store/fts_bm25.h"
+#include "store/fts_expr.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/strbuf.h"
+
+/* Rows taken from each list: several times the page, at least this. */
+#define MIN_LIST_TAKE 400
+
+typedef struct id_set {
+    int64_t *ids;
+    size_t n, cap;
+} id_set;
+
+static bool id_set_add(id_set *s, int64_t id)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        int64_t *ids = realloc(s->ids, cap * sizeof *ids);
+        if (!ids)
+            return false;
+        s->ids = ids;
+        s->cap = cap;
+    }
+    s->ids[s->n++] = id;
+    return true;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct scored {
+    double score;
+    int64_t id;
+} scored;
+
+static int cmp_scored(const void *a, const void *b)
+{
+    const scored *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* The phrase as a MATCH expression of its own (column filter kept). */
+static bool render_phrase(const fts_phrase *ph, strbuf *sb)
+{
+    strbuf_reset(sb);
+    if (ph->columns != FTS_ALL_MASK) {
+        int col = -1;
+        for (int c = 0; c < FTS_NCOLUMNS; c++)
+            if (ph->columns == (1u << c))
+                col = c;
+        if (col < 0)
+            return false;
+        strbuf_append(sb, fts_column_names[col]);
+        strbuf_append(sb, " : ");
+    }
+    strbuf_append_char(sb, '"');
+    for (const char *s = ph->text; *s; s++) {
+        if (*s == '"')
+            strbuf_append_char(sb, '"');
+        strbuf_append_char(sb, *s);
+    }
+    strbuf_append(sb, ph->prefix ? "\" *" : "\"");
+    return true;
+}
+
+static cs_status count_matches(catalog *c, const char *match, int64_t cap, int64_t *count,
+                               cs_error *err)
+{
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c, "SELECT count(*) FROM (SELECT 1 FROM captions_fts"
+                                      " WHERE captions_fts MATCH ?1 LIMIT ?2)", &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_text(stmt, 1, match, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, cap);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        *count = sqlite3_column_int64(stmt, 0);
+    else
+        rc = catalog_sql_error(c, err, "counting the rows of a phrase");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static cs_status vocab_df(catalog *c, const fts_phrase *ph, int64_t *df, cs_error *err)
+{
+    cs_status rc = catalog_exec(c,
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.cs_vocab_row USING fts5vocab(main, captions_fts, row);"
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.cs_vocab_col USING fts5vocab(main, captions_fts, col)",
+        err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_stmt *stmt;
+    rc = catalog_prepare(c, ph->columns == FTS_ALL_MASK
+                                ? "SELECT doc FROM temp.cs_vocab_row WHERE term = ?1"
+                                : "SELECT doc FROM temp.cs_vocab_col WHERE term = ?1"
+                                  " AND col = 'related'", &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    const fts_token_list *t = &ph->tokens;
+    sqlite3_bind_text(stmt, 1, t->bytes, (int)t->len[0], SQLITE_STATIC);
+    int step = sqlite3_step(stmt);
+    *df = step == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "reading a word's row count");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* What one alternative brings: a list (blob of ids best first) or, when
+ * rare, nothing (its rows come from FTS5). *df its exact row count. */
+typedef struct alternative {
+    int64_t df;
+    unsigned char *list;     /* malloc'd, NULL for a rare alternative */
+    size_t list_n;
+} alternative;
+
+/* Classifies one alternative; *exact true when only FTS5's ranking will do
+ * (a common phrase or prefix, a common word without a list). */
+static cs_status classify(catalog *c, const fts_phrase *ph, bool pending, alternative *alt,
+                          bool *exact, strbuf *sb, cs_error *err)
+{
+    *alt = (alternative){0};
+    const text_rank_settings *set = &c->text_rank;
+    bool single = ph->tokens.n == 1 && !ph->prefix &&
+                  (ph->columns == FTS_ALL_MASK || ph->columns == FTS_RELATED_MASK);
+    if (!single) {
+        if (!render_phrase(ph, sb)) {
+            *exact = true;
+            return CS_OK;
+        }
+        cs_status rc = count_matches(c, strbuf_str(sb), set->min_df, &alt->df, err);
+        if (rc == CS_OK && alt->df >= set->min_df)
+            *exact = true;
+        return rc;
+    }
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_stmt(c, STMT_CHAMPIONS, &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_text(stmt, 1, ph->tokens.bytes, (int)ph->tokens.len[0], SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, (int)ph->columns);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW) {
+        alt->df = sqlite3_column_int64(stmt, 0);
+        size_t bytes = (size_t)sqlite3_column_bytes(stmt, 1);
+        alt->list = malloc(bytes + 1);
+        if (!alt->list)
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory reading a champion list");
+        else if (bytes)
+            memcpy(alt->list, sqlite3_column_blob(stmt, 1), bytes);
+        alt->list_n = bytes / 8;
+    } else if (step != SQLITE_DONE) {
+        rc = catalog_sql_error(c, err, "reading a champion list");
+    }
+    sqlite3_reset(stmt);
+    if (rc != CS_OK)
+        return rc;
+    /* the stored df is exact while nothing changed since the lists were
+     * made; otherwise (and for words without a list) ask FTS5's vocabulary */
+    if (!alt->list || pending) {
+        rc = vocab_df(c, ph, &alt->df, err);
+        if (rc == CS_OK && !alt->list && alt->df >= set->min_df)
+            *exact = true;
+    }
+    return rc;
+}
+
+static cs_status add_matches(catalog *c, const char *match, int64_t cap, id_set *cand,
+                             cs_error *err)
+{
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c, "SELECT rowid FROM captions_fts WHERE captions_fts MATCH ?1"
+                                      " LIMIT ?2", &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_text(stmt, 1, match, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, cap);
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
+        if (!id_set_add(cand, sqlite3_column_int64(stmt, 0))) {
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory collecting candidates");
+            break;
+        }
+    if (rc == CS_OK && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "finding the rows of rare words");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static cs_status add_pending(catalog *c, id_set *cand, int64_t *count, cs_error *err)
+{
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c, "SELECT image_id FROM text_pending LIMIT ?1", &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, (int64_t)c->text_rank.pending_max + 1);
+    *count = 0;
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        (*count)++;
+        if (!id_set_add(cand, sqlite3_column_int64(stmt, 0))) {
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory collecting candidates");
+            break;
+        }
+    }
+    if (rc == CS_OK && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "reading changed captions");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* Scores one candidate: *matched false when it is gone or does not match. */
+static cs_status score_row(catalog *c, const fts_expr *e, const double *idf, double avgdl,
+                           int64_t id, fts_token_list *cols, bool *matched, double *score,
+                           cs_error *err)
+{
+    *matched = false;
+    fts_tokenizer *tok;
+    cs_status rc = catalog_tokenizer(c, &tok, err);
+    sqlite3_stmt *stmt;
+    if (rc == CS_OK)
+        rc = catalog_stmt(c, STMT_CAPTION_TEXT, &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, id);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW) {
+        double doc_len = 0;
+        for (int col = 0; rc == CS_OK && col < FTS_NCOLUMNS; col++) {
+            fts_token_list_clear(&cols[col]);
+            rc = fts_tokenize(tok, FTS_TOKENIZE_DOCUMENT,
+                              (const char *)sqlite3_column_text(stmt, col),
+                              (size_t)sqlite3_column_bytes(stmt, col), &cols[col], err);
+            doc_len += cols[col].next_pos;
+        }
+        double freq[FTS_EXPR_MAX_PHRASES];
+        if (rc == CS_OK && fts_expr_eval(e, cols, fts_column_weights, freq)) {
+            *matched = true;
+            *score = fts_bm25_score(idf, freq, e->nphrases, doc_len, avgdl);
+        }
+    } else if (step != SQLITE_DONE) {
+        rc = catalog_sql_error(c, err, "reading a caption row");
+    }
+    sqlite3_reset(stmt);
+    return rc;
+}
+
+typedef struct plan {
+    fts_expr *expr;
+    alternative alts[FTS_EXPR_MAX_PHRASES];
+    int alt_ids[FTS_EXPR_MAX_PHRASES];
+    int nalts;
+    double idf[FTS_EXPR_MAX_PHRASES];
+    id_set cand;
+    scored *found;
+    fts_token_list cols[FTS_NCOLUMNS];
+    strbuf sb, rare;
+} plan;
+
+static void plan_free(plan *p)
+{
+    for (int k = 0; k < p->nalts; k++)
+        free(p->alts[k].list);
+    fts_expr_free(p->expr);
+    free(p->cand.ids);
+    free(p->found);
+    for (int col = 0; col < FTS_NCOLUMNS; col++)
+        fts_token_list_free(&p->cols[col]);
+    strbuf_free(&p->sb);
+    strbuf_free(&p->rare);
+}
+
+/* Builds the candidates; *handled false when FTS5's ranking must answer. */
+static cs_status plan_candidates(catalog *c, plan *p, const char *match, int limit,
+                                 int64_t rows, bool *handled, cs_error *err)
+{
+    const text_rank_settings *set = &c->text_rank;
+    fts_tokenizer *tok;
+    cs_status rc = catalog_tokenizer(c, &tok, err);
+    if (rc != CS_OK)
+        return rc;
+    cs_error parse_err;
+    if (fts_expr_parse(tok, match, fts_column_names, FTS_NCOLUMNS, &p->expr, &parse_err) != CS_OK)
+        return CS_OK;   /* syntax we do not evaluate: FTS5 answers */
+    if (!fts_expr_alternatives(p->expr, p->alt_ids, &p->nalts))
+        return CS_OK;
+    int64_t pending = 0;
+    rc = add_pending(c, &p->cand, &pending, err);
+    if (rc != CS_OK || pending > set->pending_max)
+        return rc;
+    bool exact = false;
+    int64_t estimate = 0;
+    for (int k = 0; rc == CS_OK && !exact && k < p->nalts; k++) {
+        rc = classify(c, &p->expr->phrases[p->alt_ids[k]], pending > 0, &p->alts[k], &exact,
+                      &p->sb, err);
+        estimate += p->alts[k].df;
+    }
+    if (rc != CS_OK || exact || estimate <= set->exact_below)
+        return rc;
+    /* idf of every alternative; phrases under a NOT never occur in a
+     * matching row, so their term is 0 whatever their idf */
+    for (int k = 0; k < p->nalts; k++)
+        p->idf[p->alt_ids[k]] = fts_bm25_idf(rows, p->alts[k].df);
+    size_t take = (size_t)(4 * (int64_t)limit > MIN_LIST_TAKE ? 4 * (int64_t)limit : MIN_LIST_TAKE);
+    if (take > (size_t)set->list_len)
+        take = (size_t)set->list_len;
+    strbuf_reset(&p->sb);
+    for (int k = 0; rc == CS_OK && k < p->nalts; k++) {
+        alternative *a = &p->alts[k];
+        if (a->list) {
+            for (size_t i = 0; i < a->list_n && i < take; i++) {
+                uint64_t v = 0;
+                for (int b = 7; b >= 0; b--)
+                    v = (v << 8) | a->list[i * 8 + (size_t)b];
+                if (!id_set_add(&p->cand, (int64_t)v))
+                    rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory collecting candidates");
+            }
+        } else if (a->df > 0) {
+            if (!render_phrase(&p->expr->phrases[p->alt_ids[k]], &p->sb))
+                return CS_OK;
+            if (p->rare.len)
+                strbuf_append(&p->rare, " OR ");
+            strbuf_append(&p->rare, strbuf_str(&p->sb));
+        }
+    }
+    if (rc == CS_OK && (strbuf_failed(&p->sb) || strbuf_failed(&p->rare)))
+        rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory building a query");
+    if (rc == CS_OK && p->rare.len)
+        rc = add_matches(c, strbuf_str(&p->rare), -1, &p->cand, err);
+    /* Rows holding several common words outrank rows where one of them
+     * weighs most, and may be on no list: add rows holding every pair of
+     * them (FTS5's AND, rowids only, at most `take` per pair). */
+    for (int a = 0; rc == CS_OK && a < p->nalts; a++)
+        for (int b = a + 1; rc == CS_OK && b < p->nalts; b++) {
+            if (!p->alts[a].list || !p->alts[b].list)
+                continue;
+            strbuf_reset(&p->rare);
+            render_phrase(&p->expr->phrases[p->alt_ids[a]], &p->sb);
+            strbuf_append(&p->rare, strbuf_str(&p->sb));
+            strbuf_append(&p->rare, " AND ");
+            render_phrase(&p->expr->phrases[p->alt_ids[b]], &p->sb);
+            strbuf_append(&p->rare, strbuf_str(&p->sb));
+            if (strbuf_failed(&p->sb) || strbuf_failed(&p->rare))
+                rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory building a query");
+            else
+                rc = add_matches(c, strbuf_str(&p->rare), (int64_t)take, &p->cand, err);
+        }
+    if (rc == CS_OK)
+        *handled = true;
+    return rc;
+}
+
+static cs_status rank_candidates(catalog *c, plan *p, const cs_filter *filter, double avgdl,
+                                 size_t *nfound, cs_error *err)
+{
+    id_set *cand = &p->cand;
+    qsort(cand->ids, cand->n, sizeof *cand->ids, cmp_id);
+    p->found = malloc((cand->n + 1) * sizeof *p->found);
+    if (!p->found)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory scoring candidates");
+    bool filtered = catalog_filter_active(filter);
+    size_t n = 0;
+    cs_status rc = CS_OK;
+    for (size_t i = 0; rc == CS_OK && i < cand->n; i++) {
+        if (i > 0 && cand->ids[i] == cand->ids[i - 1])
+            continue;
+        bool matched = false;
+        double score = 0;
+        rc = score_row(c, p->expr, p->idf, avgdl, cand->ids[i], p->cols, &matched, &score, err);
+        if (rc == CS_OK && matched && filtered)
+            rc = catalog_filter_matches(c, cand->ids[i], filter, &matched, err);
+        if (rc == CS_OK && matched)
+            p->found[n++] = (scored){score, cand->ids[i]};
+    }
+    qsort(p->found, n, sizeof *p->found, cmp_scored);
+    *nfound = n;
+    return rc;
+}
+
+static cs_status lists_ready(catalog *c, int limit, bool *ready, cs_error *err)
+{
+    *ready = false;
+    if (c->schema_version < 5 || limit <= 0 || limit > c->text_rank.list_len / 4)
+        return CS_OK;
+    char *built = NULL;
+    cs_status rc = catalog_meta_get(c, "text_champions", &built, err);
+    if (rc != CS_OK)
+        return rc;
+    long long rows = 0;
+    int list_len = 0, min_df = 0;
+    *ready = built && sscanf(built, "%lld %d %d", &rows, &list_len, &min_df) == 3 &&
+             list_len == c->text_rank.list_len && min_df == c->text_rank.min_df;
+    free(built);
+    return CS_OK;
+}
+
+cs_status text_rank_search(catalog *c, const char *match, const cs_filter *filter, int limit,
+                           bool *handled, int64_t **ids, double **scores, size_t *n,
+                           cs_error *err)
+{
+    *handled = false;
+    bool ready;
+    cs_status rc = lists_ready(c, limit, &ready, err);
+    if (rc != CS_OK || !ready)
+        return rc;
+    fts_table_stats stats;
+    rc = fts_table_stats_read(c->db, "captions_fts", FTS_NCOLUMNS, &stats, err);
+    if (rc != CS_OK || stats.rows == 0)
+        return rc;
+    plan p = {0};
+    strbuf_init(&p.sb);
+    strbuf_init(&p.rare);
+    bool planned = false;
+    rc = plan_candidates(c, &p, match, limit, stats.rows, &planned, err);
+    size_t found = 0;
+    if (rc == CS_OK && planned)
+        rc = rank_candidates(c, &p, filter, stats.avgdl, &found, err);
+    /* a filter that keeps too few candidates may be selective: FTS5 answers */
+    if (rc == CS_OK && planned && (!catalog_filter_active(filter) || found >= (size_t)limit)) {
+        size_t keep = found < (size_t)limit ? found : (size_t)limit;
+        int64_t *out_ids = keep ? malloc(keep * sizeof *out_ids) : NULL;
+        double *out_scores = keep ? malloc(keep * sizeof *out_scores) : NULL;
+        if (keep && (!out_ids || !out_scores)) {
+            free(out_ids);
+            free(out_scores);
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory collecting search results");
+        } else {
+            for (size_t i = 0; i < keep; i++) {
+                out_ids[i] = p.found[i].id;
+                out_scores[i] = p.found[i].score;
+            }
+            *ids = out_ids;
+            *scores = out_scores;
+            *n = keep;
+            *handled = true;
+            c->champion_searches++;
+        }
+    }
+    plan_free(&p);
+    return rc;
+}
+
+int64_t catalog_champion_searches(const catalog *c)
+{
+    return c->champion_searches;
+}

@@ -1,0 +1,256 @@
+/* The text ranking's champion path (text_champions.h) against FTS5's own
+ * bm25 ranking on a generated Zipf corpus: with lists long enough to hold
+ * every match, the same ids and scores (relative 1e-9) for words, OR'ed
+ * words, phrases, prefixes, the related column and NOT; with short lists,
+ * single words exactly and OR'ed words at recall@10 >= 0.95; changed and
+ * deleted rows, a rebuild, a catalog from version 4, odd input.
+ * usage: test_text_rank TMPDIR */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "common/fsutil.h"
+#include "store/catalog.h"
+#include "store/text_champions.h"
+
+#define NROWS 3000
+#define NWORDS 120
+
+static char words[NWORDS][16];
+static unsigned rng = 12345;
+
+static unsigned next(void)
+{
+    rng = rng * 1103515245u + 12345u;
+    return (rng >> 8) & 0xffffff;
+}
+
+/* Zipf-like: word r with weight 1/(r+1) */
+static const char *zipf_word(void)
+{
+    static double cum[NWORDS];
+    if (cum[NWORDS - 1] == 0) {
+        double s = 0;
+        for (int r = 0; r < NWORDS; r++)
+            cum[r] = (s += 1.0 / (r + 1));
+    }
+    double x = (next() / (double)0xffffff) * cum[NWORDS - 1];
+    for (int r = 0; r < NWORDS; r++)
+        if (x <= cum[r])
+            return words[r];
+    return words[NWORDS - 1];
+}
+
+static void words_into(char *buf, size_t cap, int n)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        strncat(buf, zipf_word(), cap - strlen(buf) - 2);
+        strncat(buf, " ", cap - strlen(buf) - 1);
+    }
+}
+
+static void put_rows(catalog *c, int from, int to)
+{
+    cs_error err = {0};
+    CHECK_OK(catalog_begin(c, &err), &err);
+    for (int i = from; i < to; i++) {
+        char path[64], cap[256], tags[128], ocr[64], pw[64], ex[64], rel[128];
+        snprintf(path, sizeof path, "/lib/%d.jpg", i);
+        words_into(cap, sizeof cap, 3 + (int)(next() % 10));
+        words_into(tags, sizeof tags, (int)(next() % 4));
+        words_into(ocr, sizeof ocr, next() % 5 == 0 ? 2 : 0);
+        words_into(pw, sizeof pw, 1 + (int)(next() % 3));
+        words_into(ex, sizeof ex, (int)(next() % 3));
+        words_into(rel, sizeof rel, (int)(next() % 6));
+        catalog_image im = {.path = path, .folder = "/lib", .size = 1, .mtime_ns = 1,
+                            .content_hash = "00112233445566778899aabbccddeeff", .width = 4,
+                            .height = 4, .format = "jpeg"};
+        catalog_text text = {cap, tags, ocr, pw, ex, rel};
+        int64_t id;
+        CHECK_OK(catalog_put_image(c, &im, &text, NULL, 0, NULL, &id, &err), &err);
+    }
+    CHECK_OK(catalog_commit(c, &err), &err);
+}
+
+/* FTS5's own ranking, read without the catalog's code. */
+static size_t fts5_rank(const char *db_path, const char *match, int k, int64_t *ids,
+                        double *scores)
+{
+    sqlite3 *db;
+    sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "SELECT rowid, bm25(captions_fts, 3.0, 2.5, 1.5, 2.0, 1.0, 0.5) AS s"
+                           " FROM captions_fts WHERE captions_fts MATCH ?1 ORDER BY s, rowid"
+                           " LIMIT ?2", -1, &st, NULL);
+    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, k);
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        ids[n] = sqlite3_column_int64(st, 0);
+        scores[n++] = sqlite3_column_double(st, 1);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Both rankings of `match`; exact: same ids and scores; returns recall@k. */
+static double compare(catalog *c, const char *db_path, const char *match, int k, bool exact)
+{
+    int64_t want[4000];
+    double want_s[4000];
+    size_t nw = fts5_rank(db_path, match, k, want, want_s);
+    int64_t *got = NULL;
+    double *got_s = NULL;
+    size_t ng = 0;
+    cs_error err = {0};
+    CHECK_OK(catalog_fts_search(c, match, NULL, k, &got, &got_s, &ng, &err), &err);
+    size_t hit = 0;
+    for (size_t i = 0; i < nw; i++)
+        for (size_t j = 0; j < ng; j++)
+            if (got[j] == want[i])
+                hit++;
+    if (exact) {
+        CHECK_INT_EQ(ng, nw);
+        for (size_t i = 0; i < nw && i < ng; i++) {
+            if (got[i] != want[i] ||
+                fabs(got_s[i] - want_s[i]) > 1e-9 * fabs(want_s[i])) {
+                fprintf(stderr, "%s: rank %zu: got %lld %.17g, FTS5 %lld %.17g\n", match, i,
+                        (long long)got[i], got_s[i], (long long)want[i], want_s[i]);
+                check_failures++;
+                break;
+            }
+        }
+    }
+    free(got);
+    free(got_s);
+    return nw ? (double)hit / (double)nw : 1.0;
+}
+
+static int64_t champion_answers(catalog *c)
+{
+    return catalog_champion_searches(c);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return 2;
+    for (int r = 0; r < NWORDS; r++)
+        snprintf(words[r], sizeof words[r], "w%c%c", 'a' + r / 26, 'a' + r % 26);
+    strcpy(words[3], "running");     /* porter: run */
+    strcpy(words[7], "caf\xc3\xa9"); /* remove_diacritics: cafe */
+    strcpy(words[9], "it's");
+    fs_mkdir_p(argv[1], NULL);
+    char *path = fs_path_join(argv[1], "textrank.db");
+    unlink(path);
+    cs_error err = {0};
+    catalog *c;
+    CHECK_OK(catalog_open(path, false, &c, &err), &err);
+
+    /* empty catalog: a rebuild and a search */
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
+    compare(c, path, "\"waa\"", 10, true);
+
+    put_rows(c, 0, NROWS);
+
+    /* 1. lists that hold every match: own bm25 == FTS5's bm25 */
+    text_rank_settings all = {50, 4000, 0, 1000};
+    catalog_set_text_rank_settings(c, &all);
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
+    const char *shapes[] = {
+        "\"waa\"", "\"wab\" OR \"wac\"", "\"running\"", "\"run\" OR \"wad\"",
+        "\"cafe\" OR \"wae\"", "\"it's\" OR \"waf\"", "\"waa wab\" OR \"wac\"",
+        "\"wag\" OR \"wdz\" *", "\"wah\" OR related : (\"wai\")", "related : (\"waa\")",
+        "(\"waa\" OR \"wab\") NOT \"wac\"", "(\"waj\") NOT (\"wak\" OR \"wal\" *)",
+        "\"wbm\" OR \"wcx\" OR \"wdq\" OR \"waa\"", "\"wam\" OR \"wan\" OR \"it\"\"s\"",
+    };
+    int64_t before = champion_answers(c);
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        compare(c, path, shapes[i], 1000, true);
+    printf("bm25 shapes on the champion path: %lld of %zu\n",
+           (long long)(champion_answers(c) - before), sizeof shapes / sizeof *shapes);
+    CHECK(champion_answers(c) - before >= 8);
+
+    /* 2. short lists: single words exact, OR'ed words by recall */
+    text_rank_settings shortl = {100, 200, 300, 50};
+    catalog_set_text_rank_settings(c, &shortl);
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
+    before = champion_answers(c);
+    char q[4096];
+    for (int r = 0; r < 12; r++) {
+        snprintf(q, sizeof q, "\"%s\"", words[r]);
+        compare(c, path, q, 10, true);
+    }
+    CHECK(champion_answers(c) - before >= 6);
+    double sum = 0;
+    int nq = 0;
+    for (int a = 0; a < 10; a++)
+        for (int b = a + 1; b < 12; b += 3) {
+            snprintf(q, sizeof q, "\"%s\" OR \"%s\"", words[a], words[b]);
+            sum += compare(c, path, q, 10, false);
+            nq++;
+        }
+    printf("recall@10 of OR'ed words: %.3f over %d queries\n", sum / nq, nq);
+    CHECK(sum / nq >= 0.95);
+
+    /* 3. changed and deleted rows: pending, then a rebuild */
+    CHECK_OK(catalog_begin(c, &err), &err);
+    for (int64_t id = 1; id <= 20; id++)
+        CHECK_OK(catalog_set_related(c, id * 7, "waa waa waa waa waa waa", &err), &err);
+    for (int64_t id = 1; id <= 10; id++)
+        CHECK_OK(catalog_delete_image(c, id * 13, &err), &err);
+    CHECK_OK(catalog_commit(c, &err), &err);
+    before = champion_answers(c);
+    compare(c, path, "\"waa\"", 10, true);
+    compare(c, path, "\"wab\"", 10, true);
+    compare(c, path, "related : (\"waa\")", 10, true);
+    CHECK(champion_answers(c) - before == 3);
+    bool stale = false;
+    CHECK_OK(catalog_champions_stale(c, &stale, &err), &err);
+    CHECK(!stale);
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
+    compare(c, path, "\"waa\"", 10, true);
+
+    /* 4. odd input: every alternative rare, quotes, non-ASCII, pending overflow */
+    before = champion_answers(c);
+    compare(c, path, "\"wdz\" OR \"wdy\"", 10, true);
+    compare(c, path, "\"\"\"\" OR \"waa\"", 10, true);
+    compare(c, path, "\"\xe6\x97\xa5\xe6\x9c\xac\" OR \"waa\"", 10, true);
+    compare(c, path, "NEAR(\"waa\" \"wab\")", 10, true);
+    compare(c, path, "\"waa\" * OR \"wab\"", 10, true);
+    CHECK(champion_answers(c) - before <= 2);
+    put_rows(c, NROWS, NROWS + 60);   /* 60 > pending_max 50 */
+    before = champion_answers(c);
+    compare(c, path, "\"waa\"", 10, true);
+    CHECK(champion_answers(c) == before);
+    CHECK_OK(catalog_champions_stale(c, &stale, &err), &err);
+    CHECK(stale);
+    catalog_close(c);
+
+    /* 5. a catalog of version 4 is migrated; FTS5 answers until a rebuild */
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    sqlite3_exec(db, "DROP TRIGGER captions_pending_insert; DROP TRIGGER captions_pending_update;"
+                     "DROP TRIGGER captions_pending_delete; DROP TABLE text_champions;"
+                     "DROP TABLE text_pending; DELETE FROM meta WHERE key = 'text_champions';"
+                     "PRAGMA user_version = 4", NULL, NULL, NULL);
+    sqlite3_close(db);
+    CHECK_OK(catalog_open(path, false, &c, &err), &err);
+    CHECK_INT_EQ(catalog_schema_version(c), 5);
+    catalog_set_text_rank_settings(c, &shortl);
+    before = champion_answers(c);
+    compare(c, path, "\"waa\"", 10, true);
+    CHECK(champion_answers(c) == before);
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
+    compare(c, path, "\"waa\"", 10, true);
+    CHECK(champion_answers(c) == before + 1);
+    catalog_close(c);
+    free(path);
+    CHECK_DONE();
+}
