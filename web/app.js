@@ -8,7 +8,9 @@
   const POLL_MS = 500;             // job progress polling interval
   const MAX_UPLOAD = 32 * 1024 * 1024;   // the server refuses bigger bodies (413)
   const TOKEN_KEY = 'capsearch.token';
-  const FILTERS = ['folder', 'from', 'to', 'type'];
+  const FILTERS = ['folder', 'from', 'to', 'type', 'camera', 'has_text', 'has_faces'];
+  // Filters shown as checkboxes: '1' when ticked, as the API takes them.
+  const CHECKBOXES = new Set(['has_text', 'has_faces']);
   // File extension -> the format names the API's `type` filter uses. Only
   // needed to filter "similar" results on the page (see passesFilters).
   const EXT_TYPES = {
@@ -20,7 +22,8 @@
   const $ = (id) => document.getElementById(id);
   const el = {
     form: $('search-form'), q: $('q'), folder: $('folder'), from: $('from'), to: $('to'),
-    type: $('type'), clearFilters: $('clear-filters'), filtersToggle: $('filters-toggle'), pick: $('pick-image'), file: $('image-file'),
+    type: $('type'), camera: $('camera'), has_text: $('has_text'), has_faces: $('has_faces'),
+    clearFilters: $('clear-filters'), filtersToggle: $('filters-toggle'), pick: $('pick-image'), file: $('image-file'),
     status: $('status'), announcer: $('announcer'), error: $('error'), welcome: $('welcome'),
     welcomeStats: $('welcome-stats'), empty: $('empty'), grid: $('results'),
     sentinel: $('sentinel'), loading: $('loading'),
@@ -124,11 +127,12 @@
   /* ---------------------------------------------------------- URL <-> state */
 
   // The search lives in the URL so it can be bookmarked, shared and navigated
-  // with back/forward: ?q=&folder=&from=&to=&type=&similar=ID
+  // with back/forward: ?q=&folder=&from=&to=&type=&camera=&has_text=1&has_faces=1&similar=ID
   function readURL() {
     const p = new URLSearchParams(location.search);
     const state = { q: p.get('q') || '', similar: p.get('similar') || '' };
     for (const f of FILTERS) state[f] = p.get(f) || '';
+    for (const f of CHECKBOXES) state[f] = state[f] === '1' ? '1' : '';
     return state;
   }
 
@@ -143,13 +147,18 @@
 
   function readForm() {
     const state = { q: el.q.value.trim() };
-    for (const f of FILTERS) state[f] = el[f].value.trim();
+    for (const f of FILTERS) {
+      state[f] = CHECKBOXES.has(f) ? (el[f].checked ? '1' : '') : el[f].value.trim();
+    }
     return state;
   }
 
   function fillForm(state) {
     el.q.value = state.q || '';
-    for (const f of FILTERS) el[f].value = state[f] || '';
+    for (const f of FILTERS) {
+      if (CHECKBOXES.has(f)) el[f].checked = state[f] === '1';
+      else el[f].value = state[f] || '';
+    }
     // An unknown type in a shared URL would leave the select blank: show "any".
     if (el.type.value !== (state.type || '')) el.type.value = '';
     // On a phone the filters are folded away: the button says how many apply.
@@ -918,7 +927,10 @@
   }
 
   function clearFilters() {
-    for (const f of FILTERS) el[f].value = '';
+    for (const f of FILTERS) {
+      if (CHECKBOXES.has(f)) el[f].checked = false;
+      else el[f].value = '';
+    }
     onFilterChange();
     el.folder.focus();                 // the button just hid itself
   }
@@ -931,7 +943,9 @@
 
   function wire() {
     el.form.addEventListener('submit', onSubmit);
-    for (const f of ['from', 'to', 'type']) el[f].addEventListener('change', onFilterChange);
+    for (const f of ['from', 'to', 'type', 'has_text', 'has_faces']) {
+      el[f].addEventListener('change', onFilterChange);
+    }
     el.clearFilters.addEventListener('click', clearFilters);
     el.filtersToggle.addEventListener('click', toggleFilters);
     el.bannerThumb.addEventListener('error', () => { el.bannerThumb.hidden = true; });

@@ -332,6 +332,32 @@ async function main() {
       await waitForThumbnails(page, 2);
     });
 
+    await step('"Has faces" goes into the URL and keeps only pictures with a face', async () => {
+      const answered = page.waitForResponse((r) => r.url().includes('/api/') &&
+        r.url().includes('has_faces=1'));
+      await page.locator('#has_faces').check();
+      const response = await answered;
+      check(response.ok(), `the filtered search answered ${response.status()}`);
+      await page.waitForURL((u) => new URL(u).searchParams.get('has_faces') === '1');
+      await page.waitForFunction(() => document.getElementById('loading').hidden &&
+        (document.querySelectorAll('#results .tile').length > 0 ||
+         !document.getElementById('empty').hidden), null, { timeout: TIMEOUT });
+      check(!(await page.locator('#error').isVisible()), 'the page shows an error');
+      const ids = await page.$$eval('#results .tile', (tiles) => tiles.map((t) => t.dataset.id));
+      for (const id of ids) {
+        const info = await page.request.get(new URL(`/api/images/${id}`, BASE).href,
+          { headers: TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {} });
+        check(info.ok(), `/api/images/${id} answered ${info.status()}`);
+        const tags = (await info.json()).tags || [];
+        check(tags.some((t) => t.kind === 'face'), `picture ${id} is shown but has no face tag`);
+      }
+      console.log(`#   ${ids.length} result(s) with faces`);
+      await page.goBack();
+      await page.waitForURL((u) => !new URL(u).searchParams.get('has_faces'));
+      check(!(await page.locator('#has_faces').isChecked()), 'the checkbox is still ticked after Back');
+      await waitForResults(page, 'back from has_faces');
+    });
+
     await step('Esc closes the detail view and gives focus back', async () => {
       await openFirstDetail(page);
       await page.keyboard.press('Escape');
