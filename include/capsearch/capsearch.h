@@ -73,6 +73,9 @@ typedef enum cs_index_event {
                              get it */
     CS_EVENT_EMBEDDED,    /* a batch of CLIP embeddings was committed
                              (embedded of embed_total) */
+    CS_EVENT_CONCEPTS,    /* a chunk of the zero-shot vocabulary's text
+                             embeddings was stored (concepts_embedded of
+                             concepts_total; once per model and library) */
 } cs_index_event;
 
 typedef struct cs_index_progress {
@@ -97,6 +100,8 @@ typedef struct cs_index_progress {
                              model (its concepts as tags of kind "concept") */
     uint64_t concepts_embedded;  /* concept text embeddings computed by this
                              run (0 once the model's are in the catalog) */
+    uint64_t concepts_total;     /* of the vocabulary, those this run had to
+                             compute (set with CS_EVENT_CONCEPTS) */
 } cs_index_progress;
 
 typedef void (*cs_progress_fn)(const cs_index_progress *progress, void *user);

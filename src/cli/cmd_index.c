@@ -98,8 +98,19 @@ static void on_progress(const cs_index_progress *p, void *user)
             cli_print_json(counters_json("progress", p));
         } else if (p->event == CS_EVENT_EMBEDDED) {
             cli_print_json(counters_json("embedded", p));
+        } else if (p->event == CS_EVENT_CONCEPTS) {
+            cli_print_json(counters_json("concepts", p));
         }
         fflush(stdout);
+        return;
+    }
+    if (v->tty && p->event == CS_EVENT_CONCEPTS) {
+        fprintf(stderr, "\rZero-shot vocabulary (once per model): %llu/%llu concepts embedded"
+                        "\033[K",
+                (unsigned long long)p->concepts_embedded,
+                (unsigned long long)p->concepts_total);
+        fflush(stderr);
+        v->drew = true;
         return;
     }
     if (v->tty && p->event == CS_EVENT_EMBEDDED) {

@@ -167,7 +167,7 @@ cs_status cs_captioner_use_clip(cs_captioner *c, const char *model_dir, const ch
     catalog *cat = NULL;
     rc = open_cache(library_dir, &cat, err);
     if (rc == CS_OK)
-        rc = zs_model_load(&c->zs, cat, c->clip, id, NULL, err);
+        rc = zs_model_load(&c->zs, cat, c->clip, id, NULL, NULL, NULL, err);
     catalog_close(cat);
     if (rc != CS_OK) {
         cs_clip_close(c->clip);

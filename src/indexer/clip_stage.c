@@ -351,14 +351,31 @@ static cs_status open_model(const clip_stage_config *c, clip_stage_result *resul
     return rc;
 }
 
+/* The vocabulary's first embedding takes minutes: say how far it is. */
+static void concepts_progress(size_t done, size_t todo, void *user)
+{
+    const clip_stage_config *c = user;
+    c->counters->concepts_total = todo;
+    c->counters->concepts_embedded = done;
+    c->counters->elapsed_s = fs_now_seconds() - c->started;
+    if (!c->progress)
+        return;
+    c->counters->event = CS_EVENT_CONCEPTS;
+    c->counters->path = NULL;
+    c->counters->error = NULL;
+    c->progress(c->counters, c->progress_user);
+}
+
 /* Loads the concept vocabulary's embeddings for zero-shot captions. Without
  * WordNet there are none: a warning, and the embeddings go on. */
 static cs_status open_zeroshot(stage *s, cs_error *err)
 {
     const clip_stage_config *c = s->config;
     cs_error why;
-    cs_status rc = zs_model_load(&s->zs, c->lib->cat, *c->model, c->model_id, c->cancel, &why);
-    c->counters->concepts_embedded += s->zs.computed;
+    uint64_t before = c->counters->concepts_embedded;
+    cs_status rc = zs_model_load(&s->zs, c->lib->cat, *c->model, c->model_id, c->cancel,
+                                 concepts_progress, (void *)c, &why);
+    c->counters->concepts_embedded = before + s->zs.computed;
     if (rc == CS_OK) {
         s->zs_ready = true;
         return CS_OK;

@@ -131,8 +131,12 @@ static cs_status store_chunk(zs_model *m, catalog *cat, const char *model_id,
 
 static cs_status compute_missing(zs_model *m, catalog *cat, cs_clip_model *clip,
                                  const char *model_id, const bool *have, volatile int *cancel,
+                                 zs_load_progress_fn progress, void *progress_user,
                                  cs_error *err)
 {
+    size_t missing = 0;
+    for (size_t k = 0; k < m->vocab.n; k++)
+        missing += !have[k];
     size_t per = CONCEPT_CHUNK * CONCEPT_MAX_TEMPLATES;
     size_t *todo = malloc(CONCEPT_CHUNK * sizeof *todo);
     size_t *counts = malloc(CONCEPT_CHUNK * sizeof *counts);
@@ -159,6 +163,8 @@ static cs_status compute_missing(zs_model *m, catalog *cat, cs_clip_model *clip,
         if (rc == CS_OK && cat)
             rc = store_chunk(m, cat, model_id, todo, n, err);
         m->computed += rc == CS_OK ? n : 0;
+        if (rc == CS_OK && progress)
+            progress(m->computed, missing, progress_user);
     }
     free(todo);
     free(counts);
@@ -169,7 +175,8 @@ static cs_status compute_missing(zs_model *m, catalog *cat, cs_clip_model *clip,
 }
 
 cs_status zs_model_load(zs_model *m, catalog *cat, cs_clip_model *clip, const char *model_id,
-                        volatile int *cancel, cs_error *err)
+                        volatile int *cancel, zs_load_progress_fn progress, void *progress_user,
+                        cs_error *err)
 {
     memset(m, 0, sizeof *m);
     strmap_init(&m->prompt_index);
@@ -185,7 +192,8 @@ cs_status zs_model_load(zs_model *m, catalog *cat, cs_clip_model *clip, const ch
     if (rc == CS_OK && cat)
         rc = read_cache(m, cat, model_id, have, err);
     if (rc == CS_OK)
-        rc = compute_missing(m, cat, clip, model_id, have, cancel, err);
+        rc = compute_missing(m, cat, clip, model_id, have, cancel, progress, progress_user,
+                             err);
     free(have);
     if (rc != CS_OK)
         zs_model_free(m);

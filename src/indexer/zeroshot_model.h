@@ -33,8 +33,13 @@ typedef struct zs_model {
  * concepts per transaction; without, all are computed. CS_ERR_NOT_FOUND /
  * CS_ERR_UNSUPPORTED when WordNet is missing; CS_ERR_CANCELLED when
  * *cancel is set (what was stored stays). */
+/* Told after each chunk of concepts embedded: `done` of `todo` this load
+ * has to compute (computing them takes minutes for a large model). */
+typedef void (*zs_load_progress_fn)(size_t done, size_t todo, void *user);
+
 cs_status zs_model_load(zs_model *m, catalog *cat, cs_clip_model *clip, const char *model_id,
-                        volatile int *cancel, cs_error *err);
+                        volatile int *cancel, zs_load_progress_fn progress, void *progress_user,
+                        cs_error *err);
 void zs_model_free(zs_model *m);
 
 /* Zero-shot captions of n images (n x dim embeddings): out[n]. `probs`

@@ -165,6 +165,7 @@ json_t *view_index_progress(const cs_index_progress *p)
         json_object_set_new(o, "captioned", json_integer((json_int_t)p->captioned));
         json_object_set_new(o, "concepts_embedded",
                             json_integer((json_int_t)p->concepts_embedded));
+        json_object_set_new(o, "concepts_total", json_integer((json_int_t)p->concepts_total));
     }
     return o;
 }

@@ -58,11 +58,14 @@ def query(db, sql, *args):
         con.close()
 
 
-def index(db, *args):
-    proc = run(["index", "--json", *args], db)
-    events = json_lines(proc)
+def index_events(db, *args):
+    events = json_lines(run(["index", "--json", *args], db))
     assert events[-1]["event"] == "done", events[-1]
-    return events[-1]
+    return events
+
+
+def index(db, *args):
+    return index_events(db, *args)[-1]
 
 
 class ZeroShot(unittest.TestCase):
@@ -108,10 +111,21 @@ class ZeroShot(unittest.TestCase):
         plain = index(self.db, self.photos)
         self.assertEqual(plain["captioned"], 0)
         before = self.captions()
-        done = index(self.db, self.photos, "--model", self.model)
+        events = index_events(self.db, self.photos, "--model", self.model)
+        done = events[-1]
         self.assertEqual(done["status"], "ok")
         self.assertEqual(done["embedded"], NIMAGES)
         self.assertEqual(done["captioned"], NIMAGES)
+        # the vocabulary's progress: chunk by chunk, up to all of it, before
+        # the first picture is embedded
+        steps = [e for e in events if e["event"] == "concepts"]
+        self.assertGreater(len(steps), 1)
+        made = [e["concepts_embedded"] for e in steps]
+        self.assertEqual(made, sorted(made))
+        self.assertEqual(made[-1], steps[-1]["concepts_total"])
+        self.assertEqual(made[-1], done["concepts_embedded"])
+        first_embedded = next(i for i, e in enumerate(events) if e["event"] == "embedded")
+        self.assertLess(events.index(steps[-1]), first_embedded)
         model_id = self.model_id()
         (count,), = query(self.db, "SELECT count(*) FROM concept_embeddings WHERE model = ?",
                           model_id)
@@ -168,7 +182,9 @@ class ZeroShot(unittest.TestCase):
 
         # again: nothing to embed, caption or compute, nothing changes
         after = self.captions()
-        done = index(self.db, self.photos)
+        events = index_events(self.db, self.photos)
+        self.assertFalse([e for e in events if e["event"] == "concepts"])
+        done = events[-1]
         self.assertEqual((done["embedded"], done["captioned"], done["concepts_embedded"]),
                          (0, 0, 0))
         self.assertEqual(self.captions(), after)
