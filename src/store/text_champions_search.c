@@ -401,7 +401,7 @@ static cs_status plan_candidates(catalog *c, plan *p, const char *match, int lim
 
 static bool sorted_has(const int64_t *ids, size_t n, int64_t id)
 {
-    return bsearch(&id, ids, n, sizeof *ids, cmp_id) != NULL;
+    return n > 0 && bsearch(&id, ids, n, sizeof *ids, cmp_id) != NULL;
 }
 
 /* Scores the candidates read since the last call (in rowid order, which
@@ -409,6 +409,8 @@ static bool sorted_has(const int64_t *ids, size_t n, int64_t id)
 static cs_status score_new(catalog *c, plan *p, const cs_filter *filter, cs_error *err)
 {
     id_set *cand = &p->cand;
+    if (cand->n == 0)
+        return CS_OK;
     qsort(cand->ids, cand->n, sizeof *cand->ids, cmp_id);
     if (p->nfound + cand->n > p->found_cap) {
         size_t cap = p->nfound + cand->n + 64;
