@@ -19,7 +19,7 @@ typedef struct text_rank_settings {
     int pending_max;   /* more rows written since the lists: FTS5's own ranking */
 } text_rank_settings;
 
-#define TEXT_RANK_DEFAULTS ((text_rank_settings){2000, 1000, 20000, 1000})
+#define TEXT_RANK_DEFAULTS ((text_rank_settings){2000, 1000, 2000, 1000})
 
 /* Test-only: other thresholds for this handle (builds and searches). */
 void catalog_set_text_rank_settings(catalog *c, const text_rank_settings *s);

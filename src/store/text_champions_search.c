@@ -1,18 +1,21 @@
 /* The champion path of the text ranking (text_champions.h): candidates
- * from the lists of the query's common terms, every row of its rare terms
- * and the rows written since the lists were made, each scored with FTS5's
- * bm25 computed here (fts_bm25.h) on its own tokenized text. */
+ * from the lists of the query's common terms, every row of its rare terms,
+ * the rows holding all its common terms and the rows written since the
+ * lists were made, each scored with FTS5's bm25 computed here (fts_bm25.h)
+ * on its own tokenized text; the lists are read deeper only while a row
+ * not read could still enter the page (page_final). */
 #include "store/catalog_internal.h"
 #include "store/fts_bm25.h"
 #include "store/fts_expr.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/strbuf.h"
 
-/* Rows taken from each list: several times the page, at least this. */
+/* The deepest a search reads each list: four pages, at least this. */
 #define MIN_LIST_TAKE 400
 
 typedef struct id_set {
@@ -224,9 +227,10 @@ static cs_status add_pending(catalog *c, id_set *cand, int64_t *count, cs_error 
 }
 
 /* Scores one candidate: *matched false when it is gone or does not match. */
-static cs_status score_row(catalog *c, const fts_expr *e, const double *idf, double avgdl,
-                           int64_t id, fts_token_list *cols, bool *matched, double *score,
-                           cs_error *err)
+/* One candidate's phrase frequencies (fts_expr_eval) and length in tokens:
+ * *matched false when it is gone or does not match. */
+static cs_status eval_row(catalog *c, const fts_expr *e, int64_t id, fts_token_list *cols,
+                          bool *matched, double *freq, double *doc_len, cs_error *err)
 {
     *matched = false;
     fts_tokenizer *tok;
@@ -239,19 +243,16 @@ static cs_status score_row(catalog *c, const fts_expr *e, const double *idf, dou
     sqlite3_bind_int64(stmt, 1, id);
     int step = sqlite3_step(stmt);
     if (step == SQLITE_ROW) {
-        double doc_len = 0;
+        *doc_len = 0;
         for (int col = 0; rc == CS_OK && col < FTS_NCOLUMNS; col++) {
             fts_token_list_clear(&cols[col]);
             rc = fts_tokenize(tok, FTS_TOKENIZE_DOCUMENT,
                               (const char *)sqlite3_column_text(stmt, col),
                               (size_t)sqlite3_column_bytes(stmt, col), &cols[col], err);
-            doc_len += cols[col].next_pos;
+            *doc_len += cols[col].next_pos;
         }
-        double freq[FTS_EXPR_MAX_PHRASES];
-        if (rc == CS_OK && fts_expr_eval(e, cols, fts_column_weights, freq)) {
+        if (rc == CS_OK && fts_expr_eval(e, cols, fts_column_weights, freq))
             *matched = true;
-            *score = fts_bm25_score(idf, freq, e->nphrases, doc_len, avgdl);
-        }
     } else if (step != SQLITE_DONE) {
         rc = catalog_sql_error(c, err, "reading a caption row");
     }
@@ -263,10 +264,17 @@ typedef struct plan {
     fts_expr *expr;
     alternative alts[FTS_EXPR_MAX_PHRASES];
     int alt_ids[FTS_EXPR_MAX_PHRASES];
-    int nalts;
+    int nalts, nlisted;
     double idf[FTS_EXPR_MAX_PHRASES];
-    id_set cand;
-    scored *found;
+    double avgdl;
+    id_set cand;        /* read, not yet scored */
+    id_set seen;        /* scored, ascending */
+    scored *found;      /* scored and matching (and passing the filter) */
+    size_t nfound, found_cap;
+    size_t take;        /* rows read from the start of each list */
+    size_t max_take;
+    bool conj_read;     /* the AND of the listed alternatives was read */
+    bool conj_whole;    /* ... and it returned every one of its rows */
     fts_token_list cols[FTS_NCOLUMNS];
     strbuf sb, rare;
 } plan;
@@ -277,6 +285,7 @@ static void plan_free(plan *p)
         free(p->alts[k].list);
     fts_expr_free(p->expr);
     free(p->cand.ids);
+    free(p->seen.ids);
     free(p->found);
     for (int col = 0; col < FTS_NCOLUMNS; col++)
         fts_token_list_free(&p->cols[col]);
@@ -284,7 +293,51 @@ static void plan_free(plan *p)
     strbuf_free(&p->rare);
 }
 
-/* Builds the candidates; *handled false when FTS5's ranking must answer. */
+static int64_t list_id(const alternative *a, size_t i)
+{
+    uint64_t v = 0;
+    for (int b = 7; b >= 0; b--)
+        v = (v << 8) | a->list[i * 8 + (size_t)b];
+    return (int64_t)v;
+}
+
+/* Adds list entries [from, to) of every listed alternative. */
+static cs_status add_list_rows(plan *p, size_t from, size_t to, cs_error *err)
+{
+    for (int k = 0; k < p->nalts; k++) {
+        const alternative *a = &p->alts[k];
+        for (size_t i = from; a->list && i < a->list_n && i < to; i++)
+            if (!id_set_add(&p->cand, list_id(a, i)))
+                return cs_error_set(err, CS_ERR_NOMEM, "out of memory collecting candidates");
+    }
+    return CS_OK;
+}
+
+/* Rows holding every listed word outrank, for an OR, rows holding one of
+ * them, and may be on no list: FTS5's AND of them, rowids only, at most
+ * `cap` (in rowid order, so a sample when there are more). */
+static cs_status add_conjunction(catalog *c, plan *p, size_t cap, cs_error *err)
+{
+    strbuf_reset(&p->rare);
+    for (int k = 0; k < p->nalts; k++) {
+        if (!p->alts[k].list)
+            continue;
+        render_phrase(&p->expr->phrases[p->alt_ids[k]], &p->sb);
+        if (p->rare.len)
+            strbuf_append(&p->rare, " AND ");
+        strbuf_append(&p->rare, strbuf_str(&p->sb));
+    }
+    if (strbuf_failed(&p->sb) || strbuf_failed(&p->rare))
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory building a query");
+    size_t before = p->cand.n;
+    cs_status rc = add_matches(c, strbuf_str(&p->rare), (int64_t)cap, &p->cand, err);
+    p->conj_read = true;
+    p->conj_whole = rc == CS_OK && p->cand.n - before < cap;
+    return rc;
+}
+
+/* Builds the first candidates; *handled false when FTS5's ranking must
+ * answer (or would be cheaper). */
 static cs_status plan_candidates(catalog *c, plan *p, const char *match, int limit,
                                  int64_t rows, bool *handled, cs_error *err)
 {
@@ -303,92 +356,161 @@ static cs_status plan_candidates(catalog *c, plan *p, const char *match, int lim
     if (rc != CS_OK || pending > set->pending_max)
         return rc;
     bool exact = false;
-    int64_t estimate = 0;
+    int64_t estimate = 0, rare_rows = 0;
     for (int k = 0; rc == CS_OK && !exact && k < p->nalts; k++) {
         rc = classify(c, &p->expr->phrases[p->alt_ids[k]], pending > 0, &p->alts[k], &exact,
                       &p->sb, err);
         estimate += p->alts[k].df;
+        if (p->alts[k].list)
+            p->nlisted++;
+        else
+            rare_rows += p->alts[k].df;
     }
-    if (rc != CS_OK || exact || estimate <= set->exact_below)
+    /* Scoring a row here costs a few times what FTS5's ranking spends on
+     * one of its matches (about 10 against 3-4 us at a million rows):
+     * rare words with most of the matches are cheaper in FTS5. */
+    if (rc != CS_OK || exact || estimate <= set->exact_below || 3 * rare_rows > estimate)
         return rc;
-    /* idf of every alternative; phrases under a NOT never occur in a
-     * matching row, so their term is 0 whatever their idf */
     for (int k = 0; k < p->nalts; k++)
         p->idf[p->alt_ids[k]] = fts_bm25_idf(rows, p->alts[k].df);
-    size_t take = (size_t)(4 * (int64_t)limit > MIN_LIST_TAKE ? 4 * (int64_t)limit : MIN_LIST_TAKE);
-    if (take > (size_t)set->list_len)
-        take = (size_t)set->list_len;
-    strbuf_reset(&p->sb);
+    /* the lists' first `limit` rows, then deeper while the bound of
+     * next_round says a row not read could still enter the page */
+    p->max_take = (size_t)(4 * (int64_t)limit > MIN_LIST_TAKE ? 4 * (int64_t)limit : MIN_LIST_TAKE);
+    if (p->max_take > (size_t)set->list_len)
+        p->max_take = (size_t)set->list_len;
+    p->take = (size_t)limit < p->max_take ? (size_t)limit : p->max_take;
+    rc = add_list_rows(p, 0, p->take, err);
+    strbuf_reset(&p->rare);
     for (int k = 0; rc == CS_OK && k < p->nalts; k++) {
-        alternative *a = &p->alts[k];
-        if (a->list) {
-            for (size_t i = 0; i < a->list_n && i < take; i++) {
-                uint64_t v = 0;
-                for (int b = 7; b >= 0; b--)
-                    v = (v << 8) | a->list[i * 8 + (size_t)b];
-                if (!id_set_add(&p->cand, (int64_t)v))
-                    rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory collecting candidates");
-            }
-        } else if (a->df > 0) {
-            if (!render_phrase(&p->expr->phrases[p->alt_ids[k]], &p->sb))
-                return CS_OK;
-            if (p->rare.len)
-                strbuf_append(&p->rare, " OR ");
-            strbuf_append(&p->rare, strbuf_str(&p->sb));
-        }
+        if (p->alts[k].list || p->alts[k].df == 0)
+            continue;
+        if (!render_phrase(&p->expr->phrases[p->alt_ids[k]], &p->sb))
+            return CS_OK;
+        if (p->rare.len)
+            strbuf_append(&p->rare, " OR ");
+        strbuf_append(&p->rare, strbuf_str(&p->sb));
     }
     if (rc == CS_OK && (strbuf_failed(&p->sb) || strbuf_failed(&p->rare)))
         rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory building a query");
     if (rc == CS_OK && p->rare.len)
         rc = add_matches(c, strbuf_str(&p->rare), -1, &p->cand, err);
-    /* Rows holding several common words outrank rows where one of them
-     * weighs most, and may be on no list: add rows holding every pair of
-     * them (FTS5's AND, rowids only, at most `take` per pair). */
-    for (int a = 0; rc == CS_OK && a < p->nalts; a++)
-        for (int b = a + 1; rc == CS_OK && b < p->nalts; b++) {
-            if (!p->alts[a].list || !p->alts[b].list)
-                continue;
-            strbuf_reset(&p->rare);
-            render_phrase(&p->expr->phrases[p->alt_ids[a]], &p->sb);
-            strbuf_append(&p->rare, strbuf_str(&p->sb));
-            strbuf_append(&p->rare, " AND ");
-            render_phrase(&p->expr->phrases[p->alt_ids[b]], &p->sb);
-            strbuf_append(&p->rare, strbuf_str(&p->sb));
-            if (strbuf_failed(&p->sb) || strbuf_failed(&p->rare))
-                rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory building a query");
-            else
-                rc = add_matches(c, strbuf_str(&p->rare), (int64_t)take, &p->cand, err);
-        }
     if (rc == CS_OK)
         *handled = true;
     return rc;
 }
 
-static cs_status rank_candidates(catalog *c, plan *p, const cs_filter *filter, double avgdl,
-                                 size_t *nfound, cs_error *err)
+static bool sorted_has(const int64_t *ids, size_t n, int64_t id)
+{
+    return n > 0 && bsearch(&id, ids, n, sizeof *ids, cmp_id) != NULL;
+}
+
+/* Scores the candidates read since the last call (in rowid order, which
+ * reads the table in order), skipping rows already scored. */
+static cs_status score_new(catalog *c, plan *p, const cs_filter *filter, cs_error *err)
 {
     id_set *cand = &p->cand;
+    if (cand->n == 0)
+        return CS_OK;
     qsort(cand->ids, cand->n, sizeof *cand->ids, cmp_id);
-    p->found = malloc((cand->n + 1) * sizeof *p->found);
-    if (!p->found)
-        return cs_error_set(err, CS_ERR_NOMEM, "out of memory scoring candidates");
+    if (p->nfound + cand->n > p->found_cap) {
+        size_t cap = p->nfound + cand->n + 64;
+        scored *f = realloc(p->found, cap * sizeof *f);
+        if (!f)
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory scoring candidates");
+        p->found = f;
+        p->found_cap = cap;
+    }
     bool filtered = catalog_filter_active(filter);
-    size_t n = 0;
+    size_t old_seen = p->seen.n;
     cs_status rc = CS_OK;
     for (size_t i = 0; rc == CS_OK && i < cand->n; i++) {
-        if (i > 0 && cand->ids[i] == cand->ids[i - 1])
+        int64_t id = cand->ids[i];
+        /* rows scored in earlier rounds are the sorted first old_seen */
+        if ((i > 0 && id == cand->ids[i - 1]) || sorted_has(p->seen.ids, old_seen, id))
             continue;
+        if (!id_set_add(&p->seen, id))
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory scoring candidates");
         bool matched = false;
-        double score = 0;
-        rc = score_row(c, p->expr, p->idf, avgdl, cand->ids[i], p->cols, &matched, &score, err);
+        double freq[FTS_EXPR_MAX_PHRASES], doc_len = 0;
+        rc = eval_row(c, p->expr, id, p->cols, &matched, freq, &doc_len, err);
         if (rc == CS_OK && matched && filtered)
-            rc = catalog_filter_matches(c, cand->ids[i], filter, &matched, err);
+            rc = catalog_filter_matches(c, id, filter, &matched, err);
         if (rc == CS_OK && matched)
-            p->found[n++] = (scored){score, cand->ids[i]};
+            p->found[p->nfound++] =
+                (scored){fts_bm25_score(p->idf, freq, p->expr->nphrases, doc_len, p->avgdl), id};
     }
-    qsort(p->found, n, sizeof *p->found, cmp_scored);
-    *nfound = n;
+    qsort(p->seen.ids, p->seen.n, sizeof *p->seen.ids, cmp_id);
+    cand->n = 0;
+    qsort(p->found, p->nfound, sizeof *p->found, cmp_scored);
     return rc;
+}
+
+/* Whether the page is final: no row left unread can enter it. A row not
+ * read holds none of the rare words (all their rows were read) and, of a
+ * listed word, at most the word's bm25 term at the list's last row read
+ * (the lists are in that order, ties by rowid); with the AND of the listed
+ * words read whole, it lacks one of them. So it scores at most `bound`,
+ * and on a tie it has a larger rowid than those last rows. Exact while
+ * nothing changed since the lists were made; with changed rows (all read)
+ * the lists' order is the old one, as everywhere on this path. */
+static cs_status page_final(catalog *c, plan *p, int limit, bool *final, cs_error *err)
+{
+    *final = false;
+    if (p->nfound < (size_t)limit)
+        return CS_OK;
+    double bound = 0, least = 0;
+    int64_t first_boundary = INT64_MAX;
+    int terms = 0;
+    for (int k = 0; k < p->nalts; k++) {
+        const alternative *a = &p->alts[k];
+        if (!a->list || (p->take >= a->list_n && (int64_t)a->list_n >= a->df))
+            continue;   /* every row of the word was read */
+        size_t last = (p->take < a->list_n ? p->take : a->list_n) - 1;
+        int64_t id = list_id(a, last);
+        bool matched;
+        double freq[FTS_EXPR_MAX_PHRASES], doc_len = 0;
+        cs_status rc = eval_row(c, p->expr, id, p->cols, &matched, freq, &doc_len, err);
+        int ph = p->alt_ids[k];
+        if (rc != CS_OK || !matched || freq[ph] <= 0)
+            return rc;   /* the row changed: no bound */
+        double t = fts_bm25_term(p->idf[ph], freq[ph], doc_len, p->avgdl);
+        bound += t;
+        least = terms++ == 0 || t < least ? t : least;
+        if (id < first_boundary)
+            first_boundary = id;
+    }
+    if (p->conj_whole && terms == p->nlisted && terms >= 2)
+        bound -= least;
+    const scored *kth = &p->found[limit - 1];
+    *final = -kth->score > bound || (-kth->score == bound && kth->id <= first_boundary);
+    return CS_OK;
+}
+
+/* Scores rounds of candidates until the page is final or the lists were
+ * read max_take deep: first the lists' first rows, then the AND of the
+ * listed words, then each list twice as deep. */
+static cs_status rank_candidates(catalog *c, plan *p, const cs_filter *filter, int limit,
+                                 cs_error *err)
+{
+    for (;;) {
+        cs_status rc = score_new(c, p, filter, err);
+        bool final = false;
+        if (rc == CS_OK)
+            rc = page_final(c, p, limit, &final, err);
+        if (rc != CS_OK || final)
+            return rc;
+        if (!p->conj_read && p->nlisted >= 2) {
+            rc = add_conjunction(c, p, p->max_take, err);
+        } else if (p->take < p->max_take) {
+            size_t deeper = 2 * p->take < p->max_take ? 2 * p->take : p->max_take;
+            rc = add_list_rows(p, p->take, deeper, err);
+            p->take = deeper;
+        } else {
+            return CS_OK;   /* the page as it stands: recall, not proof */
+        }
+        if (rc != CS_OK)
+            return rc;
+    }
 }
 
 static cs_status lists_ready(catalog *c, int limit, bool *ready, cs_error *err)
@@ -408,11 +530,31 @@ static cs_status lists_ready(catalog *c, int limit, bool *ready, cs_error *err)
     return CS_OK;
 }
 
+static cs_status search_in_read(catalog *c, const char *match, const cs_filter *filter,
+                                int limit, bool *handled, int64_t **ids, double **scores,
+                                size_t *n, cs_error *err);
+
 cs_status text_rank_search(catalog *c, const char *match, const cs_filter *filter, int limit,
                            bool *handled, int64_t **ids, double **scores, size_t *n,
                            cs_error *err)
 {
     *handled = false;
+    /* One read transaction for the lists, the sizes and every candidate:
+     * one snapshot, and one lock instead of one per row read. */
+    bool own_read = sqlite3_get_autocommit(c->db);
+    cs_status rc = own_read ? catalog_begin_read(c, err) : CS_OK;
+    if (rc != CS_OK)
+        return rc;
+    rc = search_in_read(c, match, filter, limit, handled, ids, scores, n, err);
+    if (own_read)
+        catalog_end_read(c);
+    return rc;
+}
+
+static cs_status search_in_read(catalog *c, const char *match, const cs_filter *filter,
+                                int limit, bool *handled, int64_t **ids, double **scores,
+                                size_t *n, cs_error *err)
+{
     bool ready;
     cs_status rc = lists_ready(c, limit, &ready, err);
     if (rc != CS_OK || !ready)
@@ -424,11 +566,12 @@ cs_status text_rank_search(catalog *c, const char *match, const cs_filter *filte
     plan p = {0};
     strbuf_init(&p.sb);
     strbuf_init(&p.rare);
+    p.avgdl = stats.avgdl;
     bool planned = false;
     rc = plan_candidates(c, &p, match, limit, stats.rows, &planned, err);
-    size_t found = 0;
     if (rc == CS_OK && planned)
-        rc = rank_candidates(c, &p, filter, stats.avgdl, &found, err);
+        rc = rank_candidates(c, &p, filter, limit, err);
+    size_t found = p.nfound;
     /* a filter that keeps too few candidates may be selective: FTS5 answers */
     if (rc == CS_OK && planned && (!catalog_filter_active(filter) || found >= (size_t)limit)) {
         size_t keep = found < (size_t)limit ? found : (size_t)limit;

@@ -2,7 +2,8 @@
  * bm25 ranking on a generated Zipf corpus: with lists long enough to hold
  * every match, the same ids and scores (relative 1e-9) for words, OR'ed
  * words, phrases, prefixes, the related column and NOT; with short lists,
- * single words exactly and OR'ed words at recall@10 >= 0.95; changed and
+ * single words exactly, OR'ed words at recall@10 >= 0.95, and three common
+ * words whose rows holding all three are on no list exactly; changed and
  * deleted rows, a rebuild, a catalog from version 4, odd input.
  * usage: test_text_rank TMPDIR */
 #include <math.h>
@@ -75,6 +76,54 @@ static void put_rows(catalog *c, int from, int to)
         CHECK_OK(catalog_put_image(c, &im, &text, NULL, 0, NULL, &id, &err), &err);
     }
     CHECK_OK(catalog_commit(c, &err), &err);
+}
+
+/* Long rows holding three common words once each: every word's bm25 term
+ * is low there (long rows), so the rows are on none of the three lists,
+ * yet they hold all three words and lead the OR of them. */
+static void put_padded_rows(catalog *c, int from, int to, const char *three)
+{
+    cs_error err = {0};
+    CHECK_OK(catalog_begin(c, &err), &err);
+    for (int i = from; i < to; i++) {
+        char path[64], cap[512];
+        snprintf(path, sizeof path, "/lib/%d.jpg", i);
+        snprintf(cap, sizeof cap, "%s", three);
+        for (int k = 0; k < 12; k++)
+            strncat(cap, " zzpad", sizeof cap - strlen(cap) - 1);
+        catalog_image im = {.path = path, .folder = "/lib", .size = 1, .mtime_ns = 1,
+                            .content_hash = "00112233445566778899aabbccddeeff", .width = 4,
+                            .height = 4, .format = "jpeg"};
+        catalog_text text = {cap, "", "", "", "", ""};
+        int64_t id;
+        CHECK_OK(catalog_put_image(c, &im, &text, NULL, 0, NULL, &id, &err), &err);
+    }
+    CHECK_OK(catalog_commit(c, &err), &err);
+}
+
+/* Whether a word's champion list holds the row, read without the
+ * catalog's code (index/FORMAT.md: ids little-endian, 8 bytes each). */
+static bool on_list(const char *db_path, const char *term, int64_t id)
+{
+    sqlite3 *db;
+    sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "SELECT ids FROM text_champions WHERE term = ?1", -1, &st, NULL);
+    sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
+    bool found = false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *b = sqlite3_column_blob(st, 0);
+        int n = sqlite3_column_bytes(st, 0) / 8;
+        for (int i = 0; i < n; i++) {
+            uint64_t v = 0;
+            for (int k = 7; k >= 0; k--)
+                v = (v << 8) | b[i * 8 + k];
+            found = found || (int64_t)v == id;
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return found;
 }
 
 /* FTS5's own ranking, read without the catalog's code. */
@@ -158,6 +207,11 @@ int main(int argc, char **argv)
     compare(c, path, "\"waa\"", 10, true);
 
     put_rows(c, 0, NROWS);
+    /* words of rank 10-12: about 600 rows each, each two of them in more
+     * rows than a list holds, all three in fewer */
+    char three[64];
+    snprintf(three, sizeof three, "%s %s %s", words[10], words[11], words[12]);
+    put_padded_rows(c, NROWS, NROWS + 5, three);
 
     /* 1. lists that hold every match: own bm25 == FTS5's bm25 */
     text_rank_settings all = {50, 4000, 0, 1000};
@@ -198,6 +252,23 @@ int main(int argc, char **argv)
         }
     printf("recall@10 of OR'ed words: %.3f over %d queries\n", sum / nq, nq);
     CHECK(sum / nq >= 0.95);
+    /* three common words: the padded rows (ids NROWS+1..NROWS+5) are on no
+     * (60-row) list, FTS5 ranks them first, and so must the champion path */
+    text_rank_settings brief = {100, 60, 300, 50};
+    catalog_set_text_rank_settings(c, &brief);
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
+    int64_t padded = NROWS + 1;
+    for (int w = 10; w <= 12; w++)
+        CHECK(!on_list(path, words[w], padded));
+    snprintf(q, sizeof q, "\"%s\" OR \"%s\" OR \"%s\"", words[10], words[11], words[12]);
+    int64_t top[1];
+    double top_s[1];
+    CHECK(fts5_rank(path, q, 1, top, top_s) == 1 && top[0] >= padded);
+    before = champion_answers(c);
+    compare(c, path, q, 10, true);
+    CHECK(champion_answers(c) == before + 1);
+    catalog_set_text_rank_settings(c, &shortl);
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
 
     /* 3. changed and deleted rows: pending, then a rebuild */
     CHECK_OK(catalog_begin(c, &err), &err);
@@ -225,7 +296,7 @@ int main(int argc, char **argv)
     compare(c, path, "NEAR(\"waa\" \"wab\")", 10, true);
     compare(c, path, "\"waa\" * OR \"wab\"", 10, true);
     CHECK(champion_answers(c) - before <= 2);
-    put_rows(c, NROWS, NROWS + 60);   /* 60 > pending_max 50 */
+    put_rows(c, NROWS + 5, NROWS + 65);   /* 60 > pending_max 50 */
     before = champion_answers(c);
     compare(c, path, "\"waa\"", 10, true);
     CHECK(champion_answers(c) == before);
