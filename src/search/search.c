@@ -3,6 +3,7 @@
  * library's vectors are a CLIP model's), reciprocal rank fusion merges
  * them, and the page asked for is filled from the catalog. */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,11 +255,57 @@ static cs_status text_vector(cs_library *lib, const vectors *v, const char *quer
     return CS_OK;
 }
 
+/* The text ranking on a thread of its own while the query's embedding is
+ * computed: SQLite on one core, the text tower mostly on the other, so a
+ * hybrid search waits for the longer of the two instead of their sum. */
+typedef struct text_job {
+    catalog *reader;
+    const char *match;
+    const search_params *p;
+    int64_t *ids;
+    double *scores;
+    size_t n;
+    cs_status rc;
+    cs_error err;
+    pthread_t thread;
+    bool running;
+} text_job;
+
+static void *text_job_run(void *arg)
+{
+    text_job *j = arg;
+    j->rc = text_ranking(j->reader, j->match, j->p, &j->ids, &j->scores, &j->n, &j->err);
+    return NULL;
+}
+
+/* Starts the job when both rankings will run (0 < alpha < 1, CLIP
+ * vectors); otherwise, or when no thread can be made, hybrid() ranks the
+ * text itself. */
+static void text_job_start(text_job *j, catalog *reader, const vectors *v, const char *match,
+                           const search_params *p)
+{
+    *j = (text_job){.reader = reader, .match = match, .p = p};
+    if (!v || p->alpha <= 0.0 || p->alpha >= 1.0 || !clip_is_model_id(vectors_model(v)))
+        return;
+    j->running = pthread_create(&j->thread, NULL, text_job_run, j) == 0;
+}
+
+/* Waits for the job; true when it ran (its results are then in *j). */
+static bool text_job_finish(text_job *j)
+{
+    if (!j->running)
+        return false;
+    pthread_join(j->thread, NULL);
+    j->running = false;
+    return true;
+}
+
 /* The text list (unless alpha is 1 and the vectors serve) and the vector
- * list (when there is a query vector), weighted by alpha, fused. */
+ * list (when there is a query vector), weighted by alpha, fused. `job`:
+ * the text ranking when it ran already (text_job_finish true), else NULL. */
 static cs_status hybrid(catalog *reader, const vectors *v, const char *match,
-                        const float *qvec, const search_params *p, cs_results *results,
-                        cs_error *err)
+                        const float *qvec, const search_params *p, text_job *job,
+                        cs_results *results, cs_error *err)
 {
     int64_t *tids = NULL, *vids = NULL;
     double *tscores = NULL, *vscores = NULL;
@@ -267,8 +314,18 @@ static cs_status hybrid(catalog *reader, const vectors *v, const char *match,
     size_t nlists = 0;
     cs_status rc = CS_OK;
     bool text = !qvec || p->alpha < 1.0;
+    if (job) {   /* take its lists, used or not */
+        tids = job->ids;
+        tscores = job->scores;
+        tn = job->n;
+        job->ids = NULL;
+        job->scores = NULL;
+        if (text && (rc = job->rc) != CS_OK)
+            *err = job->err;
+    }
     if (text) {
-        rc = text_ranking(reader, match, p, &tids, &tscores, &tn, err);
+        if (!job)
+            rc = text_ranking(reader, match, p, &tids, &tscores, &tn, err);
         double weight = qvec ? (1.0 - p->alpha) * p->text_weight : p->text_weight;
         lists[nlists++] = (fusion_list){"text", weight, tn, tids, tscores};
     }
@@ -333,12 +390,18 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
     bool words = rc == CS_OK && results->fts_query;
     if (words && !(reader = library_acquire_reader(lib, err)))
         rc = err->code;
+    text_job job = {0};
     if (rc == CS_OK && words) {
         v = library_acquire_vectors(lib);
+        text_job_start(&job, reader, v, results->fts_query, &p);
         rc = text_vector(lib, v, query, cq, &p, &qvec, results, err);
     }
+    bool ranked = text_job_finish(&job);
     if (rc == CS_OK && words)
-        rc = hybrid(reader, v, results->fts_query, qvec, &p, results, err);
+        rc = hybrid(reader, v, results->fts_query, qvec, &p, ranked ? &job : NULL, results,
+                    err);
+    free(job.ids);
+    free(job.scores);
     composed_free(cq);
     free(qvec);
     vectors_release(v);

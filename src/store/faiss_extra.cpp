@@ -2,11 +2,15 @@
 // message, like the C API's own functions.
 #include "store/faiss_extra.h"
 
+#include <cblas.h>
+#include <faiss/IndexFlat.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/utils/distances.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -59,6 +63,39 @@ int cs_faiss_ivf_search(const FaissIndex *ivf, idx_t n, const float *x, idx_t k,
         faiss::SearchParametersIVF params;
         params.nprobe = nprobe;
         index->search(n, x, k, distances, labels, &params);
+    });
+}
+
+int cs_faiss_exact_search(const FaissIndex *index, const float *x, idx_t k, float *distances,
+                          idx_t *labels, char *msg, size_t msg_size)
+{
+    return guarded(msg, msg_size, [&] {
+        auto *base = reinterpret_cast<const faiss::Index *>(index);
+        auto *map = dynamic_cast<const faiss::IndexIDMap2 *>(base);
+        auto *flat = map ? dynamic_cast<const faiss::IndexFlat *>(map->index) : nullptr;
+        if (!flat || flat->metric_type != faiss::METRIC_INNER_PRODUCT) {
+            base->search(1, x, k, distances, labels);
+            return;
+        }
+        const size_t n = static_cast<size_t>(flat->ntotal), d = static_cast<size_t>(flat->d);
+        std::vector<float> scores(n);
+        if (n)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<blasint>(n),
+                        static_cast<blasint>(d), 1.0f, flat->get_xb(),
+                        static_cast<blasint>(d), x, 1, 0.0f, scores.data(), 1);
+        const size_t keep = std::min(n, static_cast<size_t>(k));
+        std::vector<size_t> order(n);
+        for (size_t i = 0; i < n; i++)
+            order[i] = i;
+        // best first; equal scores by position, so the order is stable
+        std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep),
+                          order.end(), [&](size_t a, size_t b) {
+                              return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
+                          });
+        for (size_t i = 0; i < static_cast<size_t>(k); i++) {
+            distances[i] = i < keep ? scores[order[i]] : -INFINITY;
+            labels[i] = i < keep ? map->id_map.at(order[i]) : -1;
+        }
     });
 }
 

@@ -19,6 +19,14 @@ extern "C" {
 int cs_faiss_ivf_search(const FaissIndex *ivf, idx_t n, const float *x, idx_t k, size_t nprobe,
                         float *distances, idx_t *labels, char *msg, size_t msg_size);
 
+/* One query against an exact index (an IndexIDMap2 over an inner-product
+ * flat index): the scores by one cblas_sgemv over the stored vectors, the
+ * best k (ties by insertion order) with their ids, -1 padding. FAISS's own
+ * single-query flat search runs its scalar loop when FAISS is built without
+ * SIMD (Debian's is), several times slower. Other indexes: FAISS's search. */
+int cs_faiss_exact_search(const FaissIndex *index, const float *x, idx_t k, float *distances,
+                          idx_t *labels, char *msg, size_t msg_size);
+
 /* The k largest inner products of each of nx queries with ny rows of y (row
  * numbers in labels, -1 padding when ny < k); BLAS for batches of queries. */
 int cs_faiss_knn_ip(const float *x, size_t nx, const float *y, size_t ny, size_t d, size_t k,

@@ -1188,9 +1188,9 @@ cs_status vectors_search(const vectors *v, const float *query, int k, int64_t *i
         return CS_OK;
     idx_t want = k < ntotal ? k : ntotal;   /* no padding to allocate or skip */
     if (v->kind == VECTORS_EXACT) {
-        if (faiss_Index_search(v->idx, 1, query, want, scores, ids) != 0)
-            return cs_error_set(err, CS_ERR_VECTOR, "vector search failed: %s",
-                                faiss_message());
+        char msg[256];
+        if (cs_faiss_exact_search(v->idx, query, want, scores, ids, msg, sizeof msg) != 0)
+            return cs_error_set(err, CS_ERR_VECTOR, "vector search failed: %s", msg);
     } else {
         rc = ivf_search(v, query, want, ids, scores, err);
         if (rc != CS_OK)
