@@ -265,17 +265,22 @@ static cs_status commit(stage *s, const batch_out *b, cs_error *err)
     return CS_OK;
 }
 
-static void progress(stage *s, size_t embedded)
+/* Reports the counters as they stand with `event`. */
+static void emit(const clip_stage_config *c, cs_index_event event)
 {
-    const clip_stage_config *c = s->config;
-    c->counters->embedded += embedded;
     c->counters->elapsed_s = fs_now_seconds() - c->started;
     if (!c->progress)
         return;
-    c->counters->event = CS_EVENT_EMBEDDED;
+    c->counters->event = event;
     c->counters->path = NULL;
     c->counters->error = NULL;
     c->progress(c->counters, c->progress_user);
+}
+
+static void progress(stage *s, size_t embedded)
+{
+    s->config->counters->embedded += embedded;
+    emit(s->config, CS_EVENT_EMBEDDED);
 }
 
 static cs_status run_writer(stage *s, clip_stage_result *result, cs_error *err)
@@ -357,13 +362,7 @@ static void concepts_progress(size_t done, size_t todo, void *user)
     const clip_stage_config *c = user;
     c->counters->concepts_total = todo;
     c->counters->concepts_embedded = done;
-    c->counters->elapsed_s = fs_now_seconds() - c->started;
-    if (!c->progress)
-        return;
-    c->counters->event = CS_EVENT_CONCEPTS;
-    c->counters->path = NULL;
-    c->counters->error = NULL;
-    c->progress(c->counters, c->progress_user);
+    emit(c, CS_EVENT_CONCEPTS);
 }
 
 /* Loads the concept vocabulary's embeddings for zero-shot captions. Without

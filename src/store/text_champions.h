@@ -31,6 +31,10 @@ int64_t catalog_champion_searches(const catalog *c);
  * empties text_pending. Not inside another transaction. */
 cs_status catalog_rebuild_champions(catalog *c, cs_error *err);
 
+/* Whether lists made with this handle's settings exist (*built), and the
+ * row count they were made from. */
+cs_status catalog_champions_built(catalog *c, bool *built, long long *rows, cs_error *err);
+
 /* Whether the lists are missing or too many rows changed since they were
  * made (more than pending_max, or 1% of the rows). */
 cs_status catalog_champions_stale(catalog *c, bool *stale, cs_error *err);

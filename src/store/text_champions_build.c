@@ -335,18 +335,29 @@ void catalog_set_text_rank_settings(catalog *c, const text_rank_settings *s)
     c->text_rank = *s;
 }
 
+cs_status catalog_champions_built(catalog *c, bool *built, long long *rows, cs_error *err)
+{
+    *built = false;
+    *rows = 0;
+    char *meta = NULL;
+    cs_status rc = catalog_meta_get(c, "text_champions", &meta, err);
+    if (rc != CS_OK)
+        return rc;
+    int list_len = 0, min_df = 0;
+    *built = meta && sscanf(meta, "%lld %d %d", rows, &list_len, &min_df) == 3 &&
+             list_len == c->text_rank.list_len && min_df == c->text_rank.min_df;
+    free(meta);
+    return CS_OK;
+}
+
 cs_status catalog_champions_stale(catalog *c, bool *stale, cs_error *err)
 {
     *stale = false;
-    char *built = NULL;
-    cs_status rc = catalog_meta_get(c, "text_champions", &built, err);
+    bool ok = false;
+    long long rows = 0;
+    cs_status rc = catalog_champions_built(c, &ok, &rows, err);
     if (rc != CS_OK)
         return rc;
-    long long rows = 0;
-    int list_len = 0, min_df = 0;
-    bool ok = built && sscanf(built, "%lld %d %d", &rows, &list_len, &min_df) == 3 &&
-              list_len == c->text_rank.list_len && min_df == c->text_rank.min_df;
-    free(built);
     if (!ok) {
         *stale = true;
         return CS_OK;

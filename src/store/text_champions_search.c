@@ -518,16 +518,8 @@ static cs_status lists_ready(catalog *c, int limit, bool *ready, cs_error *err)
     *ready = false;
     if (c->schema_version < 5 || limit <= 0 || limit > c->text_rank.list_len / 4)
         return CS_OK;
-    char *built = NULL;
-    cs_status rc = catalog_meta_get(c, "text_champions", &built, err);
-    if (rc != CS_OK)
-        return rc;
-    long long rows = 0;
-    int list_len = 0, min_df = 0;
-    *ready = built && sscanf(built, "%lld %d %d", &rows, &list_len, &min_df) == 3 &&
-             list_len == c->text_rank.list_len && min_df == c->text_rank.min_df;
-    free(built);
-    return CS_OK;
+    long long rows;
+    return catalog_champions_built(c, ready, &rows, err);
 }
 
 static cs_status search_in_read(catalog *c, const char *match, const cs_filter *filter,
