@@ -296,8 +296,8 @@ cs_status cs_clip_preprocess_image_file(const cs_clip_model *model, const char *
 /* As cs_clip_preprocess_image_file, but a large JPEG is decoded at a
  * reduced DCT scale (1/2, 1/4 or 1/8, as Pillow's Image.draft picks it for
  * CS_CLIP_DRAFT_FACTOR times the model's input side) and resized from there.
- * Several times less decoding for a camera photo; the tensor differs
- * slightly from the full-size path (README: Benchmarks). Other formats and
+ * Less decoding and resizing for a large photo (README: the embed command);
+ * the tensor differs slightly from the full-size path. Other formats and
  * pictures too small to reduce give exactly cs_clip_preprocess_image_file's
  * tensor. Indexing uses this. */
 #define CS_CLIP_DRAFT_FACTOR 2

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifndef BENCH_NAME
 #error "define BENCH_NAME before including bench_util.h"
@@ -24,6 +25,14 @@ static inline void *bench_xmalloc(size_t n)
     if (!p)
         bench_die("malloc", "out of memory");
     return p;
+}
+
+/* Seconds on the monotonic clock. */
+static inline double bench_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static inline int bench_cmp_double(const void *a, const void *b)

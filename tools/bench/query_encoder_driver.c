@@ -22,13 +22,6 @@
 #define BENCH_NAME "query_encoder_driver"
 #include "bench_util.h"
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static double percentile(const double *sorted, size_t n, double p)
 {
     size_t i = (size_t)(p * (double)(n - 1) + 0.5);
@@ -88,11 +81,11 @@ int main(int argc, char **argv)
         tokens += (double)count;
         free(ids);
     }
-    double t0 = now_ms();
+    double t0 = (bench_now_s() * 1e3);
     cs_clip_model *model;
     if (cs_clip_open_with(model_dir, &options, &model, &err) != CS_OK)
         bench_die(model_dir, err.message);
-    double load_ms = now_ms() - t0;
+    double load_ms = (bench_now_s() * 1e3) - t0;
     size_t dim = (size_t)cs_clip_dim(model);
     float *out = bench_xmalloc(n * dim * sizeof *out);
     for (size_t i = 0; i < 2; i++)
@@ -102,10 +95,10 @@ int main(int argc, char **argv)
     double *ms = bench_xmalloc(calls * sizeof *ms), sum = 0;
     for (int r = 0; r < rounds; r++)
         for (size_t i = 0; i < n; i++) {
-            double start = now_ms();
+            double start = (bench_now_s() * 1e3);
             if (cs_clip_embed_text(model, texts[i], out + i * dim, &err) != CS_OK)
                 bench_die(texts[i], err.message);
-            ms[(size_t)r * n + i] = now_ms() - start;
+            ms[(size_t)r * n + i] = (bench_now_s() * 1e3) - start;
             sum += ms[(size_t)r * n + i];
         }
     qsort(ms, calls, sizeof *ms, bench_cmp_double);

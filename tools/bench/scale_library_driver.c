@@ -41,13 +41,6 @@ typedef struct wordlist {
     size_t n;
 } wordlist;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* splitmix64: fast, and the same stream on every machine for a seed */
 static uint64_t next_u64(uint64_t *s)
 {
@@ -142,11 +135,11 @@ static double refresh_text_lists(const char *catalog_path)
     check(catalog_open(catalog_path, false, &cat, &err), &err, catalog_path);
     bool stale = false;
     check(catalog_champions_stale(cat, &stale, &err), &err, "champion lists");
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (stale)
         check(catalog_rebuild_champions(cat, &err), &err, "champion lists");
     catalog_close(cat);
-    return stale ? now_s() - t0 : 0.0;
+    return stale ? bench_now_s() - t0 : 0.0;
 }
 
 int main(int argc, char **argv)
@@ -222,7 +215,7 @@ int main(int argc, char **argv)
 
     catalog *cat;
     check(catalog_open(catalog_path, false, &cat, &err), &err, catalog_path);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     float *vec = bench_xmalloc((size_t)dim * sizeof *vec);
     char path[256], folder[192], caption[512], tags[256], path_words[192], exif[128], hash[33];
     for (long long i = 0; i < count; i++) {
@@ -279,7 +272,7 @@ int main(int argc, char **argv)
         }
     }
     fprintf(stderr, "\n");
-    double rows_s = now_s() - t0;
+    double rows_s = bench_now_s() - t0;
     check(catalog_begin(cat, &err), &err, "begin");
     check(catalog_meta_set(cat, "embedding_model", model_id, &err), &err, "meta");
     check(catalog_commit(cat, &err), &err, "commit");
@@ -288,12 +281,12 @@ int main(int argc, char **argv)
     double lists_s = refresh_text_lists(catalog_path);
 
     /* Opening the library builds and saves the vector file for the model. */
-    double t1 = now_s();
+    double t1 = bench_now_s();
     check(cs_library_open(db, NULL, &lib, &err), &err, db);
     cs_stats stats;
     check(cs_library_stats(lib, &stats, &err), &err, "stats");
     cs_library_close(lib);
-    double vectors_s = now_s() - t1;
+    double vectors_s = bench_now_s() - t1;
     if (stats.vectors != count)
         bench_die(db, "the vector file does not hold every picture");
     printf("{\"count\": %lld, \"dim\": %d, \"model\": \"%s\", \"rows_s\": %.2f, "

@@ -23,6 +23,9 @@
 #include "common/fsutil.h"
 #include "store/vectors.h"
 
+#define BENCH_NAME "scale_vectors_driver"
+#include "bench_util.h"
+
 enum { K = 10 };
 
 static uint64_t rng_state;
@@ -60,13 +63,6 @@ static void draw(const float *centres, int nclusters, int dim, double spread, fl
     for (int i = 0; i < dim; i++)
         out[i] = (float)(c[i] + sigma * rng_normal());
     normalise(out, dim);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* Bytes the process has allocated (heap and mmapped blocks). */
@@ -153,38 +149,38 @@ int main(int argc, char **argv)
 
     cs_error err;
     double mem0 = allocated_bytes();
-    double t0 = now_s();
+    double t0 = bench_now_s();
     vectors *v = NULL;
     if (vectors_build("bench", dim, n, ids, data, &v, &err) != CS_OK)
         return fail("vectors_build", &err);
-    double build_s = now_s() - t0;
+    double build_s = bench_now_s() - t0;
     double mem = allocated_bytes() - mem0;
 
     char *file = fs_path_join(dir, "scale_vectors_bench.vec");
     if (!file)
         return 1;
-    t0 = now_s();
+    t0 = bench_now_s();
     if (vectors_save(v, file, 1, &err) != CS_OK)
         return fail("vectors_save", &err);
-    double save_s = now_s() - t0;
+    double save_s = bench_now_s() - t0;
     int64_t disk = fs_file_size(file);
     vectors *loaded = NULL;
-    t0 = now_s();
+    t0 = bench_now_s();
     if (vectors_load(file, &loaded, &err) != CS_OK)
         return fail("vectors_load", &err);
-    double load_s = now_s() - t0;
+    double load_s = bench_now_s() - t0;
     vectors_free(loaded);
     remove(file);
     free(file);
 
     /* The exact reference, built the way an exact library index is. */
     double emem0 = allocated_bytes();
-    t0 = now_s();
+    t0 = bench_now_s();
     vectors *exact = NULL;
     if (vectors_create("bench", dim, &exact, &err) != CS_OK ||
         vectors_add(exact, n, ids, data, &err) != CS_OK)
         return fail("exact index", &err);
-    double exact_build_s = now_s() - t0;
+    double exact_build_s = bench_now_s() - t0;
     double exact_mem = allocated_bytes() - emem0;
 
     double *lat = malloc((size_t)nq * sizeof *lat);
@@ -196,18 +192,18 @@ int main(int argc, char **argv)
     float scores[K];
     int found = 0;
     for (int q = 0; q < nq; q++) {
-        t0 = now_s();
+        t0 = bench_now_s();
         if (vectors_search(exact, queries + (size_t)q * dim, K, truth + (size_t)q * K, scores,
                            &found, &err) != CS_OK)
             return fail("exact search", &err);
-        exact_lat[q] = now_s() - t0;
+        exact_lat[q] = bench_now_s() - t0;
     }
     long hits = 0, total = 0;
     for (int q = 0; q < nq; q++) {
-        t0 = now_s();
+        t0 = bench_now_s();
         if (vectors_search(v, queries + (size_t)q * dim, K, got, scores, &found, &err) != CS_OK)
             return fail("search", &err);
-        lat[q] = now_s() - t0;
+        lat[q] = bench_now_s() - t0;
         for (int i = 0; i < K; i++) {
             total++;
             for (int j = 0; j < found; j++)

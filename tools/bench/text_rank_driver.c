@@ -19,13 +19,6 @@
 #include "store/catalog.h"
 #include "store/text_champions.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static size_t exact(sqlite3 *db, const char *match, int k, int64_t *ids)
 {
     sqlite3_stmt *st;
@@ -96,12 +89,12 @@ int main(int argc, char **argv)
         return 1;
     }
     if (rebuild) {
-        double t = now();
+        double t = bench_now_s();
         if (catalog_rebuild_champions(c, &err) != CS_OK) {
             fprintf(stderr, "%s\n", err.message);
             return 1;
         }
-        printf("rebuild %.1f s\n", now() - t);
+        printf("rebuild %.1f s\n", bench_now_s() - t);
     }
     sqlite3 *db;
     sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READONLY, NULL);
@@ -120,12 +113,12 @@ int main(int argc, char **argv)
         char *match = NULL;
         if (fts_query_build(line, &match, &err) != CS_OK || !match)
             continue;
-        double t0 = now();
+        double t0 = bench_now_s();
         long cached = cache_in ? read_exact(cache_in, k, want) : -1;
         if (cache_in && cached < 0)
             bench_die(exact_path, "has fewer rankings than there are queries");
         size_t nw = cache_in ? (size_t)cached : exact(db, match, k, want);
-        double t1 = now();
+        double t1 = bench_now_s();
         if (cache_out) {
             for (size_t i = 0; i < nw; i++)
                 fprintf(cache_out, "%s%lld", i ? " " : "", (long long)want[i]);
@@ -138,7 +131,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: %s\n", line, err.message);
             return 1;
         }
-        double t2 = now();
+        double t2 = bench_now_s();
         double r10 = recall(want, nw, got, ng, 10), rk = recall(want, nw, got, ng, (size_t)k);
         printf("%-32s exact %7.1f ms  champion %6.1f ms  recall@10 %.2f  recall@%d %.3f\n",
                line, (t1 - t0) * 1e3, (t2 - t1) * 1e3, r10, k, rk);
