@@ -185,6 +185,7 @@ cs_status zs_model_load(zs_model *m, catalog *cat, cs_clip_model *clip, const ch
         return rc;
     m->dim = cs_clip_dim(clip);
     m->rule = zs_rule_default();
+    m->prompt_cache_max = ZS_PROMPT_CACHE_MAX;
     m->concepts = malloc(m->vocab.n * (size_t)m->dim * sizeof *m->concepts);
     bool *have = calloc(m->vocab.n, sizeof *have);
     if (!m->concepts || !have)
@@ -209,14 +210,27 @@ void zs_model_free(zs_model *m)
     memset(m, 0, sizeof *m);
 }
 
+static void forget_prompts(zs_model *m)
+{
+    strmap_free(&m->prompt_index);
+    strmap_init(&m->prompt_index);
+    m->nprompts = 0;
+}
+
 /* Embeds the candidates' prompts not seen before (one text-tower call for
- * the whole batch): the same sentences recur from picture to picture. */
+ * the whole batch): the same sentences recur from picture to picture. The
+ * cache starts afresh when this call might not fit under its bound. */
 static cs_status embed_prompts(zs_model *m, cs_clip_model *clip, const zs_caption *caps,
                                size_t n, cs_error *err)
 {
     const char *fresh[ZS_MAX_CANDIDATES * 64];
     size_t nfresh = 0;
     size_t limit = sizeof fresh / sizeof *fresh;
+    size_t incoming = 0;
+    for (size_t i = 0; i < n; i++)
+        incoming += (size_t)caps[i].ncandidates;
+    if (m->nprompts + incoming > m->prompt_cache_max)
+        forget_prompts(m);
     cs_status rc = CS_OK;
     for (size_t i = 0; i < n && rc == CS_OK; i++) {
         for (int j = 0; j < caps[i].ncandidates && rc == CS_OK; j++) {
@@ -235,6 +249,8 @@ static cs_status embed_prompts(zs_model *m, cs_clip_model *clip, const zs_captio
             fresh[nfresh++] = p;
         }
     }
+    if (rc != CS_OK)
+        forget_prompts(m);   /* entries were put for rows never filled */
     if (rc != CS_OK || nfresh == 0)
         return rc;
     size_t want = m->nprompts + nfresh;
@@ -251,10 +267,7 @@ static cs_status embed_prompts(zs_model *m, cs_clip_model *clip, const zs_captio
     rc = cs_clip_embed_texts(clip, fresh, nfresh,
                              m->prompt_vectors + m->nprompts * (size_t)m->dim, err);
     if (rc != CS_OK) {
-        /* the index names rows that were never filled: start it afresh */
-        strmap_free(&m->prompt_index);
-        strmap_init(&m->prompt_index);
-        m->nprompts = 0;
+        forget_prompts(m);   /* the index names rows that were never filled */
         return cs_error_prefix(err, "embedding caption candidates: ");
     }
     m->nprompts = want;

@@ -25,7 +25,13 @@ typedef struct zs_model {
     strmap prompt_index;      /* candidate prompt -> row of prompt_vectors */
     float *prompt_vectors;
     size_t nprompts, capprompts;
+    size_t prompt_cache_max;  /* prompts kept before the cache starts afresh
+                                 (ZS_PROMPT_CACHE_MAX; at least one call's) */
 } zs_model;
+
+/* Candidate prompts whose embeddings a loaded model keeps (about 2 KB
+ * each at 512 dimensions): a long run's distinct sentences stay bounded. */
+#define ZS_PROMPT_CACHE_MAX 16384
 
 /* Builds the vocabulary and its embeddings for CLIP model `model_id`.
  * With `cat` (a writable catalog, no transaction open), embeddings stored
