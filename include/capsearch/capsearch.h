@@ -39,6 +39,20 @@ typedef struct cs_error {
 const char *cs_status_name(cs_status status);
 const char *cs_version(void);
 
+/* OpenBLAS's name for the matrix kernels this process runs ("SkylakeX",
+ * "Haswell", "Zen"...). */
+const char *cs_blas_core(void);
+/* When OpenBLAS did not know this CPU and fell back to its slowest (SSE3,
+ * "Prescott") kernels although the CPU has AVX2 or AVX-512: the kernels to
+ * ask for instead; NULL when the choice is right or OPENBLAS_CORETYPE is
+ * set. */
+const char *cs_blas_better_core(void);
+/* For a program's main(): when cs_blas_better_core() names kernels, starts
+ * the program again (same argv) with OPENBLAS_CORETYPE set to them, which
+ * OpenBLAS reads only while it loads. Returns when no restart is needed or
+ * it could not be done (the slow kernels still compute the same results). */
+void cs_blas_restart_if_generic(char **argv);
+
 /* ---- library (a folder holding the catalog, the vector file and caches) ---- */
 
 typedef struct cs_library cs_library;
@@ -428,11 +442,22 @@ typedef struct cs_query_term {
     double weight;        /* signed: negative for a term after '-' */
 } cs_query_term;
 
+/* Where a search's time went, in milliseconds (shown by explain). The
+ * text ranking runs beside the query's embedding, so the parts can add up
+ * to more than took_ms. */
+typedef struct cs_search_timings {
+    double text_ms;     /* the words' ranking */
+    double embed_ms;    /* the query's CLIP text embedding (near 0 when cached) */
+    double vector_ms;   /* the vector ranking (index search and filters) */
+    double page_ms;     /* fusion and reading the page's rows */
+} cs_search_timings;
+
 typedef struct cs_results {
     size_t count;
     cs_result *items;
     size_t total_candidates;  /* distinct images found by any source */
     double took_ms;
+    cs_search_timings timings;
     char *fts_query;          /* the FTS5 expression that was run (for explain) */
     char *warning;            /* why a ranking the search would have used did
                                  not run (the CLIP model cannot be loaded),

@@ -232,8 +232,10 @@ static cs_status text_vector(cs_library *lib, const vectors *v, const char *quer
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
     cs_error why;
     bool cancel_out = false;
+    double started = fs_now_seconds();
     cs_status rc = cq ? composed_vector(lib, v, cq, q, &cancel_out, results, &why)
                       : embed_text(lib, v, query, q, results, &why);
+    results->timings.embed_ms = (fs_now_seconds() - started) * 1000.0;
     if (rc == CS_OK && !cancel_out) {
         *out = q;
         return CS_OK;
@@ -267,6 +269,7 @@ typedef struct text_job {
     size_t n;
     cs_status rc;
     cs_error err;
+    double took_ms;
     pthread_t thread;
     bool running;
 } text_job;
@@ -274,7 +277,9 @@ typedef struct text_job {
 static void *text_job_run(void *arg)
 {
     text_job *j = arg;
+    double started = fs_now_seconds();
     j->rc = text_ranking(j->reader, j->match, j->p, &j->ids, &j->scores, &j->n, &j->err);
+    j->took_ms = (fs_now_seconds() - started) * 1000.0;
     return NULL;
 }
 
@@ -320,21 +325,29 @@ static cs_status hybrid(catalog *reader, const vectors *v, const char *match,
         tn = job->n;
         job->ids = NULL;
         job->scores = NULL;
+        results->timings.text_ms = job->took_ms;
         if (text && (rc = job->rc) != CS_OK)
             *err = job->err;
     }
+    double started = fs_now_seconds();
     if (text) {
-        if (!job)
+        if (!job) {
             rc = text_ranking(reader, match, p, &tids, &tscores, &tn, err);
+            results->timings.text_ms = (fs_now_seconds() - started) * 1000.0;
+            started = fs_now_seconds();
+        }
         double weight = qvec ? (1.0 - p->alpha) * p->text_weight : p->text_weight;
         lists[nlists++] = (fusion_list){"text", weight, tn, tids, tscores};
     }
     if (rc == CS_OK && qvec) {
         rc = vector_ranking(reader, v, qvec, 0, p, &vids, &vscores, &vn, results, err);
         lists[nlists++] = (fusion_list){"vector", p->alpha, vn, vids, vscores};
+        results->timings.vector_ms = (fs_now_seconds() - started) * 1000.0;
+        started = fs_now_seconds();
     }
     if (rc == CS_OK)
         rc = fuse_into(reader, lists, nlists, p, results, err);
+    results->timings.page_ms = (fs_now_seconds() - started) * 1000.0;
     free(tids);
     free(tscores);
     free(vids);
@@ -541,11 +554,15 @@ static cs_status search_by_vector(cs_library *lib, catalog *reader, const vector
     double *scores = NULL;
     size_t n = 0;
     (void)lib;
+    double started = fs_now_seconds();
     cs_status rc = vector_ranking(reader, v, query, exclude, p, &ids, &scores, &n, results,
                                   err);
+    results->timings.vector_ms = (fs_now_seconds() - started) * 1000.0;
+    started = fs_now_seconds();
     fusion_list vector = {"vector", 1.0, n, ids, scores};
     if (rc == CS_OK)
         rc = fuse_into(reader, &vector, 1, p, results, err);
+    results->timings.page_ms = (fs_now_seconds() - started) * 1000.0;
     free(ids);
     free(scores);
     return rc;

@@ -85,6 +85,10 @@ static void add_query_explain(json_t *doc, const cs_results *res)
     }
     if (res->vector_filter)
         json_object_set_new(doc, "vector_filter", json_string(res->vector_filter));
+    const cs_search_timings *t = &res->timings;
+    json_object_set_new(doc, "timings_ms",
+                        json_pack("{s:f, s:f, s:f, s:f}", "text", t->text_ms, "embed",
+                                  t->embed_ms, "vector", t->vector_ms, "page", t->page_ms));
 }
 
 json_t *view_results(const cs_results *res, const char *query, bool explain,

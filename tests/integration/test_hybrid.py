@@ -329,6 +329,23 @@ class Hybrid(unittest.TestCase):
 
     # ---- the cache and the HTTP API ----
 
+    def check_timings(self, doc, ranked):
+        """explain's timings_ms: the parts that ran, none that did not; the
+        embedding, vector ranking and page are consecutive parts of took_ms
+        (the text ranking runs beside the embedding)."""
+        t = doc["timings_ms"]
+        self.assertEqual(set(t), {"text", "embed", "vector", "page"})
+        for part in ("text", "vector"):
+            if part in ranked:
+                self.assertGreater(t[part], 0, part)
+            else:
+                self.assertEqual(t[part], 0, part)
+        if "vector" not in ranked:
+            self.assertEqual(t["embed"], 0)
+        self.assertGreaterEqual(t["page"], 0)
+        self.assertLessEqual(t["embed"] + t["vector"] + t["page"], doc["took_ms"] + 0.01)
+        self.assertLessEqual(t["text"], doc["took_ms"] + 0.01)
+
     def test_cache_and_http(self):
         db = os.path.join(self.tmp, "served")
         shutil.copytree(self.db, db)
@@ -351,6 +368,7 @@ class Hybrid(unittest.TestCase):
             self.assertEqual(metric(hits), 0)
             first = get("kite")
             self.assertEqual(first["query_embedding"], "computed")
+            self.check_timings(first, ranked=("text", "vector"))
             second = get("kite")
             self.assertEqual(second["query_embedding"], "cached")
             self.assertEqual(paths(second), paths(first))
@@ -369,6 +387,8 @@ class Hybrid(unittest.TestCase):
             self.assertEqual(metric("capsearch_query_embedding_cache_entries"), 3)
             # alpha 0: the text tower is not asked
             self.assertNotIn("query_embedding", get("kite", alpha="0"))
+            self.check_timings(get("kite", alpha="0"), ranked=("text",))
+            self.check_timings(get("kite", alpha="1"), ranked=("vector",))
             # hostile composed queries are 400s with the reason (300 terms:
             # ten thousand would pass the URL limit, 414, before parsing)
             for q, says in [('"a" + 1e999:"b"', "1e999"), ('"" + "b"', "empty"),
