@@ -38,7 +38,8 @@ static size_t collect_dependencies(dependency_row *rows)
     rows[n] = (dependency_row){"faiss", CAPSEARCH_BUILT_WITH_FAISS, ""};
     snprintf(rows[n++].runtime, sizeof rows[0].runtime, "%s",
              CAPSEARCH_HAVE_FAISS_C ? "faiss_c library" : "static, C API from capsearch's shim");
-    rows[n++] = (dependency_row){"openblas", CAPSEARCH_BUILT_WITH_OPENBLAS, ""};
+    rows[n] = (dependency_row){"openblas", CAPSEARCH_BUILT_WITH_OPENBLAS, ""};
+    snprintf(rows[n++].runtime, sizeof rows[0].runtime, "%s kernels", cs_blas_core());
     rows[n++] = (dependency_row){"libjpeg-turbo", CAPSEARCH_BUILT_WITH_TURBOJPEG, ""};
     rows[n] = (dependency_row){"libwebp", CAPSEARCH_BUILT_WITH_WEBP, ""};
     webp_version(rows[n++].runtime, sizeof rows[0].runtime);

@@ -47,6 +47,7 @@ static void print_help(FILE *out)
 
 int main(int argc, char **argv)
 {
+    cs_blas_restart_if_generic(argv);
     /* Global options come before the command; they are passed on to it. */
     int i = 1;
     const char *db = NULL;

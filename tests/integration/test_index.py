@@ -171,6 +171,24 @@ class SampleLibrary(unittest.TestCase):
         self.assertIn("sqlite", doc["dependencies"])
         self.assertEqual(doc["library"]["images"], run_json(["stats"], self.db)["images"])
 
+    def test_blas_kernels_fit_the_cpu(self):
+        """OpenBLAS's SSE3 fallback for a CPU it does not know is replaced by
+        the kernels the instruction set allows; a user's OPENBLAS_CORETYPE
+        stands."""
+        def kernels(coretype=None):
+            env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+            if coretype:
+                env["OPENBLAS_CORETYPE"] = coretype
+            doc = run_json(["doctor"], self.db, env=env)
+            return doc["dependencies"]["openblas"]["runtime"]
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f
+                          if line.startswith("flags")), [])
+        if "avx2" in flags and "fma" in flags:
+            self.assertNotEqual(kernels(), "Prescott kernels")
+        self.assertEqual(kernels("Haswell"), "Haswell kernels")
+        self.assertEqual(kernels("Prescott"), "Prescott kernels")
+
 
 class ChangesAndBadFiles(TempDirs):
 

@@ -242,6 +242,7 @@ static int cmd_sgemm(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    cs_blas_restart_if_generic(argv);   /* OpenBLAS's fast kernels (capsearch.h) */
     if (argc >= 2 && !strcmp(argv[1], "embed"))
         return cmd_embed(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "sgemm"))

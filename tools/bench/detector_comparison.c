@@ -403,6 +403,7 @@ static bool model_present(const char *dir, const char *name)
 
 int main(int argc, char **argv)
 {
+    cs_blas_restart_if_generic(argv);   /* OpenBLAS's fast kernels (capsearch.h) */
     char models[4096] = "";
     float thresholds[MAX_THRESHOLDS] = {0.2f, 0.3f, 0.4f, 0.5f};
     int nthresholds = 4;

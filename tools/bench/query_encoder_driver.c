@@ -30,6 +30,7 @@ static double percentile(const double *sorted, size_t n, double p)
 
 int main(int argc, char **argv)
 {
+    cs_blas_restart_if_generic(argv);   /* OpenBLAS's fast kernels (capsearch.h) */
     const char *model_dir = NULL, *texts_path = NULL, *out_path = NULL, *precision = "f32";
     int threads = 2, rounds = 3;
     for (int i = 1; i < argc; i++) {

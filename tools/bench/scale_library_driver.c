@@ -144,6 +144,7 @@ static double refresh_text_lists(const char *catalog_path)
 
 int main(int argc, char **argv)
 {
+    cs_blas_restart_if_generic(argv);   /* OpenBLAS's fast kernels (capsearch.h) */
     /* --refresh-text-lists DB: only the lists of an existing library */
     if (argc == 3 && !strcmp(argv[1], "--refresh-text-lists")) {
         char path[4096];

@@ -93,6 +93,7 @@ static int fail(const char *what, const cs_error *err)
 
 int main(int argc, char **argv)
 {
+    cs_blas_restart_if_generic(argv);   /* OpenBLAS's fast kernels (capsearch.h) */
     if (argc < 2) {
         fprintf(stderr, "usage: scale_vectors_driver N [--dim D] [--clusters C] [--spread S] "
                         "[--queries Q] [--seed X] [--dir DIR]\n");

@@ -550,6 +550,7 @@ static void usage(const char *argv0)
 
 int main(int argc, char **argv)
 {
+    cs_blas_restart_if_generic(argv);   /* OpenBLAS's fast kernels (capsearch.h) */
     char models[4096] = "";
     const char *dump_dir = NULL, *configs_arg = NULL;
     int passes = 1, first_file = argc;

@@ -60,6 +60,7 @@ static double cpu_seconds(void)
 
 int main(int argc, char **argv)
 {
+    cs_blas_restart_if_generic(argv);   /* OpenBLAS's fast kernels (capsearch.h) */
     if (argc != 6) {
         fprintf(stderr, "usage: %s MODEL.json INPUT.f32 D0,D1,.. THREADS IMAGES\n", argv[0]);
         return 2;

@@ -67,6 +67,7 @@ static double recall(const int64_t *want, size_t nw, const int64_t *got, size_t 
 
 int main(int argc, char **argv)
 {
+    cs_blas_restart_if_generic(argv);   /* OpenBLAS's fast kernels (capsearch.h) */
     if (argc < 2) {
         fprintf(stderr, "usage: text_rank_driver CATALOG_DB [--rebuild] [--k K]\n");
         return 2;
