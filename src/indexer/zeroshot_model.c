@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "common/array.h"
+#include "indexer/concept_cache.h"
 #include "store/catalog_concepts.h"
 
 /* Concepts embedded per text-tower call and per transaction: an
@@ -51,7 +52,7 @@ static cs_status take_cached(const char *key, const char *prompts, int dim,
     (void)err;
     cached *c = user;
     int64_t *at = NULL;
-    if (dim != c->m->dim || !strmap_get(c->index, key, &at))
+    if (dim != c->m->dim || !strmap_get(c->index, key, &at) || c->have[*at])
         return CS_OK;
     const concept *k = &c->m->vocab.items[*at];
     char texts[CONCEPT_MAX_TEMPLATES][CONCEPT_PROMPT_MAX], hash[17];
@@ -129,8 +130,52 @@ static cs_status store_chunk(zs_model *m, catalog *cat, const char *model_id,
     return cs_error_prefix(err, "storing concept embeddings: ");
 }
 
-static cs_status compute_missing(zs_model *m, catalog *cat, cs_clip_model *clip,
-                                 const char *model_id, const bool *have, volatile int *cancel,
+/* Stores the concepts with pick[k] in `cat`, CONCEPT_CHUNK per transaction. */
+static cs_status store_picked(zs_model *m, catalog *cat, const char *model_id,
+                              const bool *pick, cs_error *err)
+{
+    size_t todo[CONCEPT_CHUNK], n = 0;
+    cs_status rc = CS_OK;
+    for (size_t k = 0; rc == CS_OK && k < m->vocab.n; k++) {
+        if (pick[k])
+            todo[n++] = k;
+        if (n == CONCEPT_CHUNK || (n > 0 && k + 1 == m->vocab.n)) {
+            rc = store_chunk(m, cat, model_id, todo, n, err);
+            n = 0;
+        }
+    }
+    return rc;
+}
+
+/* Fills the concepts `have` lacks from the user's shared cache (*shared,
+ * closed and set NULL when it fails: it is only a cache) and stores those
+ * it had in the library's catalog. */
+static cs_status read_shared(zs_model *m, catalog *cat, catalog **shared, const char *model_id,
+                             bool *have, cs_error *err)
+{
+    bool *before = malloc(m->vocab.n * sizeof *before);
+    if (!before)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    memcpy(before, have, m->vocab.n * sizeof *have);
+    cs_error ignored;
+    if (read_cache(m, *shared, model_id, have, &ignored) != CS_OK) {
+        memcpy(have, before, m->vocab.n * sizeof *have);
+        catalog_close(*shared);
+        *shared = NULL;
+    }
+    size_t found = 0;
+    for (size_t k = 0; k < m->vocab.n; k++) {
+        before[k] = have[k] && !before[k];   /* now: came from the shared cache */
+        found += before[k];
+    }
+    cs_status rc = cat && found ? store_picked(m, cat, model_id, before, err) : CS_OK;
+    free(before);
+    return rc;
+}
+
+static cs_status compute_missing(zs_model *m, catalog *cat, catalog **shared,
+                                 cs_clip_model *clip, const char *model_id, const bool *have,
+                                 volatile int *cancel,
                                  zs_load_progress_fn progress, void *progress_user,
                                  cs_error *err)
 {
@@ -162,6 +207,12 @@ static cs_status compute_missing(zs_model *m, catalog *cat, cs_clip_model *clip,
         rc = embed_chunk(m, clip, todo, n, texts, ptrs, counts, out, err);
         if (rc == CS_OK && cat)
             rc = store_chunk(m, cat, model_id, todo, n, err);
+        cs_error ignored;
+        if (rc == CS_OK && *shared &&
+            store_chunk(m, *shared, model_id, todo, n, &ignored) != CS_OK) {
+            catalog_close(*shared);   /* read-only or full: go on without it */
+            *shared = NULL;
+        }
         m->computed += rc == CS_OK ? n : 0;
         if (rc == CS_OK && progress)
             progress(m->computed, missing, progress_user);
@@ -192,9 +243,17 @@ cs_status zs_model_load(zs_model *m, catalog *cat, cs_clip_model *clip, const ch
         rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory loading the concept vocabulary");
     if (rc == CS_OK && cat)
         rc = read_cache(m, cat, model_id, have, err);
+    size_t missing = 0;
+    for (size_t k = 0; rc == CS_OK && k < m->vocab.n; k++)
+        missing += !have[k];
+    cs_error ignored;
+    catalog *shared = rc == CS_OK && missing ? concept_cache_open(&ignored) : NULL;
+    if (rc == CS_OK && shared)
+        rc = read_shared(m, cat, &shared, model_id, have, err);
     if (rc == CS_OK)
-        rc = compute_missing(m, cat, clip, model_id, have, cancel, progress, progress_user,
-                             err);
+        rc = compute_missing(m, cat, &shared, clip, model_id, have, cancel, progress,
+                             progress_user, err);
+    catalog_close(shared);
     free(have);
     if (rc != CS_OK)
         zs_model_free(m);

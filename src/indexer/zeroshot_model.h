@@ -35,8 +35,9 @@ typedef struct zs_model {
 
 /* Builds the vocabulary and its embeddings for CLIP model `model_id`.
  * With `cat` (a writable catalog, no transaction open), embeddings stored
- * for the model are reused and missing ones computed and stored, 256
- * concepts per transaction; without, all are computed. CS_ERR_NOT_FOUND /
+ * for the model are reused; missing ones come from the user's shared cache
+ * (concept_cache.h) or are computed, and are stored, 256 concepts per
+ * transaction. Computed ones go to the shared cache too. CS_ERR_NOT_FOUND /
  * CS_ERR_UNSUPPORTED when WordNet is missing; CS_ERR_CANCELLED when
  * *cancel is set (what was stored stays). */
 /* Told after each chunk of concepts embedded: `done` of `todo` this load

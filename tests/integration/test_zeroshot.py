@@ -82,6 +82,8 @@ class ZeroShot(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="capsearch-zs-test-")
+        # the user's concept cache, empty for each test
+        os.environ["CAPSEARCH_CACHE"] = os.path.join(self.tmp, "user-cache")
         self.db = os.path.join(self.tmp, "library")
         self.photos = os.path.join(self.tmp, "photos")
         os.makedirs(self.photos)
@@ -227,6 +229,56 @@ class ZeroShot(unittest.TestCase):
         self.assertEqual(done["reused"], 1)
         self.assertEqual(done["captioned"], 0)
         self.assertEqual(self.captions()[renamed].split("|")[0], after[self.paths[0]].split("|")[0])
+
+    def stored_concepts(self, path, model_id):
+        """The concept embeddings of a catalog file, sorted."""
+        con = sqlite3.connect(path)
+        try:
+            return con.execute("SELECT concept, prompts, dim, data FROM concept_embeddings "
+                               "WHERE model = ? ORDER BY concept", (model_id,)).fetchall()
+        finally:
+            con.close()
+
+    def test_user_cache_serves_other_libraries(self):
+        first = index(self.db, self.photos, "--model", self.model)
+        model_id = self.model_id()
+        mine = self.stored_concepts(os.path.join(self.db, "catalog.db"), model_id)
+        self.assertEqual(first["concepts_embedded"], len(mine))
+        cache = os.environ["CAPSEARCH_CACHE"]
+        self.assertEqual(self.stored_concepts(os.path.join(cache, "concepts.db"), model_id),
+                         mine)
+        captions = {os.path.basename(p): c for p, c in self.captions().items()}
+
+        # a second library: nothing computed, the same vectors stored, the
+        # same captions
+        other = os.path.join(self.tmp, "other")
+        events = index_events(other, self.photos, "--model", self.model)
+        self.assertFalse([e for e in events if e["event"] == "concepts"])
+        self.assertEqual(events[-1]["concepts_embedded"], 0)
+        self.assertEqual(events[-1]["captioned"], NIMAGES)
+        self.assertEqual(self.stored_concepts(os.path.join(other, "catalog.db"), model_id),
+                         mine)
+        db, self.db = self.db, other
+        self.assertEqual({os.path.basename(p): c for p, c in self.captions().items()},
+                         captions)
+
+        # a damaged cache is left aside: a third library computes the
+        # vocabulary again, to the same vectors and captions
+        with open(os.path.join(cache, "concepts.db"), "wb") as f:
+            f.write(b"not a database" * 100)
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(os.path.join(cache, "concepts.db" + suffix)):
+                os.unlink(os.path.join(cache, "concepts.db" + suffix))
+        self.db = os.path.join(self.tmp, "third")
+        done = index(self.db, self.photos, "--model", self.model)
+        self.assertEqual(done["status"], "ok")
+        self.assertEqual(done["concepts_embedded"], len(mine))
+        got = self.stored_concepts(os.path.join(self.db, "catalog.db"), model_id)
+        self.assertEqual([r[:3] for r in got], [r[:3] for r in mine])
+        for a, b in zip(got, mine):
+            np.testing.assert_allclose(np.frombuffer(a[3], "<f4"), np.frombuffer(b[3], "<f4"),
+                                       atol=1e-6)
+        self.db = db
 
     def test_caption_command(self):
         index(self.db, self.photos, "--model", self.model)
