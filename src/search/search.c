@@ -264,8 +264,7 @@ static cs_status text_vector(cs_library *lib, const vectors *v, const char *quer
  * the cores: a hybrid search waits for little more than the longer of the
  * two paths instead of their sum. */
 typedef struct text_job {
-    cs_library *lib;
-    catalog *reader;          /* the job's own connection, from the pool */
+    catalog *reader;
     const char *match;
     const search_params *p;
     int64_t *ids;
@@ -295,23 +294,15 @@ static void *text_job_run(void *arg)
 }
 
 /* Starts the job when both rankings will run (0 < alpha < 1, CLIP
- * vectors), on a catalog connection of its own so that the search's own
- * may check filters meanwhile; otherwise, or when no connection or thread
- * can be had, hybrid() ranks the text itself. */
-static void text_job_start(text_job *j, cs_library *lib, const vectors *v, const char *match,
+ * vectors); otherwise, or when no thread can be made, hybrid() ranks the
+ * text itself. */
+static void text_job_start(text_job *j, catalog *reader, const vectors *v, const char *match,
                            const search_params *p)
 {
-    *j = (text_job){.lib = lib, .match = match, .p = p};
+    *j = (text_job){.reader = reader, .match = match, .p = p};
     if (!v || p->alpha <= 0.0 || p->alpha >= 1.0 || !clip_is_model_id(vectors_model(v)))
         return;
-    cs_error ignored;
-    if (!(j->reader = library_acquire_reader(lib, &ignored)))
-        return;
     j->running = pthread_create(&j->thread, NULL, text_job_run, j) == 0;
-    if (!j->running) {
-        library_release_reader(lib, j->reader);
-        j->reader = NULL;
-    }
 }
 
 /* Waits for the job; true when it ran (its results are then in *j). */
@@ -320,8 +311,6 @@ static bool text_job_finish(text_job *j)
     if (!j->running)
         return false;
     pthread_join(j->thread, NULL);
-    library_release_reader(j->lib, j->reader);
-    j->reader = NULL;
     j->running = false;
     return true;
 }
@@ -443,10 +432,11 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
     early_list vector = {0};
     if (rc == CS_OK && words) {
         v = library_acquire_vectors(lib);
-        text_job_start(&job, lib, v, results->fts_query, &p);
+        text_job_start(&job, reader, v, results->fts_query, &p);
         rc = text_vector(lib, v, query, cq, &p, &qvec, results, err);
-        /* The vector ranking while the text job finishes. */
-        if (rc == CS_OK && qvec && job.running) {
+        /* The vector ranking while the text job finishes: without a filter
+         * it does not touch the reader, whose connection the job uses. */
+        if (rc == CS_OK && qvec && job.running && !catalog_filter_active(&p.filter)) {
             double started = fs_now_seconds();
             rc = vector_ranking(reader, v, qvec, 0, &p, &vector.ids, &vector.scores, &vector.n,
                                 results, err);
