@@ -4,11 +4,11 @@
  * them, and the page asked for is filled from the catalog. */
 #include <math.h>
 #include <pthread.h>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "caption/lexicon.h"
 #include "common/error.h"
@@ -315,9 +315,6 @@ static bool text_job_finish(text_job *j)
     return true;
 }
 
-/* The text list (unless alpha is 1 and the vectors serve) and the vector
- * list (when there is a query vector), weighted by alpha, fused. `job`:
- * the text ranking when it ran already (text_job_finish true), else NULL. */
 /* A ranked list made ahead of the fusion (the vector ranking while the
  * text job runs). */
 typedef struct early_list {
@@ -327,6 +324,10 @@ typedef struct early_list {
     bool done;
 } early_list;
 
+/* The text list (unless alpha is 1 and the vectors serve) and the vector
+ * list (when there is a query vector), weighted by alpha, fused. `job`:
+ * the text ranking when it ran already (text_job_finish true), else NULL;
+ * `vector`: the vector list when it was made already (taken over). */
 static cs_status hybrid(catalog *reader, const vectors *v, const char *match,
                         const float *qvec, const search_params *p, text_job *job,
                         early_list *vector, cs_results *results, cs_error *err)
