@@ -471,8 +471,11 @@ typedef struct cs_results {
                                      "post-filter" (the index asked for more
                                      candidates, each checked) or
                                      "id-selector" (the index searched only
-                                     the images the filter keeps); NULL when
-                                     no filtered vector ranking ran */
+                                     the images the filter keeps) or
+                                     "stored" (the few images it keeps
+                                     scored by their stored embeddings);
+                                     NULL when no filtered vector ranking
+                                     ran */
 } cs_results;
 
 /* Restricts results; unset fields (NULL / has_* = 0) do not filter. */

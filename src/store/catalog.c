@@ -88,6 +88,8 @@ cs_status catalog_open(const char *path, bool read_only, catalog **out, cs_error
     /* Another process may be indexing: wait for its short write transactions. */
     sqlite3_busy_timeout(c->db, 10000);
     cs_status rc = catalog_exec(c, "PRAGMA foreign_keys = ON", err);
+    if (rc == CS_OK)
+        rc = catalog_register_functions(c, err);
     if (rc == CS_OK && !read_only)
         /* WAL: readers never block the indexer; NORMAL sync keeps every committed
          * transaction across a process crash (only power loss can cost the last). */

@@ -178,10 +178,16 @@ cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *fil
 /* Whether `filter` restricts anything (NULL: no). */
 bool catalog_filter_active(const cs_filter *filter);
 
-/* The ids of every image that passes `filter`, ascending; *ids malloc'd
- * (NULL when n == 0). */
-cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t **ids, size_t *n,
-                             cs_error *err);
+/* The ids of the images that pass `filter`, ascending; *ids malloc'd
+ * (NULL when n == 0). With max >= 0, at most max of them: *more (may be
+ * NULL) tells whether the filter keeps others. A folder or date filter
+ * reads only its range of the catalog's index (catalog_filter_narrow). */
+cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, int64_t **ids,
+                             size_t *n, bool *more, cs_error *err);
+
+/* Whether listing the filter's images reads an index range (a folder below
+ * the root, or dates), not every image. */
+bool catalog_filter_narrow(const cs_filter *filter);
 
 /* Whether image `id` passes `filter` (false when it does not exist). */
 cs_status catalog_filter_matches(catalog *c, int64_t id, const cs_filter *filter,

@@ -21,8 +21,11 @@ typedef enum catalog_stmt_id {
     STMT_DELETE_ERROR,
     STMT_FTS_SEARCH,
     STMT_FTS_SEARCH_FILTERED,
+    STMT_FTS_SEARCH_KEPT,
     STMT_FILTER_MATCHES,
     STMT_FILTER_IDS,
+    STMT_FILTER_IDS_IN_FOLDER,
+    STMT_FILTER_IDS_IN_DATES,
     STMT_FILL_RESULT,
     STMT_GET_EMBEDDING,
     STMT_TAG_NAMES,
@@ -58,6 +61,18 @@ typedef enum catalog_stmt_id {
 
 void catalog_bind_filter(sqlite3_stmt *stmt, const cs_filter *filter);
 
+/* A set of image ids as bits, handed to SQL with sqlite3_bind_pointer:
+ * cs_kept(?, rowid) is 1 when the set holds rowid. Checking a bit costs a
+ * fraction of the join to images that FILTER_SQL needs. */
+typedef struct id_bitmap {
+    uint64_t *words;
+    int64_t nbits;
+} id_bitmap;
+#define ID_BITMAP_POINTER "capsearch-id-bitmap"
+
+/* Registers cs_kept on the connection. */
+cs_status catalog_register_functions(catalog *c, cs_error *err);
+
 struct catalog {
     sqlite3 *db;
     char *path;
@@ -67,7 +82,7 @@ struct catalog {
     sqlite3_stmt *stmts[STMT_COUNT];
     fts_tokenizer *tokenizer;        /* opened on first use */
     text_rank_settings text_rank;
-    int64_t champion_searches;       /* answered by the champion path */
+    text_rank_counts text_paths;     /* which path answered (tests) */
 };
 
 /* The FTS columns in schema order, and their bm25 weights (FTS_RANK_EXPR). */

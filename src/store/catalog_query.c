@@ -5,6 +5,7 @@
 
 #include "common/array.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -156,18 +157,25 @@ cs_status catalog_each_embedding(catalog *c, const char *model, catalog_embeddin
     return rc;
 }
 
+/* The folder filter's length without trailing slashes ("/photos/" and
+ * "/photos" mean the same folder); 0 when there is none or it is "/" (all). */
+static size_t filter_folder_len(const cs_filter *f)
+{
+    if (!f || !f->folder || !*f->folder)
+        return 0;
+    size_t n = strlen(f->folder);
+    while (n > 1 && f->folder[n - 1] == '/')
+        n--;
+    return n == 1 && f->folder[0] == '/' ? 0 : n;
+}
+
 void catalog_bind_filter(sqlite3_stmt *stmt, const cs_filter *f)
 {
     if (!f)
         return;
-    if (f->folder && *f->folder) {
-        /* "/photos/" and "/photos" mean the same folder; "/" means all. */
-        size_t n = strlen(f->folder);
-        while (n > 1 && f->folder[n - 1] == '/')
-            n--;
-        if (!(n == 1 && f->folder[0] == '/'))
-            sqlite3_bind_text(stmt, 10, f->folder, (int)n, SQLITE_TRANSIENT);
-    }
+    size_t folder_len = filter_folder_len(f);
+    if (folder_len)
+        sqlite3_bind_text(stmt, 10, f->folder, (int)folder_len, SQLITE_TRANSIENT);
     if (f->has_from)
         sqlite3_bind_int64(stmt, 11, f->from);
     if (f->has_to)
@@ -189,6 +197,36 @@ bool catalog_filter_active(const cs_filter *f)
                  f->has_faces);
 }
 
+static void kept_function(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const id_bitmap *set = sqlite3_value_pointer(argv[0], ID_BITMAP_POINTER);
+    sqlite3_int64 id = sqlite3_value_int64(argv[1]);
+    sqlite3_result_int(ctx, set && id >= 0 && id < set->nbits &&
+                                (set->words[id >> 6] >> (id & 63) & 1u));
+}
+
+cs_status catalog_register_functions(catalog *c, cs_error *err)
+{
+    if (sqlite3_create_function_v2(c->db, "cs_kept", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
+                                   kept_function, NULL, NULL, NULL) != SQLITE_OK)
+        return catalog_sql_error(c, err, "registering the catalog's SQL functions");
+    return CS_OK;
+}
+
+/* The ids (ascending) as a bitmap; false when out of memory. */
+static bool bitmap_of(const int64_t *ids, size_t n, id_bitmap *out)
+{
+    out->nbits = n ? ids[n - 1] + 1 : 0;
+    out->words = calloc((size_t)(out->nbits + 63) / 64 + 1, sizeof *out->words);
+    if (!out->words)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] >= 0)
+            out->words[ids[i] >> 6] |= (uint64_t)1 << (ids[i] & 63);
+    return true;
+}
+
 cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *filter,
                              int limit, int64_t **ids, double **scores, size_t *n,
                              cs_error *err)
@@ -198,20 +236,38 @@ cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *fil
     *n = 0;
     /* Common words at scale: their champion lists (text_champions.h). */
     bool handled = false;
-    cs_status ranked = text_rank_search(c, match, filter, limit, &handled, ids, scores, n, err);
-    if (ranked != CS_OK || handled)
+    int64_t *kept = NULL;
+    size_t nkept = 0;
+    cs_status ranked = text_rank_search(c, match, filter, limit, &handled, ids, scores, n, &kept,
+                                        &nkept, err);
+    if (ranked != CS_OK || handled) {
+        free(kept);
         return ranked;
+    }
     /* Without a filter the join to images is skipped: it costs a lookup per
-     * matching document. */
+     * matching document. With the filter's images listed, a bit per image
+     * replaces the join. */
     bool filtered = catalog_filter_active(filter);
+    id_bitmap bits = {0};
+    if (kept && !bitmap_of(kept, nkept, &bits)) {
+        free(kept);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory listing the images a filter keeps");
+    }
+    free(kept);
     sqlite3_stmt *stmt;
-    cs_status rc = catalog_stmt(c, filtered ? STMT_FTS_SEARCH_FILTERED : STMT_FTS_SEARCH,
+    cs_status rc = catalog_stmt(c, bits.words  ? STMT_FTS_SEARCH_KEPT
+                                   : filtered ? STMT_FTS_SEARCH_FILTERED
+                                              : STMT_FTS_SEARCH,
                                 &stmt, err);
-    if (rc != CS_OK)
+    if (rc != CS_OK) {
+        free(bits.words);
         return rc;
+    }
     sqlite3_bind_text(stmt, 1, match, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 2, limit);
-    if (filtered)
+    if (bits.words)
+        sqlite3_bind_pointer(stmt, 3, &bits, ID_BITMAP_POINTER, NULL);
+    else if (filtered)
         catalog_bind_filter(stmt, filter);
     id_list list = {0};
     int step;
@@ -225,6 +281,10 @@ cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *fil
     if (rc == CS_OK && step != SQLITE_DONE)
         rc = catalog_sql_error(c, err, "running the text search");
     sqlite3_reset(stmt);   /* cached: reset ends its read */
+    sqlite3_clear_bindings(stmt);   /* the bitmap's pointer */
+    if (rc == CS_OK && bits.words)
+        c->text_paths.kept_bitmap++;
+    free(bits.words);
     if (rc != CS_OK) {
         id_list_free(&list);
         return rc;
@@ -254,19 +314,37 @@ cs_status catalog_filter_matches(catalog *c, int64_t id, const cs_filter *filter
     return rc;
 }
 
-cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t **ids, size_t *n,
-                             cs_error *err)
+bool catalog_filter_narrow(const cs_filter *filter)
+{
+    return filter_folder_len(filter) > 0 || (filter && (filter->has_from || filter->has_to));
+}
+
+cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, int64_t **ids,
+                             size_t *n, bool *more, cs_error *err)
 {
     *ids = NULL;
     *n = 0;
+    if (more)
+        *more = false;
+    int which = filter_folder_len(filter)                        ? STMT_FILTER_IDS_IN_FOLDER
+                : filter && (filter->has_from || filter->has_to) ? STMT_FILTER_IDS_IN_DATES
+                                                                 : STMT_FILTER_IDS;
     sqlite3_stmt *stmt;
-    cs_status rc = catalog_stmt(c, STMT_FILTER_IDS, &stmt, err);
+    cs_status rc = catalog_stmt(c, which, &stmt, err);
     if (rc != CS_OK)
         return rc;
     catalog_bind_filter(stmt, filter);
+    /* one row past max tells whether there are more */
+    sqlite3_bind_int64(stmt, 1, max >= 0 && max < INT64_MAX ? max + 1 : -1);
     id_list list = {0};
     int step;
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (max >= 0 && list.n == (size_t)max) {
+            if (more)
+                *more = true;
+            step = SQLITE_DONE;
+            break;
+        }
         if (!id_list_push(&list, sqlite3_column_int64(stmt, 0), NULL)) {
             rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing the images a filter "
                               "keeps");

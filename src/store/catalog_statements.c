@@ -19,13 +19,28 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_FTS_SEARCH] =
         "SELECT rowid, " FTS_RANK_EXPR " AS score FROM captions_fts"
         " WHERE captions_fts MATCH ?1 ORDER BY score, rowid LIMIT ?2",
+    /* CROSS JOIN keeps FTS5 outside: FTS5 driven one rowid at a time from
+     * the folder or date index costs milliseconds per row. */
     [STMT_FTS_SEARCH_FILTERED] =
         "SELECT captions_fts.rowid, " FTS_RANK_EXPR " AS score FROM captions_fts"
-        " JOIN images i ON i.id = captions_fts.rowid"
+        " CROSS JOIN images i ON i.id = captions_fts.rowid"
         " WHERE captions_fts MATCH ?1" FILTER_SQL
         " ORDER BY score, captions_fts.rowid LIMIT ?2",
+    [STMT_FTS_SEARCH_KEPT] =
+        "SELECT rowid, " FTS_RANK_EXPR " AS score FROM captions_fts"
+        " WHERE captions_fts MATCH ?1 AND cs_kept(?3, rowid) ORDER BY score, rowid LIMIT ?2",
     [STMT_FILTER_MATCHES] = "SELECT 1 FROM images i WHERE i.id = ?1" FILTER_SQL,
-    [STMT_FILTER_IDS] = "SELECT i.id FROM images i WHERE 1" FILTER_SQL " ORDER BY i.id",
+    [STMT_FILTER_IDS] = "SELECT i.id FROM images i WHERE 1" FILTER_SQL " ORDER BY i.id LIMIT ?1",
+    /* the same rows, read from the folder's range of images_folder ('0'
+     * follows '/'; FILTER_SQL drops the "F-x" and "F.x" the range holds) */
+    [STMT_FILTER_IDS_IN_FOLDER] =
+        "SELECT i.id FROM images i WHERE i.folder >= ?10 AND i.folder < ?10 || '0'" FILTER_SQL
+        " ORDER BY i.id LIMIT ?1",
+    /* ... or from the dates' range of images_taken_at */
+    [STMT_FILTER_IDS_IN_DATES] =
+        "SELECT i.id FROM images i WHERE i.taken_at >= coalesce(?11, -9223372036854775807 - 1)"
+        " AND i.taken_at <= coalesce(?12, 9223372036854775807)" FILTER_SQL
+        " ORDER BY i.id LIMIT ?1",
     [STMT_FILL_RESULT] =
         "SELECT i.path, i.width, i.height, i.taken_at, c.caption, c.tags"
         " FROM images i LEFT JOIN captions c ON c.image_id = i.id WHERE i.id = ?1",

@@ -24,8 +24,13 @@ typedef struct text_rank_settings {
 /* Test-only: other thresholds for this handle (builds and searches). */
 void catalog_set_text_rank_settings(catalog *c, const text_rank_settings *s);
 
-/* Test-only: how many searches of this handle the champion path answered. */
-int64_t catalog_champion_searches(const catalog *c);
+/* Test-only: how many searches of this handle each path answered. */
+typedef struct text_rank_counts {
+    int64_t champion;        /* the champion lists */
+    int64_t filtered_rows;   /* every row a narrow filter keeps, scored */
+    int64_t kept_bitmap;     /* FTS5, checking a bitmap of the filter's images */
+} text_rank_counts;
+text_rank_counts catalog_text_rank_counts(const catalog *c);
 
 /* Makes the lists again from every caption row, in one transaction, and
  * empties text_pending. Not inside another transaction. */
@@ -42,9 +47,14 @@ cs_status catalog_champions_stale(catalog *c, bool *stale, cs_error *err);
 /* The champion path of catalog_fts_search. *handled false (and nothing
  * else set) when the query must take FTS5's own ranking: no lists, too
  * many pending rows, a small or deep result, syntax outside fts_expr.h,
- * or a filter that leaves fewer than `limit` of the candidates. */
+ * or a filter that leaves fewer than `limit` of the candidates. A narrow
+ * filter keeping few rows against the query's matches has each of them
+ * scored: the exact ranking of the filtered rows. A narrow filter keeping
+ * more, yet fewer than the query's matches, is not handled and hands back
+ * its images' ids in *kept (malloc'd, ascending; NULL otherwise) for
+ * FTS5's ranking to check instead of the filter. */
 cs_status text_rank_search(catalog *c, const char *match, const cs_filter *filter, int limit,
                            bool *handled, int64_t **ids, double **scores, size_t *n,
-                           cs_error *err);
+                           int64_t **kept, size_t *nkept, cs_error *err);
 
 #endif

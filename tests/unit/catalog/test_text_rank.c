@@ -4,7 +4,8 @@
  * words, phrases, prefixes, the related column and NOT; with short lists,
  * single words exactly, OR'ed words at recall@10 >= 0.95, and three common
  * words whose rows holding all three are on no list exactly; changed and
- * deleted rows, a rebuild, a catalog from version 4, odd input.
+ * deleted rows, a rebuild, a catalog from version 4, odd input; filtered
+ * searches on every path against FTS5's filtered ranking.
  * usage: test_text_rank TMPDIR */
 #include <math.h>
 #include <sqlite3.h>
@@ -55,22 +56,35 @@ static void words_into(char *buf, size_t cap, int n)
     }
 }
 
+/* Rows in many folders and on many days, for filtered searches: row i in
+ * /lib/fNN (NN = i % 40), every 100th row one level deeper, taken on day
+ * i; otherwise every row is in /lib, undated. */
+static bool spread;
+#define DAY 86400
+
 static void put_rows(catalog *c, int from, int to)
 {
     cs_error err = {0};
     CHECK_OK(catalog_begin(c, &err), &err);
     for (int i = from; i < to; i++) {
-        char path[64], cap[256], tags[128], ocr[64], pw[64], ex[64], rel[128];
-        snprintf(path, sizeof path, "/lib/%d.jpg", i);
+        char path[64], cap[256], tags[128], ocr[64], pw[64], ex[64], rel[128], folder[32];
+        if (!spread)
+            snprintf(folder, sizeof folder, "/lib");
+        else if (i % 100 == 0)
+            snprintf(folder, sizeof folder, "/lib/f%02d/deep", i % 40);
+        else
+            snprintf(folder, sizeof folder, "/lib/f%02d", i % 40);
+        snprintf(path, sizeof path, "%s/%d.jpg", folder, i);
         words_into(cap, sizeof cap, 3 + (int)(next() % 10));
         words_into(tags, sizeof tags, (int)(next() % 4));
         words_into(ocr, sizeof ocr, next() % 5 == 0 ? 2 : 0);
         words_into(pw, sizeof pw, 1 + (int)(next() % 3));
         words_into(ex, sizeof ex, (int)(next() % 3));
         words_into(rel, sizeof rel, (int)(next() % 6));
-        catalog_image im = {.path = path, .folder = "/lib", .size = 1, .mtime_ns = 1,
+        catalog_image im = {.path = path, .folder = folder, .size = 1, .mtime_ns = 1,
                             .content_hash = "00112233445566778899aabbccddeeff", .width = 4,
-                            .height = 4, .format = "jpeg"};
+                            .height = 4, .format = "jpeg", .has_taken_at = spread,
+                            .taken_at = (int64_t)i * DAY};
         catalog_text text = {cap, tags, ocr, pw, ex, rel};
         int64_t id;
         CHECK_OK(catalog_put_image(c, &im, &text, NULL, 0, NULL, &id, &err), &err);
@@ -181,9 +195,140 @@ static double compare(catalog *c, const char *db_path, const char *match, int k,
     return nw ? (double)hit / (double)nw : 1.0;
 }
 
+/* FTS5's ranking of the rows in `folder` (and below) taken within
+ * [from, to], read without the catalog's code. */
+static size_t fts5_filtered(const char *db_path, const char *match, const char *folder,
+                            int64_t from, int64_t to, int k, int64_t *ids, double *scores)
+{
+    sqlite3 *db;
+    sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "SELECT f.rowid, bm25(captions_fts, 3.0, 2.5, 1.5, 2.0, 1.0, 0.5) AS s"
+                           " FROM captions_fts f JOIN images i ON i.id = f.rowid"
+                           " WHERE captions_fts MATCH ?1 AND (i.folder = ?3 OR"
+                           " i.folder LIKE ?3 || '/%') AND i.taken_at BETWEEN ?4 AND ?5"
+                           " ORDER BY s, f.rowid LIMIT ?2", -1, &st, NULL);
+    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, k);
+    sqlite3_bind_text(st, 3, folder, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, from);
+    sqlite3_bind_int64(st, 5, to);
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        ids[n] = sqlite3_column_int64(st, 0);
+        scores[n++] = sqlite3_column_double(st, 1);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static double filtered_recall_sum;
+static int filtered_by_lists;
+
+/* A filtered search against FTS5's filtered ranking: the same ids and
+ * scores, except from the champion lists, whose OR'ed words are counted by
+ * recall (filtered_recall_sum), as without a filter. Returns the number of
+ * FTS5's results. */
+static size_t compare_filtered(catalog *c, const char *db_path, const char *match,
+                               const char *folder, int64_t from_day, int64_t to_day, int k)
+{
+    static int64_t want[4000];
+    static double want_s[4000];
+    char plain[64];   /* "/lib/f13/" is the folder "/lib/f13" */
+    snprintf(plain, sizeof plain, "%s", folder);
+    for (size_t len = strlen(plain); len > 1 && plain[len - 1] == '/';)
+        plain[--len] = '\0';
+    size_t nw = fts5_filtered(db_path, match, plain, from_day * DAY, to_day * DAY, k, want,
+                              want_s);
+    cs_filter f = {.folder = folder, .has_from = from_day > 0, .from = from_day * DAY,
+                   .has_to = to_day < NROWS, .to = to_day * DAY};
+    int64_t *got = NULL;
+    double *got_s = NULL;
+    size_t ng = 0;
+    cs_error err = {0};
+    int64_t lists_before = catalog_text_rank_counts(c).champion;
+    CHECK_OK(catalog_fts_search(c, match, &f, k, &got, &got_s, &ng, &err), &err);
+    CHECK_INT_EQ(ng, nw);
+    if (catalog_text_rank_counts(c).champion > lists_before) {
+        size_t hit = 0;
+        for (size_t i = 0; i < nw; i++)
+            for (size_t j = 0; j < ng; j++)
+                hit += got[j] == want[i];
+        filtered_recall_sum += nw ? (double)hit / (double)nw : 1.0;
+        filtered_by_lists++;
+        nw = 0;   /* nothing to compare rank by rank */
+    }
+    for (size_t i = 0; i < nw && i < ng; i++) {
+        if (got[i] != want[i] || fabs(got_s[i] - want_s[i]) > 1e-9 * fabs(want_s[i])) {
+            fprintf(stderr, "%s in %s, days %lld-%lld: rank %zu: got %lld %.17g, FTS5 %lld "
+                    "%.17g\n", match, folder, (long long)from_day, (long long)to_day, i,
+                    (long long)got[i], got_s[i], (long long)want[i], want_s[i]);
+            check_failures++;
+            break;
+        }
+    }
+    free(got);
+    free(got_s);
+    return ng;
+}
+
+/* 6. filtered searches on a fresh catalog: every path (the lists, a narrow
+ * filter's rows scored, FTS5 checking the filter's bitmap, FTS5 joining
+ * the images) gives FTS5's own filtered ranking. */
+static void test_filtered(const char *dir)
+{
+    char *path = fs_path_join(dir, "filtered.db");
+    unlink(path);
+    cs_error err = {0};
+    catalog *c;
+    CHECK_OK(catalog_open(path, false, &c, &err), &err);
+    spread = true;
+    put_rows(c, 1, NROWS + 1);
+    spread = false;
+    text_rank_settings shortl = {100, 200, 300, 50};
+    catalog_set_text_rank_settings(c, &shortl);
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
+    text_rank_counts before = catalog_text_rank_counts(c);
+    const char *queries[] = {"\"waa\"", "\"wab\" OR \"wac\"", "\"waa\" OR \"wad\" OR \"wae\"",
+                             "\"wac\" OR related : (\"wab\")"};
+    for (size_t q = 0; q < sizeof queries / sizeof *queries; q++) {
+        const char *m = queries[q];
+        /* a deep folder (15 rows), one folder (75), a prefix of folder
+         * names that is no folder, a trailing slash, nowhere, everything
+         * (k 40: the lists, 200 rows long, serve pages up to 50) */
+        CHECK(compare_filtered(c, path, m, "/lib/f00/deep", 0, NROWS, 40) > 0);
+        CHECK(compare_filtered(c, path, m, "/lib/f07", 0, NROWS, 40) > 0);
+        CHECK(compare_filtered(c, path, m, "/lib/f0", 0, NROWS, 40) == 0);
+        CHECK(compare_filtered(c, path, m, "/lib/f13/", 0, NROWS, 40) > 0);
+        CHECK(compare_filtered(c, path, m, "/nowhere", 0, NROWS, 40) == 0);
+        compare_filtered(c, path, m, "/lib", 0, NROWS, q == 0 ? 40 : 10);
+        /* days: a month, five months, a year, a year in one folder, from
+         * a day on */
+        CHECK(compare_filtered(c, path, m, "/lib", 1000, 1030, 40) > 0);
+        CHECK(compare_filtered(c, path, m, "/lib", 1000, 1150, 40) > 0);
+        CHECK(compare_filtered(c, path, m, "/lib", 1000, 1365, 40) > 0);
+        compare_filtered(c, path, m, "/lib/f10", 1000, 1365, 40);
+        compare_filtered(c, path, m, "/lib", NROWS - 50, NROWS, 40);
+    }
+    text_rank_counts after = catalog_text_rank_counts(c);
+    printf("filtered searches: %lld by the lists, %lld by scoring the filter's rows, %lld by "
+           "FTS5 with its bitmap\n", (long long)(after.champion - before.champion),
+           (long long)(after.filtered_rows - before.filtered_rows),
+           (long long)(after.kept_bitmap - before.kept_bitmap));
+    if (filtered_by_lists)
+        printf("recall@40 of the lists' filtered answers: %.3f over %d\n",
+               filtered_recall_sum / filtered_by_lists, filtered_by_lists);
+    CHECK(filtered_by_lists == 0 || filtered_recall_sum / filtered_by_lists >= 0.8);
+    CHECK(after.filtered_rows - before.filtered_rows >= 8);
+    CHECK(after.kept_bitmap - before.kept_bitmap >= 4);
+    catalog_close(c);
+    free(path);
+}
+
 static int64_t champion_answers(catalog *c)
 {
-    return catalog_champion_searches(c);
+    return catalog_text_rank_counts(c).champion;
 }
 
 int main(int argc, char **argv)
@@ -323,5 +468,7 @@ int main(int argc, char **argv)
     CHECK(champion_answers(c) == before + 1);
     catalog_close(c);
     free(path);
+
+    test_filtered(argv[1]);
     CHECK_DONE();
 }
