@@ -29,6 +29,7 @@ CREATE TABLE images (
 CREATE INDEX images_content_hash ON images(content_hash);
 CREATE INDEX images_folder ON images(folder);
 CREATE INDEX images_taken_at ON images(taken_at);
+CREATE INDEX images_format ON images(format);
 
 CREATE TABLE captions (
     image_id   INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
@@ -39,6 +40,7 @@ CREATE TABLE captions (
     exif_text  TEXT NOT NULL DEFAULT '',
     related    TEXT NOT NULL DEFAULT ''
 );
+CREATE INDEX captions_with_text ON captions(image_id) WHERE ocr <> '';
 
 CREATE VIRTUAL TABLE captions_fts USING fts5(
     caption, tags, ocr, path_words, exif_text, related,
@@ -75,6 +77,7 @@ CREATE TABLE tags (
     PRIMARY KEY (image_id, kind, tag)
 ) WITHOUT ROWID;
 CREATE INDEX tags_tag ON tags(tag);
+CREATE INDEX tags_kind ON tags(kind, image_id);
 
 CREATE TABLE embeddings (
     id       INTEGER PRIMARY KEY,

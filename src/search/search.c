@@ -32,10 +32,11 @@
  * first round's pass rate says it needs at most this share of the index;
  * beyond that the catalog's list of matching ids is the cheaper way. */
 #define POST_FILTER_MAX_SHARE 0.25
-/* A narrow filter keeping at most this many images has their stored
- * embeddings scored one by one: exact, and cheaper than index searches that
- * must widen their probes to find a few ids among many lists (about 10 us
- * an image, against about 25 ms for 250 of a million). */
+/* With an IVF index, a narrow filter keeping at most this many images has
+ * their stored embeddings scored one by one: exact, and cheaper than index
+ * searches that must widen their probes to find a few ids among many lists
+ * (about 10 us an image, against about 25 ms for 250 of a million). The
+ * exact index needs no such help. */
 #define STORED_RANKING_MAX 1024
 
 typedef struct search_params {
@@ -619,8 +620,8 @@ static cs_status narrow_ranking(catalog *reader, const vectors *v, const float *
 
 /* The vector ranking for `query`: the nearest images, without `exclude`
  * (the query image itself, 0 = none) and without images the filter rejects.
- * A narrow filter keeping few images has them ranked by their stored
- * embeddings. Otherwise a filtered search first asks the index for the
+ * With an IVF index, a narrow filter keeping few images has them ranked by
+ * their stored embeddings. Otherwise a filtered search first asks the index for the
  * usual candidates and checks each. When they do not fill the page, the
  * share that passed estimates how many candidates would: if that is a
  * small part of the index, one more, larger round; otherwise (a selective
@@ -644,7 +645,7 @@ static cs_status vector_ranking(catalog *reader, const vectors *v, const float *
     double *scores = NULL;
     size_t kept = 0;
     int found = 0;
-    if (filtered && catalog_filter_narrow(&p->filter)) {
+    if (filtered && vectors_get_kind(v) != VECTORS_EXACT && catalog_filter_narrow(&p->filter)) {
         bool done = false;
         cs_status rc = narrow_ranking(reader, v, query, exclude, p, want, ids_out, scores_out,
                                       n_out, &done, err);

@@ -16,7 +16,7 @@
 #include "common/error.h"
 #include "common/strbuf.h"
 
-#define CATALOG_SCHEMA_VERSION 5
+#define CATALOG_SCHEMA_VERSION 6
 
 typedef struct catalog catalog;
 
@@ -180,13 +180,15 @@ bool catalog_filter_active(const cs_filter *filter);
 
 /* The ids of the images that pass `filter`, ascending; *ids malloc'd
  * (NULL when n == 0). With max >= 0, at most max of them: *more (may be
- * NULL) tells whether the filter keeps others. A folder or date filter
- * reads only its range of the catalog's index (catalog_filter_narrow). */
+ * NULL) tells whether the filter keeps others. A narrow filter
+ * (catalog_filter_narrow) reads only its part of one of the catalog's
+ * indexes. */
 cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, int64_t **ids,
                              size_t *n, bool *more, cs_error *err);
 
-/* Whether listing the filter's images reads an index range (a folder below
- * the root, or dates), not every image. */
+/* Whether listing the filter's images reads one of the catalog's indexes
+ * (a folder below the root, dates, faces, text or a type), not every
+ * image. */
 bool catalog_filter_narrow(const cs_filter *filter);
 
 /* Whether image `id` passes `filter` (false when it does not exist). */

@@ -314,9 +314,24 @@ cs_status catalog_filter_matches(catalog *c, int64_t id, const cs_filter *filter
     return rc;
 }
 
+/* The statement listing a filter's images from the index of one of its
+ * parts, -1 when no part has one (a camera alone). */
+static int narrow_statement(const cs_filter *f)
+{
+    if (filter_folder_len(f))
+        return STMT_FILTER_IDS_IN_FOLDER;
+    if (!f)
+        return -1;
+    return f->has_from || f->has_to ? STMT_FILTER_IDS_IN_DATES
+           : f->has_faces           ? STMT_FILTER_IDS_WITH_FACES
+           : f->has_text            ? STMT_FILTER_IDS_WITH_TEXT
+           : f->type && *f->type    ? STMT_FILTER_IDS_OF_TYPE
+                                    : -1;
+}
+
 bool catalog_filter_narrow(const cs_filter *filter)
 {
-    return filter_folder_len(filter) > 0 || (filter && (filter->has_from || filter->has_to));
+    return narrow_statement(filter) >= 0;
 }
 
 cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, int64_t **ids,
@@ -326,9 +341,7 @@ cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, i
     *n = 0;
     if (more)
         *more = false;
-    int which = filter_folder_len(filter)                        ? STMT_FILTER_IDS_IN_FOLDER
-                : filter && (filter->has_from || filter->has_to) ? STMT_FILTER_IDS_IN_DATES
-                                                                 : STMT_FILTER_IDS;
+    int which = narrow_statement(filter) >= 0 ? narrow_statement(filter) : STMT_FILTER_IDS;
     sqlite3_stmt *stmt;
     cs_status rc = catalog_stmt(c, which, &stmt, err);
     if (rc != CS_OK)

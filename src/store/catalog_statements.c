@@ -41,6 +41,15 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "SELECT i.id FROM images i WHERE i.taken_at >= coalesce(?11, -9223372036854775807 - 1)"
         " AND i.taken_at <= coalesce(?12, 9223372036854775807)" FILTER_SQL
         " ORDER BY i.id LIMIT ?1",
+    /* ... or from tags_kind, captions_with_text or images_format */
+    [STMT_FILTER_IDS_WITH_FACES] =
+        "SELECT i.id FROM images i WHERE i.id IN (SELECT image_id FROM tags WHERE kind = 'face')"
+        FILTER_SQL " ORDER BY i.id LIMIT ?1",
+    [STMT_FILTER_IDS_WITH_TEXT] =
+        "SELECT i.id FROM images i WHERE i.id IN (SELECT image_id FROM captions WHERE ocr <> '')"
+        FILTER_SQL " ORDER BY i.id LIMIT ?1",
+    [STMT_FILTER_IDS_OF_TYPE] =
+        "SELECT i.id FROM images i WHERE i.format = ?13" FILTER_SQL " ORDER BY i.id LIMIT ?1",
     [STMT_FILL_RESULT] =
         "SELECT i.path, i.width, i.height, i.taken_at, c.caption, c.tags"
         " FROM images i LEFT JOIN captions c ON c.image_id = i.id WHERE i.id = ?1",

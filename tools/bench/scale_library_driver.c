@@ -7,8 +7,9 @@
  * --words: lines "KIND word" (KIND: noun, adj, place, colour); words are
  * drawn Zipf-like (the r-th of a kind with weight 1/(r+1)), so common words
  * have long FTS posting lists as in a real library. Each picture gets a row
- * (path, folder, size, date, camera), a caption sentence, tags, path and
- * date words, and a CLIP-sized embedding: --clusters centres on the unit
+ * (path, folder, size, date, camera; every 50th a PNG, every 10th with a
+ * face tag, every 100th with text read in it), a caption sentence, tags,
+ * path and date words, and a CLIP-sized embedding: --clusters centres on the unit
  * sphere, Gaussian noise of norm about --spread, L2-normalised. The
  * embeddings are stored under the id of the CLIP model folder --model
  * (clip_model_id), which is recorded as the library's model (as `index
@@ -228,7 +229,10 @@ int main(int argc, char **argv)
         int year = 2005 + (int)(next_u64(&rng) % 20), month = (int)(next_u64(&rng) % 12);
         const char *const *camera = CAMERAS[next_u64(&rng) % 4];
         snprintf(folder, sizeof folder, "/photos/%d/%s", year, place);
-        snprintf(path, sizeof path, "%s/IMG_%07lld.jpg", folder, i);
+        /* every 50th a PNG, every 10th with a face, every 100th with text
+         * read in it: what the type, faces and text filters keep */
+        bool png = i % 50 == 7, face = i % 10 == 3, text_read = i % 100 == 5;
+        snprintf(path, sizeof path, "%s/IMG_%07lld.%s", folder, i, png ? "png" : "jpg");
         snprintf(caption, sizeof caption,
                  "%s %s photo of %s %s and %s %s at the %s, mostly %s and %s.",
                  adj[0] == 'a' || adj[0] == 'e' || adj[0] == 'i' || adj[0] == 'o' ? "An" : "A",
@@ -249,13 +253,13 @@ int main(int argc, char **argv)
         catalog_image image = {
             .path = path, .folder = folder, .size = 1000000 + (int64_t)(next_u64(&rng) % 9000000),
             .mtime_ns = 1600000000000000000ll + i, .content_hash = hash, .width = 4000,
-            .height = 3000, .format = "jpeg", .has_taken_at = true,
+            .height = 3000, .format = png ? "png" : "jpeg", .has_taken_at = true,
             .taken_at = 1104537600ll + (int64_t)(year - 2005) * 31536000 + month * 2628000,
             .camera_make = camera[0], .camera_model = camera[1], .has_phash = true,
             .phash = next_u64(&rng)};
-        catalog_text text = {.caption = caption, .tags = tags, .ocr = "",
+        catalog_text text = {.caption = caption, .tags = tags, .ocr = text_read ? "open daily" : "",
                              .path_words = path_words, .exif_text = exif, .related = ""};
-        catalog_tag tag_rows[5] = {{n1, "object", 0.9f}, {n2, "object", 0.7f},
+        catalog_tag tag_rows[6] = {{n1, "object", 0.9f}, {n2, "object", 0.7f},
                                    {c1, "color", 0.6f}, {c2, "color", 0.4f},
                                    {place, "scene", 0.5f}};
         /* the same word twice would repeat the tags' primary key */
@@ -264,6 +268,8 @@ int main(int argc, char **argv)
             tag_rows[1] = tag_rows[--ntags];
         if (!strcmp(tag_rows[2].tag, tag_rows[3].tag) && ntags == 5)
             tag_rows[3] = tag_rows[--ntags];
+        if (face)
+            tag_rows[ntags++] = (catalog_tag){"face", "face", 0.95f};
         catalog_embedding embedding = {.model = model_id, .dim = dim, .data = vec};
         check(catalog_put_image(cat, &image, &text, tag_rows, ntags, &embedding, NULL, &err),
               &err, path);
