@@ -314,24 +314,56 @@ cs_status catalog_filter_matches(catalog *c, int64_t id, const cs_filter *filter
     return rc;
 }
 
-/* The statement listing a filter's images from the index of one of its
- * parts, -1 when no part has one (a camera alone). */
-static int narrow_statement(const cs_filter *f)
+/* The statements listing a filter's images from the index of one of its
+ * parts (folder, dates, faces, text, type: a camera has none); returns how
+ * many, at most NARROW_PARTS. */
+#define NARROW_PARTS 5
+static int narrow_statements(const cs_filter *f, int out[NARROW_PARTS])
 {
+    int n = 0;
     if (filter_folder_len(f))
-        return STMT_FILTER_IDS_IN_FOLDER;
-    if (!f)
-        return -1;
-    return f->has_from || f->has_to ? STMT_FILTER_IDS_IN_DATES
-           : f->has_faces           ? STMT_FILTER_IDS_WITH_FACES
-           : f->has_text            ? STMT_FILTER_IDS_WITH_TEXT
-           : f->type && *f->type    ? STMT_FILTER_IDS_OF_TYPE
-                                    : -1;
+        out[n++] = STMT_FILTER_IDS_IN_FOLDER;
+    if (f && (f->has_from || f->has_to))
+        out[n++] = STMT_FILTER_IDS_IN_DATES;
+    if (f && f->has_faces)
+        out[n++] = STMT_FILTER_IDS_WITH_FACES;
+    if (f && f->has_text)
+        out[n++] = STMT_FILTER_IDS_WITH_TEXT;
+    if (f && f->type && *f->type)
+        out[n++] = STMT_FILTER_IDS_OF_TYPE;
+    return n;
 }
 
 bool catalog_filter_narrow(const cs_filter *filter)
 {
-    return narrow_statement(filter) >= 0;
+    int parts[NARROW_PARTS];
+    return narrow_statements(filter, parts) > 0;
+}
+
+/* An upper bound on how many images a narrow filter keeps, counting at
+ * most max + 1 entries of its index. */
+static cs_status narrow_bound(catalog *c, const cs_filter *filter, int which, int64_t max,
+                              int64_t *bound, cs_error *err)
+{
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_stmt(c, which - STMT_FILTER_IDS_IN_FOLDER + STMT_FILTER_BOUND_IN_FOLDER,
+                                &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    catalog_bind_filter(stmt, filter);   /* parameters it lacks are ignored */
+    sqlite3_bind_int64(stmt, 1, max + 1);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        *bound = sqlite3_column_int64(stmt, 0);
+    else
+        rc = catalog_sql_error(c, err, "counting the images a filter keeps");
+    sqlite3_reset(stmt);   /* cached: reset ends its read */
+    return rc;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
 }
 
 cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, int64_t **ids,
@@ -341,9 +373,30 @@ cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, i
     *n = 0;
     if (more)
         *more = false;
-    int which = narrow_statement(filter) >= 0 ? narrow_statement(filter) : STMT_FILTER_IDS;
+    int parts[NARROW_PARTS];
+    int nparts = narrow_statements(filter, parts);
+    int which = nparts ? parts[0] : STMT_FILTER_IDS;
+    cs_status rc = CS_OK;
+    if (nparts && max >= 0 && max < INT64_MAX) {
+        /* The part whose index holds the fewest rows; a filter broader than
+         * max is found out by the indexes alone, before any row is read. */
+        int64_t least = INT64_MAX;
+        for (int k = 0; rc == CS_OK && k < nparts; k++) {
+            int64_t bound = 0;
+            rc = narrow_bound(c, filter, parts[k], max, &bound, err);
+            if (rc == CS_OK && bound < least) {
+                least = bound;
+                which = parts[k];
+            }
+        }
+        if (rc != CS_OK || least > max) {
+            if (more)
+                *more = rc == CS_OK;
+            return rc;
+        }
+    }
     sqlite3_stmt *stmt;
-    cs_status rc = catalog_stmt(c, which, &stmt, err);
+    rc = catalog_stmt(c, which, &stmt, err);
     if (rc != CS_OK)
         return rc;
     catalog_bind_filter(stmt, filter);
@@ -371,6 +424,8 @@ cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, i
         id_list_free(&list);
         return rc;
     }
+    if (list.n > 1)   /* rows come in the order of the index that found them */
+        qsort(list.ids, list.n, sizeof *list.ids, cmp_id);
     *ids = list.ids;
     *n = list.n;
     return CS_OK;

@@ -30,26 +30,41 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "SELECT rowid, " FTS_RANK_EXPR " AS score FROM captions_fts"
         " WHERE captions_fts MATCH ?1 AND cs_kept(?3, rowid) ORDER BY score, rowid LIMIT ?2",
     [STMT_FILTER_MATCHES] = "SELECT 1 FROM images i WHERE i.id = ?1" FILTER_SQL,
-    [STMT_FILTER_IDS] = "SELECT i.id FROM images i WHERE 1" FILTER_SQL " ORDER BY i.id LIMIT ?1",
-    /* the same rows, read from the folder's range of images_folder ('0'
-     * follows '/'; FILTER_SQL drops the "F-x" and "F.x" the range holds) */
+    [STMT_FILTER_IDS] = "SELECT i.id FROM images i WHERE 1" FILTER_SQL " LIMIT ?1",
+    /* The same rows read from the part of one catalog index a filter names
+     * (catalog_filter_narrow), in the index's order so that LIMIT stops the
+     * reading; catalog_filter_ids sorts them. A folder's range of
+     * images_folder runs from F to F0 ('0' follows '/'; FILTER_SQL drops
+     * the "F-x" and "F.x" it also holds). */
     [STMT_FILTER_IDS_IN_FOLDER] =
         "SELECT i.id FROM images i WHERE i.folder >= ?10 AND i.folder < ?10 || '0'" FILTER_SQL
-        " ORDER BY i.id LIMIT ?1",
-    /* ... or from the dates' range of images_taken_at */
+        " LIMIT ?1",
     [STMT_FILTER_IDS_IN_DATES] =
         "SELECT i.id FROM images i WHERE i.taken_at >= coalesce(?11, -9223372036854775807 - 1)"
-        " AND i.taken_at <= coalesce(?12, 9223372036854775807)" FILTER_SQL
-        " ORDER BY i.id LIMIT ?1",
-    /* ... or from tags_kind, captions_with_text or images_format */
+        " AND i.taken_at <= coalesce(?12, 9223372036854775807)" FILTER_SQL " LIMIT ?1",
     [STMT_FILTER_IDS_WITH_FACES] =
-        "SELECT i.id FROM images i WHERE i.id IN (SELECT image_id FROM tags WHERE kind = 'face')"
-        FILTER_SQL " ORDER BY i.id LIMIT ?1",
+        "SELECT DISTINCT i.id FROM tags t CROSS JOIN images i ON i.id = t.image_id"
+        " WHERE t.kind = 'face'" FILTER_SQL " LIMIT ?1",
     [STMT_FILTER_IDS_WITH_TEXT] =
-        "SELECT i.id FROM images i WHERE i.id IN (SELECT image_id FROM captions WHERE ocr <> '')"
-        FILTER_SQL " ORDER BY i.id LIMIT ?1",
-    [STMT_FILTER_IDS_OF_TYPE] =
-        "SELECT i.id FROM images i WHERE i.format = ?13" FILTER_SQL " ORDER BY i.id LIMIT ?1",
+        "SELECT i.id FROM captions t CROSS JOIN images i ON i.id = t.image_id"
+        " WHERE t.ocr <> ''" FILTER_SQL " LIMIT ?1",
+    [STMT_FILTER_IDS_OF_TYPE] = "SELECT i.id FROM images i WHERE i.format = ?13" FILTER_SQL
+                                " LIMIT ?1",
+    /* How many rows those parts of the indexes hold, at most ?1: a bound
+     * on what the filter keeps, read from the index alone. */
+    [STMT_FILTER_BOUND_IN_FOLDER] =
+        "SELECT count(*) FROM (SELECT 1 FROM images WHERE folder >= ?10 AND folder < ?10 || '0'"
+        " LIMIT ?1)",
+    [STMT_FILTER_BOUND_IN_DATES] =
+        "SELECT count(*) FROM (SELECT 1 FROM images"
+        " WHERE taken_at >= coalesce(?11, -9223372036854775807 - 1)"
+        " AND taken_at <= coalesce(?12, 9223372036854775807) LIMIT ?1)",
+    [STMT_FILTER_BOUND_WITH_FACES] =
+        "SELECT count(*) FROM (SELECT 1 FROM tags WHERE kind = 'face' LIMIT ?1)",
+    [STMT_FILTER_BOUND_WITH_TEXT] =
+        "SELECT count(*) FROM (SELECT 1 FROM captions WHERE ocr <> '' LIMIT ?1)",
+    [STMT_FILTER_BOUND_OF_TYPE] =
+        "SELECT count(*) FROM (SELECT 1 FROM images WHERE format = ?13 LIMIT ?1)",
     [STMT_FILL_RESULT] =
         "SELECT i.path, i.width, i.height, i.taken_at, c.caption, c.tags"
         " FROM images i LEFT JOIN captions c ON c.image_id = i.id WHERE i.id = ?1",

@@ -58,7 +58,8 @@ static void words_into(char *buf, size_t cap, int n)
 
 /* Rows in many folders and on many days, for filtered searches: row i in
  * /lib/fNN (NN = i % 40), every 100th row one level deeper, taken on day
- * i; otherwise every row is in /lib, undated. */
+ * i, every 23rd a PNG, every 29th with a face, every 50th with text read
+ * in it (and no other); otherwise every row is in /lib, undated. */
 static bool spread;
 #define DAY 86400
 
@@ -78,16 +79,20 @@ static void put_rows(catalog *c, int from, int to)
         words_into(cap, sizeof cap, 3 + (int)(next() % 10));
         words_into(tags, sizeof tags, (int)(next() % 4));
         words_into(ocr, sizeof ocr, next() % 5 == 0 ? 2 : 0);
+        if (spread)
+            snprintf(ocr, sizeof ocr, "%s", i % 50 == 0 ? "open daily" : "");
         words_into(pw, sizeof pw, 1 + (int)(next() % 3));
         words_into(ex, sizeof ex, (int)(next() % 3));
         words_into(rel, sizeof rel, (int)(next() % 6));
         catalog_image im = {.path = path, .folder = folder, .size = 1, .mtime_ns = 1,
                             .content_hash = "00112233445566778899aabbccddeeff", .width = 4,
-                            .height = 4, .format = "jpeg", .has_taken_at = spread,
-                            .taken_at = (int64_t)i * DAY};
+                            .height = 4, .format = spread && i % 23 == 0 ? "png" : "jpeg",
+                            .has_taken_at = spread, .taken_at = (int64_t)i * DAY};
         catalog_text text = {cap, tags, ocr, pw, ex, rel};
+        catalog_tag face = {"face", "face", 0.9f};
         int64_t id;
-        CHECK_OK(catalog_put_image(c, &im, &text, NULL, 0, NULL, &id, &err), &err);
+        CHECK_OK(catalog_put_image(c, &im, &text, &face, spread && i % 29 == 0, NULL, &id, &err),
+                 &err);
     }
     CHECK_OK(catalog_commit(c, &err), &err);
 }
@@ -195,19 +200,31 @@ static double compare(catalog *c, const char *db_path, const char *match, int k,
     return nw ? (double)hit / (double)nw : 1.0;
 }
 
+/* What else a filtered search asks for (test_filtered): nothing, a face,
+ * text read in the picture, or a PNG; and the same as SQL for FTS5. */
+enum { ALSO_NOTHING, ALSO_FACES, ALSO_TEXT, ALSO_PNG };
+static int also;
+static const char *const also_sql[] = {
+    "", " AND EXISTS (SELECT 1 FROM tags t WHERE t.image_id = f.rowid AND t.kind = 'face')",
+    " AND EXISTS (SELECT 1 FROM captions t WHERE t.image_id = f.rowid AND t.ocr <> '')",
+    " AND i.format = 'png'"};
+
 /* FTS5's ranking of the rows in `folder` (and below) taken within
- * [from, to], read without the catalog's code. */
+ * [from, to] (and `also`), read without the catalog's code. */
 static size_t fts5_filtered(const char *db_path, const char *match, const char *folder,
                             int64_t from, int64_t to, int k, int64_t *ids, double *scores)
 {
     sqlite3 *db;
     sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL);
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(db, "SELECT f.rowid, bm25(captions_fts, 3.0, 2.5, 1.5, 2.0, 1.0, 0.5) AS s"
-                           " FROM captions_fts f JOIN images i ON i.id = f.rowid"
-                           " WHERE captions_fts MATCH ?1 AND (i.folder = ?3 OR"
-                           " i.folder LIKE ?3 || '/%') AND i.taken_at BETWEEN ?4 AND ?5"
-                           " ORDER BY s, f.rowid LIMIT ?2", -1, &st, NULL);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT f.rowid, bm25(captions_fts, 3.0, 2.5, 1.5, 2.0, 1.0, 0.5) AS s"
+             " FROM captions_fts f JOIN images i ON i.id = f.rowid"
+             " WHERE captions_fts MATCH ?1 AND (i.folder = ?3 OR i.folder LIKE ?3 || '/%%')"
+             " AND i.taken_at BETWEEN ?4 AND ?5%s ORDER BY s, f.rowid LIMIT ?2",
+             also_sql[also]);
+    sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, k);
     sqlite3_bind_text(st, 3, folder, -1, SQLITE_STATIC);
@@ -242,7 +259,9 @@ static size_t compare_filtered(catalog *c, const char *db_path, const char *matc
     size_t nw = fts5_filtered(db_path, match, plain, from_day * DAY, to_day * DAY, k, want,
                               want_s);
     cs_filter f = {.folder = folder, .has_from = from_day > 0, .from = from_day * DAY,
-                   .has_to = to_day < NROWS, .to = to_day * DAY};
+                   .has_to = to_day < NROWS, .to = to_day * DAY,
+                   .has_faces = also == ALSO_FACES, .has_text = also == ALSO_TEXT,
+                   .type = also == ALSO_PNG ? "png" : NULL};
     int64_t *got = NULL;
     double *got_s = NULL;
     size_t ng = 0;
@@ -310,6 +329,14 @@ static void test_filtered(const char *dir)
         CHECK(compare_filtered(c, path, m, "/lib", 1000, 1365, 40) > 0);
         compare_filtered(c, path, m, "/lib/f10", 1000, 1365, 40);
         compare_filtered(c, path, m, "/lib", NROWS - 50, NROWS, 40);
+        /* faces (103 rows), text (60), PNGs (130), alone and with a folder
+         * or dates that keep fewer */
+        for (also = ALSO_FACES; also <= ALSO_PNG; also++) {
+            CHECK(compare_filtered(c, path, m, "/lib", 0, NROWS, 40) > 0);
+            compare_filtered(c, path, m, "/lib/f07", 0, NROWS, 40);
+            compare_filtered(c, path, m, "/lib", 1000, 1365, 40);
+        }
+        also = ALSO_NOTHING;
     }
     text_rank_counts after = catalog_text_rank_counts(c);
     printf("filtered searches: %lld by the lists, %lld by scoring the filter's rows, %lld by "
