@@ -282,8 +282,8 @@ cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *fil
         rc = catalog_sql_error(c, err, "running the text search");
     sqlite3_reset(stmt);   /* cached: reset ends its read */
     sqlite3_clear_bindings(stmt);   /* the bitmap's pointer */
-    if (rc == CS_OK && bits.words)
-        c->text_paths.kept_bitmap++;
+    if (rc == CS_OK && (bits.words || filtered))
+        (*(bits.words ? &c->text_paths.kept_bitmap : &c->text_paths.joined))++;
     free(bits.words);
     if (rc != CS_OK) {
         id_list_free(&list);
@@ -395,6 +395,9 @@ cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, i
             return rc;
         }
     }
+    bool camera = filter && filter->camera && *filter->camera;
+    if (nparts == 1 && !camera)
+        which += STMT_FILTER_ONLY_IN_FOLDER - STMT_FILTER_IDS_IN_FOLDER;
     sqlite3_stmt *stmt;
     rc = catalog_stmt(c, which, &stmt, err);
     if (rc != CS_OK)

@@ -65,6 +65,17 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "SELECT count(*) FROM (SELECT 1 FROM captions WHERE ocr <> '' LIMIT ?1)",
     [STMT_FILTER_BOUND_OF_TYPE] =
         "SELECT count(*) FROM (SELECT 1 FROM images WHERE format = ?13 LIMIT ?1)",
+    /* A filter of that one part alone: its rows from the index only, with
+     * FILTER_SQL's own test of that part (no image row is read). */
+    [STMT_FILTER_ONLY_IN_FOLDER] =
+        "SELECT id FROM images WHERE folder >= ?10 AND folder < ?10 || '0'"
+        " AND (folder = ?10 OR substr(folder, 1, length(?10) + 1) = ?10 || '/') LIMIT ?1",
+    [STMT_FILTER_ONLY_IN_DATES] =
+        "SELECT id FROM images WHERE taken_at >= coalesce(?11, -9223372036854775807 - 1)"
+        " AND taken_at <= coalesce(?12, 9223372036854775807) LIMIT ?1",
+    [STMT_FILTER_ONLY_WITH_FACES] = "SELECT DISTINCT image_id FROM tags WHERE kind = 'face' LIMIT ?1",
+    [STMT_FILTER_ONLY_WITH_TEXT] = "SELECT image_id FROM captions WHERE ocr <> '' LIMIT ?1",
+    [STMT_FILTER_ONLY_OF_TYPE] = "SELECT id FROM images WHERE format = ?13 LIMIT ?1",
     [STMT_FILL_RESULT] =
         "SELECT i.path, i.width, i.height, i.taken_at, c.caption, c.tags"
         " FROM images i LEFT JOIN captions c ON c.image_id = i.id WHERE i.id = ?1",

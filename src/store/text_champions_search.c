@@ -616,8 +616,20 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
     if (rc == CS_OK && planned && !filter_first && !*kept)
         rc = rank_candidates(c, &p, filter, limit, err);
     size_t found = p.nfound;
+    /* the lists fell short of a page: FTS5 answers, with the filter's images
+     * as a bitmap when they can be listed and are fewer than the matches */
+    if (rc == CS_OK && planned && !filter_first && !*kept && found < (size_t)limit &&
+        catalog_filter_narrow(filter)) {
+        bool more = false;
+        rc = catalog_filter_ids(c, filter, p.estimate, kept, nkept, &more, err);
+        if (rc != CS_OK || more) {
+            free(*kept);
+            *kept = NULL;
+            *nkept = 0;
+        }
+    }
     /* a filter that keeps too few candidates may be selective: FTS5 answers */
-    if (rc == CS_OK && planned &&
+    if (rc == CS_OK && planned && !*kept &&
         (filter_first || !catalog_filter_active(filter) || found >= (size_t)limit)) {
         size_t keep = found < (size_t)limit ? found : (size_t)limit;
         int64_t *out_ids = keep ? malloc(keep * sizeof *out_ids) : NULL;

@@ -221,7 +221,8 @@ static size_t fts5_filtered(const char *db_path, const char *match, const char *
     snprintf(sql, sizeof sql,
              "SELECT f.rowid, bm25(captions_fts, 3.0, 2.5, 1.5, 2.0, 1.0, 0.5) AS s"
              " FROM captions_fts f JOIN images i ON i.id = f.rowid"
-             " WHERE captions_fts MATCH ?1 AND (i.folder = ?3 OR i.folder LIKE ?3 || '/%%')"
+             " WHERE captions_fts MATCH ?1"
+             " AND (?3 = '' OR i.folder = ?3 OR i.folder LIKE ?3 || '/%%')"
              " AND i.taken_at BETWEEN ?4 AND ?5%s ORDER BY s, f.rowid LIMIT ?2",
              also_sql[also]);
     sqlite3_prepare_v2(db, sql, -1, &st, NULL);
@@ -252,9 +253,9 @@ static size_t compare_filtered(catalog *c, const char *db_path, const char *matc
 {
     static int64_t want[4000];
     static double want_s[4000];
-    char plain[64];   /* "/lib/f13/" is the folder "/lib/f13" */
+    char plain[64];   /* "/lib/f13/" is the folder "/lib/f13"; "/" is none */
     snprintf(plain, sizeof plain, "%s", folder);
-    for (size_t len = strlen(plain); len > 1 && plain[len - 1] == '/';)
+    for (size_t len = strlen(plain); len > 0 && plain[len - 1] == '/';)
         plain[--len] = '\0';
     size_t nw = fts5_filtered(db_path, match, plain, from_day * DAY, to_day * DAY, k, want,
                               want_s);
@@ -326,12 +327,18 @@ static void test_filtered(const char *dir)
          * a day on */
         CHECK(compare_filtered(c, path, m, "/lib", 1000, 1030, 40) > 0);
         CHECK(compare_filtered(c, path, m, "/lib", 1000, 1150, 40) > 0);
+        /* a year (365 rows) is more than the lists' share (1 in 16 rows)
+         * and fewer than the matches: the lists, else the bitmap */
+        int64_t joined = catalog_text_rank_counts(c).joined;
         CHECK(compare_filtered(c, path, m, "/lib", 1000, 1365, 40) > 0);
+        CHECK(catalog_text_rank_counts(c).joined == joined);
         compare_filtered(c, path, m, "/lib/f10", 1000, 1365, 40);
         compare_filtered(c, path, m, "/lib", NROWS - 50, NROWS, 40);
         /* faces (103 rows), text (60), PNGs (130), alone and with a folder
          * or dates that keep fewer */
+        compare_filtered(c, path, m, "/", 1000, 1100, 40);   /* dates alone */
         for (also = ALSO_FACES; also <= ALSO_PNG; also++) {
+            CHECK(compare_filtered(c, path, m, "/", 0, NROWS, 40) > 0);   /* alone */
             CHECK(compare_filtered(c, path, m, "/lib", 0, NROWS, 40) > 0);
             compare_filtered(c, path, m, "/lib/f07", 0, NROWS, 40);
             compare_filtered(c, path, m, "/lib", 1000, 1365, 40);
