@@ -340,21 +340,29 @@ bool catalog_filter_narrow(const cs_filter *filter)
     return narrow_statements(filter, parts) > 0;
 }
 
-/* An upper bound on how many images a narrow filter keeps, counting at
- * most max + 1 entries of its index. */
+/* The statement listing the images of one narrow part alone, from its
+ * index only (no image row read). */
+static int part_alone(int which)
+{
+    return which - STMT_FILTER_IDS_IN_FOLDER + STMT_FILTER_ONLY_IN_FOLDER;
+}
+
+/* An upper bound on how many images a narrow filter keeps: the rows of one
+ * of its parts alone, counted up to max + 1. */
 static cs_status narrow_bound(catalog *c, const cs_filter *filter, int which, int64_t max,
                               int64_t *bound, cs_error *err)
 {
     sqlite3_stmt *stmt;
-    cs_status rc = catalog_stmt(c, which - STMT_FILTER_IDS_IN_FOLDER + STMT_FILTER_BOUND_IN_FOLDER,
-                                &stmt, err);
+    cs_status rc = catalog_stmt(c, part_alone(which), &stmt, err);
     if (rc != CS_OK)
         return rc;
     catalog_bind_filter(stmt, filter);   /* parameters it lacks are ignored */
     sqlite3_bind_int64(stmt, 1, max + 1);
-    if (sqlite3_step(stmt) == SQLITE_ROW)
-        *bound = sqlite3_column_int64(stmt, 0);
-    else
+    int step;
+    *bound = 0;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
+        (*bound)++;
+    if (step != SQLITE_DONE)
         rc = catalog_sql_error(c, err, "counting the images a filter keeps");
     sqlite3_reset(stmt);   /* cached: reset ends its read */
     return rc;
@@ -376,8 +384,10 @@ cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, i
     int parts[NARROW_PARTS];
     int nparts = narrow_statements(filter, parts);
     int which = nparts ? parts[0] : STMT_FILTER_IDS;
+    bool camera = filter && filter->camera && *filter->camera;
+    bool alone = nparts == 1 && !camera;   /* the listing is its own bound */
     cs_status rc = CS_OK;
-    if (nparts && max >= 0 && max < INT64_MAX) {
+    if (nparts && !alone && max >= 0 && max < INT64_MAX) {
         /* The part whose index holds the fewest rows; a filter broader than
          * max is found out by the indexes alone, before any row is read. */
         int64_t least = INT64_MAX;
@@ -395,9 +405,8 @@ cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, i
             return rc;
         }
     }
-    bool camera = filter && filter->camera && *filter->camera;
-    if (nparts == 1 && !camera)
-        which += STMT_FILTER_ONLY_IN_FOLDER - STMT_FILTER_IDS_IN_FOLDER;
+    if (alone)
+        which = part_alone(which);
     sqlite3_stmt *stmt;
     rc = catalog_stmt(c, which, &stmt, err);
     if (rc != CS_OK)

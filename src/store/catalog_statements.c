@@ -50,23 +50,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " WHERE t.ocr <> ''" FILTER_SQL " LIMIT ?1",
     [STMT_FILTER_IDS_OF_TYPE] = "SELECT i.id FROM images i WHERE i.format = ?13" FILTER_SQL
                                 " LIMIT ?1",
-    /* How many rows those parts of the indexes hold, at most ?1: a bound
-     * on what the filter keeps, read from the index alone. */
-    [STMT_FILTER_BOUND_IN_FOLDER] =
-        "SELECT count(*) FROM (SELECT 1 FROM images WHERE folder >= ?10 AND folder < ?10 || '0'"
-        " LIMIT ?1)",
-    [STMT_FILTER_BOUND_IN_DATES] =
-        "SELECT count(*) FROM (SELECT 1 FROM images"
-        " WHERE taken_at >= coalesce(?11, -9223372036854775807 - 1)"
-        " AND taken_at <= coalesce(?12, 9223372036854775807) LIMIT ?1)",
-    [STMT_FILTER_BOUND_WITH_FACES] =
-        "SELECT count(*) FROM (SELECT 1 FROM tags WHERE kind = 'face' LIMIT ?1)",
-    [STMT_FILTER_BOUND_WITH_TEXT] =
-        "SELECT count(*) FROM (SELECT 1 FROM captions WHERE ocr <> '' LIMIT ?1)",
-    [STMT_FILTER_BOUND_OF_TYPE] =
-        "SELECT count(*) FROM (SELECT 1 FROM images WHERE format = ?13 LIMIT ?1)",
     /* A filter of that one part alone: its rows from the index only, with
-     * FILTER_SQL's own test of that part (no image row is read). */
+     * FILTER_SQL's own test of that part (no image row is read); also how
+     * catalog_filter_ids bounds what a filter of several parts keeps. */
     [STMT_FILTER_ONLY_IN_FOLDER] =
         "SELECT id FROM images WHERE folder >= ?10 AND folder < ?10 || '0'"
         " AND (folder = ?10 OR substr(folder, 1, length(?10) + 1) = ?10 || '/') LIMIT ?1",
