@@ -2,6 +2,7 @@
  * error records and perceptual hashes. */
 #include "image/image.h"   /* CS_LAYOUT_MODEL_ID, the model of a new library */
 #include "store/catalog_internal.h"
+#include "store/fts_bm25.h"
 
 #include "common/array.h"
 
@@ -211,20 +212,7 @@ cs_status catalog_register_functions(catalog *c, cs_error *err)
     if (sqlite3_create_function_v2(c->db, "cs_kept", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
                                    kept_function, NULL, NULL, NULL) != SQLITE_OK)
         return catalog_sql_error(c, err, "registering the catalog's SQL functions");
-    return CS_OK;
-}
-
-/* The ids (ascending) as a bitmap; false when out of memory. */
-static bool bitmap_of(const int64_t *ids, size_t n, id_bitmap *out)
-{
-    out->nbits = n ? ids[n - 1] + 1 : 0;
-    out->words = calloc((size_t)(out->nbits + 63) / 64 + 1, sizeof *out->words);
-    if (!out->words)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (ids[i] >= 0)
-            out->words[ids[i] >> 6] |= (uint64_t)1 << (ids[i] & 63);
-    return true;
+    return fts_bm25_register(c->db, err);
 }
 
 cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *filter,
@@ -236,38 +224,20 @@ cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *fil
     *n = 0;
     /* Common words at scale: their champion lists (text_champions.h). */
     bool handled = false;
-    int64_t *kept = NULL;
-    size_t nkept = 0;
-    cs_status ranked = text_rank_search(c, match, filter, limit, &handled, ids, scores, n, &kept,
-                                        &nkept, err);
-    if (ranked != CS_OK || handled) {
-        free(kept);
+    cs_status ranked = text_rank_search(c, match, filter, limit, &handled, ids, scores, n, err);
+    if (ranked != CS_OK || handled)
         return ranked;
-    }
     /* Without a filter the join to images is skipped: it costs a lookup per
-     * matching document. With the filter's images listed, a bit per image
-     * replaces the join. */
+     * matching document. */
     bool filtered = catalog_filter_active(filter);
-    id_bitmap bits = {0};
-    if (kept && !bitmap_of(kept, nkept, &bits)) {
-        free(kept);
-        return cs_error_set(err, CS_ERR_NOMEM, "out of memory listing the images a filter keeps");
-    }
-    free(kept);
     sqlite3_stmt *stmt;
-    cs_status rc = catalog_stmt(c, bits.words  ? STMT_FTS_SEARCH_KEPT
-                                   : filtered ? STMT_FTS_SEARCH_FILTERED
-                                              : STMT_FTS_SEARCH,
-                                &stmt, err);
-    if (rc != CS_OK) {
-        free(bits.words);
+    cs_status rc = catalog_stmt(c, filtered ? STMT_FTS_SEARCH_FILTERED : STMT_FTS_SEARCH, &stmt,
+                                err);
+    if (rc != CS_OK)
         return rc;
-    }
     sqlite3_bind_text(stmt, 1, match, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 2, limit);
-    if (bits.words)
-        sqlite3_bind_pointer(stmt, 3, &bits, ID_BITMAP_POINTER, NULL);
-    else if (filtered)
+    if (filtered)
         catalog_bind_filter(stmt, filter);
     id_list list = {0};
     int step;
@@ -281,10 +251,8 @@ cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *fil
     if (rc == CS_OK && step != SQLITE_DONE)
         rc = catalog_sql_error(c, err, "running the text search");
     sqlite3_reset(stmt);   /* cached: reset ends its read */
-    sqlite3_clear_bindings(stmt);   /* the bitmap's pointer */
-    if (rc == CS_OK && (bits.words || filtered))
-        (*(bits.words ? &c->text_paths.kept_bitmap : &c->text_paths.joined))++;
-    free(bits.words);
+    if (rc == CS_OK && filtered)
+        c->text_paths.joined++;
     if (rc != CS_OK) {
         id_list_free(&list);
         return rc;

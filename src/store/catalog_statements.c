@@ -27,8 +27,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " WHERE captions_fts MATCH ?1" FILTER_SQL
         " ORDER BY score, captions_fts.rowid LIMIT ?2",
     [STMT_FTS_SEARCH_KEPT] =
-        "SELECT rowid, " FTS_RANK_EXPR " AS score FROM captions_fts"
-        " WHERE captions_fts MATCH ?1 AND cs_kept(?3, rowid) ORDER BY score, rowid LIMIT ?2",
+        "SELECT rowid, cs_bm25(captions_fts, ?4) AS score FROM captions_fts"
+        " WHERE captions_fts MATCH ?1 AND rowid BETWEEN ?5 AND ?6 AND cs_kept(?3, rowid)"
+        " ORDER BY score, rowid LIMIT ?2",
     [STMT_FILTER_MATCHES] = "SELECT 1 FROM images i WHERE i.id = ?1" FILTER_SQL,
     [STMT_FILTER_IDS] = "SELECT i.id FROM images i WHERE 1" FILTER_SQL " LIMIT ?1",
     /* The same rows read from the part of one catalog index a filter names

@@ -4,6 +4,9 @@
 #include <math.h>
 #include <stdio.h>
 
+/* FTS5 phrases a query may hold here (fts_expr.h allows 64). */
+#define BM25_MAX_PHRASES 64
+
 #define BM25_K1 1.2
 #define BM25_B 0.75
 
@@ -88,4 +91,49 @@ double fts_bm25_score(const double *idf, const double *freq, int nphrases, doubl
     for (int i = 0; i < nphrases; i++)
         score += fts_bm25_term(idf[i], freq[i], doc_len, avgdl);
     return -1.0 * score;
+}
+
+static void bm25_given_idf(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
+                           int nargs, sqlite3_value **args)
+{
+    const fts_bm25_params *p =
+        nargs == 1 ? sqlite3_value_pointer(args[0], FTS_BM25_POINTER) : NULL;
+    int nphrases = api->xPhraseCount(fts);
+    if (!p || nphrases > p->nphrases || nphrases > BM25_MAX_PHRASES) {
+        sqlite3_result_error(ctx, "cs_bm25: missing parameters or too many phrases", -1);
+        return;
+    }
+    double freq[BM25_MAX_PHRASES] = {0};
+    int ninst = 0;
+    int rc = api->xInstCount(fts, &ninst);
+    for (int i = 0; rc == SQLITE_OK && i < ninst; i++) {
+        int phrase, column, offset;
+        rc = api->xInst(fts, i, &phrase, &column, &offset);
+        if (rc == SQLITE_OK)
+            freq[phrase] += column < p->ncolumns ? p->weights[column] : 1.0;
+    }
+    int tokens = 0;
+    if (rc == SQLITE_OK)
+        rc = api->xColumnSize(fts, -1, &tokens);
+    if (rc != SQLITE_OK) {
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    sqlite3_result_double(ctx, fts_bm25_score(p->idf, freq, nphrases, (double)tokens, p->avgdl));
+}
+
+cs_status fts_bm25_register(sqlite3 *db, cs_error *err)
+{
+    fts5_api *api = NULL;
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &stmt, NULL) != SQLITE_OK)
+        return cs_error_set(err, CS_ERR_DB, "this SQLite has no FTS5: %s", sqlite3_errmsg(db));
+    sqlite3_bind_pointer(stmt, 1, &api, "fts5_api_ptr", NULL);
+    sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (!api || api->iVersion < 2 ||
+        api->xCreateFunction(api, "cs_bm25", NULL, bm25_given_idf, NULL) != SQLITE_OK)
+        return cs_error_set(err, CS_ERR_DB, "cannot register cs_bm25 with FTS5: %s",
+                            sqlite3_errmsg(db));
+    return CS_OK;
 }

@@ -35,4 +35,22 @@ double fts_bm25_term(double idf, double freq, double doc_len, double avgdl);
 double fts_bm25_score(const double *idf, const double *freq, int nphrases, double doc_len,
                      double avgdl);
 
+/* cs_bm25(<fts table>, ?): FTS5's bm25() with each phrase's idf given
+ * instead of counted. bm25() counts every phrase's rows on its first call
+ * in a statement, a pass over the phrase's whole doclist (about 20 ms for
+ * two common words at a million rows) that a statement reading a few rowid
+ * ranges would pay each time. The argument is a pointer to these
+ * parameters (sqlite3_bind_pointer, FTS_BM25_POINTER). */
+typedef struct fts_bm25_params {
+    const double *idf;       /* per phrase of the MATCH expression */
+    int nphrases;
+    const double *weights;   /* per column, as bm25()'s arguments */
+    int ncolumns;
+    double avgdl;
+} fts_bm25_params;
+#define FTS_BM25_POINTER "capsearch-bm25-params"
+
+/* Registers cs_bm25 with the connection's FTS5. */
+cs_status fts_bm25_register(sqlite3 *db, cs_error *err);
+
 #endif

@@ -29,6 +29,7 @@ typedef struct text_rank_counts {
     int64_t champion;        /* the champion lists */
     int64_t filtered_rows;   /* every row a narrow filter keeps, scored */
     int64_t kept_bitmap;     /* FTS5, checking a bitmap of the filter's images */
+    int64_t kept_ranges;     /* ... the rowid ranges it read, summed */
     int64_t joined;          /* FTS5, joining each match to its image's filter */
 } text_rank_counts;
 text_rank_counts catalog_text_rank_counts(const catalog *c);
@@ -52,11 +53,10 @@ cs_status catalog_champions_stale(catalog *c, bool *stale, cs_error *err);
  * filter keeping few rows against the query's matches has each of them
  * scored: the exact ranking of the filtered rows. A narrow filter keeping
  * more, yet fewer than the query's matches, when the lists cannot serve it,
- * is not handled and hands back its images' ids in *kept (malloc'd,
- * ascending; NULL otherwise) for FTS5's ranking to check instead of the
- * filter. */
+ * has its images listed and FTS5 ranks the matches among them
+ * (text_kept.h). */
 cs_status text_rank_search(catalog *c, const char *match, const cs_filter *filter, int limit,
                            bool *handled, int64_t **ids, double **scores, size_t *n,
-                           int64_t **kept, size_t *nkept, cs_error *err);
+                           cs_error *err);
 
 #endif

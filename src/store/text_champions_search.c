@@ -7,6 +7,7 @@
 #include "store/catalog_internal.h"
 #include "store/fts_bm25.h"
 #include "store/fts_expr.h"
+#include "store/text_kept.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -18,16 +19,14 @@
 /* The deepest a search reads each list: four pages, at least this. */
 #define MIN_LIST_TAKE 400
 
-/* Per match, FTS5's filtered ranking spends about 0.5 us looking up its
- * image and checking the filter, or about 0.2 us checking a bit when the
- * filter's images were listed first (0.3 us each); scoring a row here costs
- * about 7.5 us (measured at a million rows). So a narrow filter keeping fewer rows than the query's
- * matches, and too few of all rows for the lists' candidates to fill a
- * page (1 in FILTER_LIST_SHARE), is listed; when it keeps fewer than 1 in
- * FILTER_FIRST_RATIO of the matches, its rows are scored here
- * (rank_filtered_rows). */
+/* A narrow filter keeping fewer rows than the query's matches, and too few
+ * of all rows for the lists' candidates to fill a page (1 in
+ * FILTER_LIST_SHARE), is listed. Its rows are then scored here when that
+ * costs less than FTS5 reading the matches among them (text_kept.h):
+ * scoring a row here costs about SCORE_ROW_NS (measured at a million
+ * rows), FTS5 about 0.2 us a match read plus a seek per run of rows. */
 #define FILTER_LIST_SHARE 16
-#define FILTER_FIRST_RATIO 32
+#define SCORE_ROW_NS 7500.0
 
 typedef struct id_set {
     int64_t *ids;
@@ -527,9 +526,10 @@ static cs_status rank_candidates(catalog *c, plan *p, const cs_filter *filter, i
 }
 
 /* A narrow filter (catalog_filter_narrow) keeping fewer rows than the
- * query's matches: its images are listed. When they are few, every one is
- * scored (*done), which is the exact ranking of the filtered rows whatever
- * the lists hold; otherwise they go back in *kept for FTS5's ranking. */
+ * query's matches: its images are listed. When scoring each of them costs
+ * less than FTS5 reading their matches, every one is scored (*done), which
+ * is the exact ranking of the filtered rows whatever the lists hold;
+ * otherwise they go back in *kept for FTS5's ranking. */
 static cs_status rank_filtered_rows(catalog *c, plan *p, int64_t rows, const cs_filter *filter,
                                     bool *done, int64_t **kept, size_t *nkept, cs_error *err)
 {
@@ -545,7 +545,7 @@ static cs_status rank_filtered_rows(catalog *c, plan *p, int64_t rows, const cs_
         free(ids);
         return rc;
     }
-    if (n > (size_t)(p->estimate / FILTER_FIRST_RATIO)) {
+    if ((double)n * SCORE_ROW_NS > text_kept_cost_ns(p->estimate, rows, ids, n)) {
         *kept = ids;
         *nkept = n;
         return CS_OK;
@@ -572,31 +572,43 @@ static cs_status lists_ready(catalog *c, int limit, bool *ready, cs_error *err)
 
 static cs_status search_in_read(catalog *c, const char *match, const cs_filter *filter,
                                 int limit, bool *handled, int64_t **ids, double **scores,
-                                size_t *n, int64_t **kept, size_t *nkept, cs_error *err);
+                                size_t *n, cs_error *err);
 
 cs_status text_rank_search(catalog *c, const char *match, const cs_filter *filter, int limit,
                            bool *handled, int64_t **ids, double **scores, size_t *n,
-                           int64_t **kept, size_t *nkept, cs_error *err)
+                           cs_error *err)
 {
     *handled = false;
-    *kept = NULL;
-    *nkept = 0;
     /* One read transaction for the lists, the sizes and every candidate:
      * one snapshot, and one lock instead of one per row read. */
     bool own_read = sqlite3_get_autocommit(c->db);
     cs_status rc = own_read ? catalog_begin_read(c, err) : CS_OK;
     if (rc != CS_OK)
         return rc;
-    rc = search_in_read(c, match, filter, limit, handled, ids, scores, n, kept, nkept, err);
+    rc = search_in_read(c, match, filter, limit, handled, ids, scores, n, err);
     if (own_read)
         catalog_end_read(c);
     return rc;
 }
 
+/* FTS5 ranks the matches among the filter's listed images (text_kept.h). */
+static cs_status rank_kept(catalog *c, const plan *p, const char *match, int64_t rows,
+                           const int64_t *kept, size_t nkept, int limit, int64_t **ids,
+                           double **scores, size_t *n, cs_error *err)
+{
+    fts_bm25_params bm25 = {p->idf, p->expr->nphrases, fts_column_weights, FTS_NCOLUMNS,
+                            p->avgdl};
+    return text_rank_kept(c, match, &bm25, p->estimate, rows, kept, nkept, limit, ids, scores, n,
+                          err);
+}
+
 static cs_status search_in_read(catalog *c, const char *match, const cs_filter *filter,
                                 int limit, bool *handled, int64_t **ids, double **scores,
-                                size_t *n, int64_t **kept, size_t *nkept, cs_error *err)
+                                size_t *n, cs_error *err)
 {
+    int64_t *kept = NULL;   /* the filter's images, listed */
+    size_t nkept = 0;
+    bool listed = false;
     bool ready;
     cs_status rc = lists_ready(c, limit, &ready, err);
     if (rc != CS_OK || !ready)
@@ -612,24 +624,28 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
     bool planned = false, filter_first = false;
     rc = plan_candidates(c, &p, match, limit, stats.rows, &planned, err);
     if (rc == CS_OK && planned && catalog_filter_active(filter))
-        rc = rank_filtered_rows(c, &p, stats.rows, filter, &filter_first, kept, nkept, err);
-    if (rc == CS_OK && planned && !filter_first && !*kept)
+        rc = rank_filtered_rows(c, &p, stats.rows, filter, &filter_first, &kept, &nkept, err);
+    if (rc == CS_OK && planned && !filter_first && !kept)
         rc = rank_candidates(c, &p, filter, limit, err);
     size_t found = p.nfound;
     /* the lists fell short of a page: FTS5 answers, with the filter's images
      * as a bitmap when they can be listed and are fewer than the matches */
-    if (rc == CS_OK && planned && !filter_first && !*kept && found < (size_t)limit &&
+    if (rc == CS_OK && planned && !filter_first && !kept && found < (size_t)limit &&
         catalog_filter_narrow(filter)) {
         bool more = false;
-        rc = catalog_filter_ids(c, filter, p.estimate, kept, nkept, &more, err);
-        if (rc != CS_OK || more) {
-            free(*kept);
-            *kept = NULL;
-            *nkept = 0;
+        rc = catalog_filter_ids(c, filter, p.estimate, &kept, &nkept, &more, err);
+        listed = rc == CS_OK && !more;
+        if (!listed) {
+            free(kept);
+            kept = NULL;
         }
     }
+    if (rc == CS_OK && planned && (listed || kept)) {
+        rc = rank_kept(c, &p, match, stats.rows, kept, nkept, limit, ids, scores, n, err);
+        *handled = rc == CS_OK;
+    }
     /* a filter that keeps too few candidates may be selective: FTS5 answers */
-    if (rc == CS_OK && planned && !*kept &&
+    if (rc == CS_OK && planned && !listed && !kept &&
         (filter_first || !catalog_filter_active(filter) || found >= (size_t)limit)) {
         size_t keep = found < (size_t)limit ? found : (size_t)limit;
         int64_t *out_ids = keep ? malloc(keep * sizeof *out_ids) : NULL;
@@ -651,6 +667,7 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
         }
     }
     plan_free(&p);
+    free(kept);
     return rc;
 }
 

@@ -3,6 +3,7 @@
  *
  *   scale_library_driver --db DIR --model DIR --words FILE --count N
  *                        [--seed S] [--clusters C] [--spread X] [--batch B]
+ *                        [--grouped]
  *
  * --words: lines "KIND word" (KIND: noun, adj, place, colour); words are
  * drawn Zipf-like (the r-th of a kind with weight 1/(r+1)), so common words
@@ -14,6 +15,9 @@
  * embeddings are stored under the id of the CLIP model folder --model
  * (clip_model_id), which is recorded as the library's model (as `index
  * --model` records it) and made the vector model (meta embedding_model).
+ * --grouped stores the pictures folder by folder, as `capsearch index`
+ * stores a folder tree (a folder's pictures get consecutive ids, their
+ * months in order); without it the pictures' folders follow no order.
  * Rows go in --batch at a time, one transaction each. Then the library is
  * opened once, which builds vectors.faiss from the catalog (exact up to
  * 50,000 vectors, IVF-SQ8 above) as it does for any library whose vector
@@ -127,6 +131,35 @@ static const char *const SEASONS[12] = {"winter", "winter", "spring", "spring", 
 static const char *const CAMERAS[4][2] = {{"Canon", "EOS 80D"}, {"Nikon", "D750"},
                                           {"Sony", "ILCE-7M3"}, {"Apple", "iPhone 12"}};
 
+/* A picture's folder and month when --grouped: drawn from a stream of
+ * their own, then sorted by folder and month. */
+typedef struct placement {
+    int year, month;
+    const char *place;
+} placement;
+
+static int by_folder(const void *a, const void *b)
+{
+    const placement *x = a, *y = b;
+    if (x->year != y->year)
+        return x->year - y->year;
+    int c = strcmp(x->place, y->place);
+    return c ? c : x->month - y->month;
+}
+
+static placement *grouped_placements(const wordlist *places, long long count, uint64_t seed)
+{
+    placement *all = bench_xmalloc((size_t)count * sizeof *all);
+    uint64_t rng = seed * 0x9e3779b97f4a7c15ull + 7;
+    for (long long i = 0; i < count; i++) {
+        all[i].place = pick(places, &rng);
+        all[i].year = 2005 + (int)(next_u64(&rng) % 20);
+        all[i].month = (int)(next_u64(&rng) % 12);
+    }
+    qsort(all, (size_t)count, sizeof *all, by_folder);
+    return all;
+}
+
 /* The text ranking's champion lists, made when missing or stale, as the
  * end of a `capsearch index` run makes them. Seconds taken (0: fresh). */
 static double refresh_text_lists(const char *catalog_path)
@@ -158,8 +191,13 @@ int main(int argc, char **argv)
     uint64_t seed = 1;
     int clusters = 200, batch = 20000;
     double spread = 0.75;
+    bool grouped = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--grouped")) {
+            grouped = true;
+            continue;
+        }
         if (!v)
             bench_die(a, "needs a value");
         if (!strcmp(a, "--db"))
@@ -184,7 +222,7 @@ int main(int argc, char **argv)
     }
     if (!db || !model_dir || !words_path || count < 1 || clusters < 1 || batch < 1)
         bench_die("usage", "--db DIR --model DIR --words FILE --count N [--seed S] [--clusters C] "
-                     "[--spread X] [--batch B]");
+                     "[--spread X] [--batch B] [--grouped]");
     wordlist lists[KINDS] = {{0}};
     read_words(words_path, lists);
 
@@ -215,6 +253,7 @@ int main(int argc, char **argv)
             centres[(size_t)c * dim + j] /= (float)sqrt(norm);
     }
 
+    placement *order = grouped ? grouped_placements(&lists[KIND_PLACE], count, seed) : NULL;
     catalog *cat;
     check(catalog_open(catalog_path, false, &cat, &err), &err, catalog_path);
     double t0 = bench_now_s();
@@ -228,6 +267,11 @@ int main(int argc, char **argv)
         const char *c1 = pick(&lists[KIND_COLOUR], &rng), *c2 = pick(&lists[KIND_COLOUR], &rng);
         int year = 2005 + (int)(next_u64(&rng) % 20), month = (int)(next_u64(&rng) % 12);
         const char *const *camera = CAMERAS[next_u64(&rng) % 4];
+        if (order) {   /* the same draws made above, so the rest is unchanged */
+            place = order[i].place;
+            year = order[i].year;
+            month = order[i].month;
+        }
         snprintf(folder, sizeof folder, "/photos/%d/%s", year, place);
         /* every 50th a PNG, every 10th with a face, every 100th with text
          * read in it: what the type, faces and text filters keep */
@@ -301,6 +345,7 @@ int main(int argc, char **argv)
            count, dim, model_id, rows_s, lists_s, vectors_s);
     free(vec);
     free(centres);
+    free(order);
     for (int k = 0; k < KINDS; k++) {
         for (size_t j = 0; j < lists[k].n; j++)
             free(lists[k].words[j]);

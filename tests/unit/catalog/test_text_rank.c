@@ -59,8 +59,10 @@ static void words_into(char *buf, size_t cap, int n)
 /* Rows in many folders and on many days, for filtered searches: row i in
  * /lib/fNN (NN = i % 40), every 100th row one level deeper, taken on day
  * i, every 23rd a PNG, every 29th with a face, every 50th with text read
- * in it (and no other); otherwise every row is in /lib, undated. */
-static bool spread;
+ * in it (and no other); otherwise every row is in /lib, undated. With
+ * `blocks` (as a folder tree is indexed, a folder's rows together) row i
+ * is in /lib/blocks when i % 750 < 40, else in /lib/rest, taken on day i. */
+static bool spread, blocks;
 #define DAY 86400
 
 static void put_rows(catalog *c, int from, int to)
@@ -69,7 +71,9 @@ static void put_rows(catalog *c, int from, int to)
     CHECK_OK(catalog_begin(c, &err), &err);
     for (int i = from; i < to; i++) {
         char path[64], cap[256], tags[128], ocr[64], pw[64], ex[64], rel[128], folder[32];
-        if (!spread)
+        if (blocks)
+            snprintf(folder, sizeof folder, "%s", i % 750 < 40 ? "/lib/blocks" : "/lib/rest");
+        else if (!spread)
             snprintf(folder, sizeof folder, "/lib");
         else if (i % 100 == 0)
             snprintf(folder, sizeof folder, "/lib/f%02d/deep", i % 40);
@@ -87,7 +91,7 @@ static void put_rows(catalog *c, int from, int to)
         catalog_image im = {.path = path, .folder = folder, .size = 1, .mtime_ns = 1,
                             .content_hash = "00112233445566778899aabbccddeeff", .width = 4,
                             .height = 4, .format = spread && i % 23 == 0 ? "png" : "jpeg",
-                            .has_taken_at = spread, .taken_at = (int64_t)i * DAY};
+                            .has_taken_at = spread || blocks, .taken_at = (int64_t)i * DAY};
         catalog_text text = {cap, tags, ocr, pw, ex, rel};
         catalog_tag face = {"face", "face", 0.9f};
         int64_t id;
@@ -360,6 +364,37 @@ static void test_filtered(const char *dir)
     free(path);
 }
 
+/* 7. a folder indexed in blocks of rows: FTS5 reads each block as a rowid
+ * range of its own (text_kept.h), and still gives FTS5's own ranking. */
+static void test_kept_ranges(const char *dir)
+{
+    char *path = fs_path_join(dir, "blocks.db");
+    unlink(path);
+    cs_error err = {0};
+    catalog *c;
+    CHECK_OK(catalog_open(path, false, &c, &err), &err);
+    blocks = true;
+    put_rows(c, 1, NROWS + 1);
+    blocks = false;
+    text_rank_settings shortl = {100, 200, 300, 50};
+    catalog_set_text_rank_settings(c, &shortl);
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
+    const char *queries[] = {"\"waa\"", "\"wab\" OR \"wac\"", "\"waa\" OR \"wad\" OR \"wae\""};
+    for (size_t q = 0; q < sizeof queries / sizeof *queries; q++) {
+        text_rank_counts before = catalog_text_rank_counts(c);
+        /* pages shorter than a block's matches, and longer */
+        const int pages[] = {1, 10, 40};
+        for (size_t k = 0; k < sizeof pages / sizeof *pages; k++)
+            CHECK(compare_filtered(c, path, queries[q], "/lib/blocks", 0, NROWS, pages[k]) > 0);
+        text_rank_counts after = catalog_text_rank_counts(c);
+        /* rows 1-39, 750-789, 1500-1539, 2250-2289 and 3000: five ranges */
+        CHECK_INT_EQ(after.kept_bitmap - before.kept_bitmap, 3);
+        CHECK_INT_EQ(after.kept_ranges - before.kept_ranges, 15);
+    }
+    catalog_close(c);
+    free(path);
+}
+
 static int64_t champion_answers(catalog *c)
 {
     return catalog_text_rank_counts(c).champion;
@@ -506,5 +541,6 @@ int main(int argc, char **argv)
     free(path);
 
     test_filtered(argv[1]);
+    test_kept_ranges(argv[1]);
     CHECK_DONE();
 }
