@@ -404,7 +404,12 @@ cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, i
         id_list_free(&list);
         return rc;
     }
-    if (list.n > 1)   /* rows come in the order of the index that found them */
+    /* rows come in the order of the index that found them: already
+     * ascending when the folders were indexed in the order of their names */
+    size_t sorted = 1;
+    while (sorted < list.n && list.ids[sorted - 1] < list.ids[sorted])
+        sorted++;
+    if (sorted < list.n)
         qsort(list.ids, list.n, sizeof *list.ids, cmp_id);
     *ids = list.ids;
     *n = list.n;

@@ -30,6 +30,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "SELECT rowid, cs_bm25(captions_fts, ?4) AS score FROM captions_fts"
         " WHERE captions_fts MATCH ?1 AND rowid BETWEEN ?5 AND ?6 AND cs_kept(?3, rowid)"
         " ORDER BY score, rowid LIMIT ?2",
+    [STMT_FTS_DOC_SIZES] = "SELECT id, sz FROM captions_fts_docsize WHERE id BETWEEN ?1 AND ?2",
     [STMT_FILTER_MATCHES] = "SELECT 1 FROM images i WHERE i.id = ?1" FILTER_SQL,
     [STMT_FILTER_IDS] = "SELECT i.id FROM images i WHERE 1" FILTER_SQL " LIMIT ?1",
     /* The same rows read from the part of one catalog index a filter names
@@ -54,9 +55,11 @@ static const char *const stmt_sql[STMT_COUNT] = {
     /* A filter of that one part alone: its rows from the index only, with
      * FILTER_SQL's own test of that part (no image row is read); also how
      * catalog_filter_ids bounds what a filter of several parts keeps. */
+    /* the folder, then its subfolders: the range from F/ up to F0, with no
+     * test per row */
     [STMT_FILTER_ONLY_IN_FOLDER] =
-        "SELECT id FROM images WHERE folder >= ?10 AND folder < ?10 || '0'"
-        " AND (folder = ?10 OR substr(folder, 1, length(?10) + 1) = ?10 || '/') LIMIT ?1",
+        "SELECT id FROM images WHERE folder = ?10 UNION ALL"
+        " SELECT id FROM images WHERE folder >= ?10 || '/' AND folder < ?10 || '0' LIMIT ?1",
     [STMT_FILTER_ONLY_IN_DATES] =
         "SELECT id FROM images WHERE taken_at >= coalesce(?11, -9223372036854775807 - 1)"
         " AND taken_at <= coalesce(?12, 9223372036854775807) LIMIT ?1",

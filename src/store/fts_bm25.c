@@ -93,6 +93,20 @@ double fts_bm25_score(const double *idf, const double *freq, int nphrases, doubl
     return -1.0 * score;
 }
 
+int64_t fts_doc_tokens(const unsigned char *sz, int n)
+{
+    int64_t total = 0;
+    for (int at = 0; at < n;) {
+        uint64_t v;
+        int used = read_varint(sz + at, n - at, &v);
+        if (!used || v > INT32_MAX)
+            return -1;
+        total += (int64_t)v;
+        at += used;
+    }
+    return total;
+}
+
 static void bm25_given_idf(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
                            int nargs, sqlite3_value **args)
 {
@@ -113,7 +127,10 @@ static void bm25_given_idf(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite
             freq[phrase] += column < p->ncolumns ? p->weights[column] : 1.0;
     }
     int tokens = 0;
-    if (rc == SQLITE_OK)
+    sqlite3_int64 at = api->xRowid(fts) - p->doc_first;
+    if (p->doc_tokens && at >= 0 && at < p->doc_count && p->doc_tokens[at])
+        tokens = (int)p->doc_tokens[at];
+    else if (rc == SQLITE_OK)
         rc = api->xColumnSize(fts, -1, &tokens);
     if (rc != SQLITE_OK) {
         sqlite3_result_error_code(ctx, rc);

@@ -596,8 +596,9 @@ static cs_status rank_kept(catalog *c, const plan *p, const char *match, int64_t
                            const int64_t *kept, size_t nkept, int limit, int64_t **ids,
                            double **scores, size_t *n, cs_error *err)
 {
-    fts_bm25_params bm25 = {p->idf, p->expr->nphrases, fts_column_weights, FTS_NCOLUMNS,
-                            p->avgdl};
+    fts_bm25_params bm25 = {.idf = p->idf, .nphrases = p->expr->nphrases,
+                            .weights = fts_column_weights, .ncolumns = FTS_NCOLUMNS,
+                            .avgdl = p->avgdl};
     return text_rank_kept(c, match, &bm25, p->estimate, rows, kept, nkept, limit, ids, scores, n,
                           err);
 }

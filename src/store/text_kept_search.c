@@ -17,6 +17,12 @@
 #define MATCH_COST_NS 220.0
 #define RANGE_COST_NS 20000.0
 
+/* Scoring a kept match needs its row's size: FTS5 looks it up (about 1.5
+ * us a row), or the range's sizes are read first in one pass over
+ * captions_fts_docsize (about 0.12 us a row, kept or not). */
+#define SIZE_LOOKUP_NS 1500.0
+#define SIZE_SCAN_NS 120.0
+
 /* Expected matches per row, and the longest gap read through. */
 typedef struct range_plan {
     double per_row, gap_max;
@@ -84,6 +90,43 @@ static bool bitmap_of(const int64_t *ids, size_t n, id_bitmap *out)
     return true;
 }
 
+/* The sizes of rows [lo, hi] into bm25->doc_tokens (grown as needed in
+ * *buf, *cap entries). */
+static cs_status read_sizes(catalog *c, int64_t lo, int64_t hi, fts_bm25_params *bm25,
+                            uint32_t **buf, size_t *cap, cs_error *err)
+{
+    size_t n = (size_t)(hi - lo + 1);
+    if (n > *cap) {
+        uint32_t *grown = realloc(*buf, n * sizeof *grown);
+        if (!grown)
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory reading text sizes");
+        *buf = grown;
+        *cap = n;
+    }
+    memset(*buf, 0, n * sizeof **buf);
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_stmt(c, STMT_FTS_DOC_SIZES, &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, lo);
+    sqlite3_bind_int64(stmt, 2, hi);
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(stmt, 0);
+        int64_t tokens = fts_doc_tokens(sqlite3_column_blob(stmt, 1),
+                                        sqlite3_column_bytes(stmt, 1));
+        if (id >= lo && id <= hi && tokens > 0)   /* else FTS5 looks it up */
+            (*buf)[id - lo] = (uint32_t)tokens;
+    }
+    if (step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "reading the text index's row sizes");
+    sqlite3_reset(stmt);
+    bm25->doc_tokens = *buf;
+    bm25->doc_first = lo;
+    bm25->doc_count = (int64_t)n;
+    return rc;
+}
+
 /* Ranks the matches in [lo, hi] that the bitmap keeps into best. */
 static cs_status rank_range(catalog *c, sqlite3_stmt *stmt, int64_t lo, int64_t hi, int limit,
                             ranked *best, size_t *nbest, ranked *got, ranked *scratch,
@@ -104,7 +147,7 @@ static cs_status rank_range(catalog *c, sqlite3_stmt *stmt, int64_t lo, int64_t 
     return rc;
 }
 
-cs_status text_rank_kept(catalog *c, const char *match, const fts_bm25_params *bm25,
+cs_status text_rank_kept(catalog *c, const char *match, const fts_bm25_params *given,
                          int64_t matches, int64_t rows, const int64_t *kept, size_t nkept,
                          int limit, int64_t **ids, double **scores, size_t *n, cs_error *err)
 {
@@ -117,6 +160,9 @@ cs_status text_rank_kept(catalog *c, const char *match, const fts_bm25_params *b
     ranked *best = malloc(room * sizeof *best), *got = malloc(room * sizeof *got),
            *scratch = malloc(room * sizeof *scratch);
     id_bitmap bits = {0};
+    fts_bm25_params bm25 = *given;   /* with each range's sizes */
+    uint32_t *sizes = NULL;
+    size_t sizes_cap = 0;
     cs_status rc = best && got && scratch && bitmap_of(kept, nkept, &bits)
                        ? CS_OK
                        : cs_error_set(err, CS_ERR_NOMEM,
@@ -129,12 +175,19 @@ cs_status text_rank_kept(catalog *c, const char *match, const fts_bm25_params *b
         sqlite3_bind_text(stmt, 1, match, -1, SQLITE_STATIC);
         sqlite3_bind_int(stmt, 2, limit);
         sqlite3_bind_pointer(stmt, 3, &bits, ID_BITMAP_POINTER, NULL);
-        sqlite3_bind_pointer(stmt, 4, (void *)bm25, FTS_BM25_POINTER, NULL);
+        sqlite3_bind_pointer(stmt, 4, &bm25, FTS_BM25_POINTER, NULL);
         range_plan plan = plan_ranges(matches, rows);
         for (size_t first = 0, end; rc == CS_OK && first < nkept; first = end) {
             end = range_end(&plan, kept, nkept, first);
-            rc = rank_range(c, stmt, kept[first], kept[end - 1], limit, best, &nbest, got,
-                            scratch, err);
+            int64_t lo = kept[first], hi = kept[end - 1];
+            bm25.doc_tokens = NULL;
+            if ((double)(end - first) * plan.per_row * SIZE_LOOKUP_NS >
+                (double)(hi - lo + 1) * SIZE_SCAN_NS) {
+                rc = read_sizes(c, lo, hi, &bm25, &sizes, &sizes_cap, err);
+                c->text_paths.sizes_read++;
+            }
+            if (rc == CS_OK)
+                rc = rank_range(c, stmt, lo, hi, limit, best, &nbest, got, scratch, err);
             c->text_paths.kept_ranges++;
         }
         sqlite3_clear_bindings(stmt);   /* the pointers */
@@ -158,6 +211,7 @@ cs_status text_rank_kept(catalog *c, const char *match, const fts_bm25_params *b
     if (rc == CS_OK)
         c->text_paths.kept_bitmap++;
     free(bits.words);
+    free(sizes);
     free(best);
     free(got);
     free(scratch);

@@ -61,7 +61,10 @@ static void words_into(char *buf, size_t cap, int n)
  * i, every 23rd a PNG, every 29th with a face, every 50th with text read
  * in it (and no other); otherwise every row is in /lib, undated. With
  * `blocks` (as a folder tree is indexed, a folder's rows together) row i
- * is in /lib/blocks when i % 750 < 40, else in /lib/rest, taken on day i. */
+ * is in /lib/blocks when i % 750 < 40 (its subfolder sub when 5), in
+ * /lib/blocks-old or /lib/blocks.x (names sorting between the folder's
+ * and its subfolders') when below 45 or 50, else in /lib/rest; taken on
+ * day i. */
 static bool spread, blocks;
 #define DAY 86400
 
@@ -72,7 +75,10 @@ static void put_rows(catalog *c, int from, int to)
     for (int i = from; i < to; i++) {
         char path[64], cap[256], tags[128], ocr[64], pw[64], ex[64], rel[128], folder[32];
         if (blocks)
-            snprintf(folder, sizeof folder, "%s", i % 750 < 40 ? "/lib/blocks" : "/lib/rest");
+            snprintf(folder, sizeof folder, "%s",
+                     i % 750 == 5 ? "/lib/blocks/sub" : i % 750 < 40 ? "/lib/blocks"
+                     : i % 750 < 45 ? "/lib/blocks-old" : i % 750 < 50 ? "/lib/blocks.x"
+                     : "/lib/rest");
         else if (!spread)
             snprintf(folder, sizeof folder, "/lib");
         else if (i % 100 == 0)
@@ -379,6 +385,15 @@ static void test_kept_ranges(const char *dir)
     text_rank_settings shortl = {100, 200, 300, 50};
     catalog_set_text_rank_settings(c, &shortl);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
+    /* the folder and its subfolder, not its siblings -old and .x */
+    int64_t *kept = NULL;
+    size_t nkept = 0;
+    cs_filter in_blocks = {.folder = "/lib/blocks"};
+    CHECK_OK(catalog_filter_ids(c, &in_blocks, -1, &kept, &nkept, NULL, &err), &err);
+    CHECK_INT_EQ(nkept, 160);
+    for (size_t i = 0; i < nkept; i++)
+        CHECK(kept[i] % 750 < 40 && (i == 0 || kept[i - 1] < kept[i]));
+    free(kept);
     const char *queries[] = {"\"waa\"", "\"wab\" OR \"wac\"", "\"waa\" OR \"wad\" OR \"wae\""};
     for (size_t q = 0; q < sizeof queries / sizeof *queries; q++) {
         text_rank_counts before = catalog_text_rank_counts(c);
@@ -387,9 +402,11 @@ static void test_kept_ranges(const char *dir)
         for (size_t k = 0; k < sizeof pages / sizeof *pages; k++)
             CHECK(compare_filtered(c, path, queries[q], "/lib/blocks", 0, NROWS, pages[k]) > 0);
         text_rank_counts after = catalog_text_rank_counts(c);
-        /* rows 1-39, 750-789, 1500-1539, 2250-2289 and 3000: five ranges */
+        /* rows 1-39, 750-789, 1500-1539, 2250-2289 and 3000: five ranges,
+         * each kept whole, so their row sizes are read beforehand */
         CHECK_INT_EQ(after.kept_bitmap - before.kept_bitmap, 3);
         CHECK_INT_EQ(after.kept_ranges - before.kept_ranges, 15);
+        CHECK_INT_EQ(after.sizes_read - before.sizes_read, 15);
     }
     catalog_close(c);
     free(path);
