@@ -38,6 +38,11 @@
  * (about 10 us an image, against about 25 ms for 250 of a million). The
  * exact index needs no such help. */
 #define STORED_RANKING_MAX 1024
+/* A hybrid search with a narrow filter lists its images once, for both
+ * rankings, when they are at most 1 in LISTED_SHARE of the library (as many
+ * as the text ranking would list itself): with the list, the vector
+ * ranking needs no catalog lookups and runs beside the text ranking. */
+#define LISTED_SHARE 16
 
 typedef struct search_params {
     int k, offset, rrf_k;
@@ -167,18 +172,21 @@ static cs_status expand_word(const char *word, size_t len, fts_alternatives *alt
     return lexicon_expand_word(word, len, add_alternative, alts, err);
 }
 
-/* The text ranking of the FTS5 expression; *ids and *scores malloc'd. */
+/* The text ranking of the FTS5 expression (`listed`: the filter's images
+ * when listed, or NULL); *ids and *scores malloc'd. */
 static cs_status text_ranking(catalog *reader, const char *match, const search_params *p,
-                              int64_t **ids, double **scores, size_t *n, cs_error *err)
+                              const catalog_listed *listed, int64_t **ids, double **scores,
+                              size_t *n, cs_error *err)
 {
     int want = p->offset + p->k;
-    return catalog_fts_search(reader, match, &p->filter,
-                              want > MIN_CANDIDATES ? want : MIN_CANDIDATES, ids, scores, n,
-                              err);
+    return catalog_fts_search_listed(reader, match, &p->filter, listed,
+                                     want > MIN_CANDIDATES ? want : MIN_CANDIDATES, ids, scores,
+                                     n, err);
 }
 
 static cs_status vector_ranking(catalog *reader, const vectors *v, const float *query,
-                                int64_t exclude, const search_params *p, int64_t **ids_out,
+                                int64_t exclude, const search_params *p,
+                                const catalog_listed *listed, int64_t **ids_out,
                                 double **scores_out, size_t *n_out, cs_results *results,
                                 cs_error *err);
 
@@ -273,6 +281,7 @@ typedef struct text_job {
     catalog *reader;
     const char *match;
     const search_params *p;
+    const catalog_listed *listed;
     int64_t *ids;
     double *scores;
     size_t n;
@@ -294,7 +303,8 @@ static void *text_job_run(void *arg)
     setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
 #endif
     double started = fs_now_seconds();
-    j->rc = text_ranking(j->reader, j->match, j->p, &j->ids, &j->scores, &j->n, &j->err);
+    j->rc = text_ranking(j->reader, j->match, j->p, j->listed, &j->ids, &j->scores, &j->n,
+                         &j->err);
     j->took_ms = (fs_now_seconds() - started) * 1000.0;
     return NULL;
 }
@@ -302,13 +312,49 @@ static void *text_job_run(void *arg)
 /* Starts the job when both rankings will run (0 < alpha < 1, CLIP
  * vectors); otherwise, or when no thread can be made, hybrid() ranks the
  * text itself. */
-static void text_job_start(text_job *j, catalog *reader, const vectors *v, const char *match,
-                           const search_params *p)
+static bool both_rankings(const vectors *v, const search_params *p)
 {
-    *j = (text_job){.reader = reader, .match = match, .p = p};
-    if (!v || p->alpha <= 0.0 || p->alpha >= 1.0 || !clip_is_model_id(vectors_model(v)))
-        return;
-    j->running = pthread_create(&j->thread, NULL, text_job_run, j) == 0;
+    return v && p->alpha > 0.0 && p->alpha < 1.0 && clip_is_model_id(vectors_model(v));
+}
+
+static void text_job_start(text_job *j, catalog *reader, const vectors *v, const char *match,
+                           const search_params *p, const catalog_listed *listed)
+{
+    *j = (text_job){.reader = reader, .match = match, .p = p, .listed = listed};
+    if (both_rankings(v, p))
+        j->running = pthread_create(&j->thread, NULL, text_job_run, j) == 0;
+}
+
+/* Lists a narrow filter's images for both rankings (LISTED_SHARE);
+ * *listed untouched (no list) otherwise. */
+static cs_status list_for_both(catalog *reader, const vectors *v, const search_params *p,
+                               catalog_listed *listed, cs_error *err)
+{
+    if (!both_rankings(v, p) || !catalog_filter_active(&p->filter) ||
+        !catalog_filter_narrow(&p->filter))
+        return CS_OK;
+    int64_t max = vectors_count(v) / LISTED_SHARE;
+    if (max < STORED_RANKING_MAX)
+        max = STORED_RANKING_MAX;
+    bool more = false;
+    cs_status rc = catalog_filter_ids(reader, &p->filter, max, &listed->ids, &listed->n, &more,
+                                      err);
+    listed->max = max;
+    listed->more = more;
+    return rc;
+}
+
+/* Whether the vector ranking can run beside the text job: it touches the
+ * reader, whose connection the job uses, only to check a filter that was
+ * not listed, or to read the stored embeddings of a few listed images. */
+static bool vector_beside_text(const vectors *v, const search_params *p,
+                               const catalog_listed *listed)
+{
+    if (!catalog_filter_active(&p->filter))
+        return true;
+    if (listed->max == 0 || listed->more)   /* not listed */
+        return false;
+    return vectors_get_kind(v) == VECTORS_EXACT || listed->n > STORED_RANKING_MAX;
 }
 
 /* Waits for the job; true when it ran (its results are then in *j). */
@@ -335,8 +381,8 @@ typedef struct early_list {
  * the text ranking when it ran already (text_job_finish true), else NULL;
  * `vector`: the vector list when it was made already (taken over). */
 static cs_status hybrid(catalog *reader, const vectors *v, const char *match,
-                        const float *qvec, const search_params *p, text_job *job,
-                        early_list *vector, cs_results *results, cs_error *err)
+                        const float *qvec, const search_params *p, const catalog_listed *listed,
+                        text_job *job, early_list *vector, cs_results *results, cs_error *err)
 {
     int64_t *tids = NULL, *vids = NULL;
     double *tscores = NULL, *vscores = NULL;
@@ -358,7 +404,7 @@ static cs_status hybrid(catalog *reader, const vectors *v, const char *match,
     double started = fs_now_seconds();
     if (text) {
         if (!job) {
-            rc = text_ranking(reader, match, p, &tids, &tscores, &tn, err);
+            rc = text_ranking(reader, match, p, listed, &tids, &tscores, &tn, err);
             results->timings.text_ms = (fs_now_seconds() - started) * 1000.0;
             started = fs_now_seconds();
         }
@@ -372,7 +418,7 @@ static cs_status hybrid(catalog *reader, const vectors *v, const char *match,
         *vector = (early_list){0};
         lists[nlists++] = (fusion_list){"vector", p->alpha, vn, vids, vscores};
     } else if (rc == CS_OK && qvec) {
-        rc = vector_ranking(reader, v, qvec, 0, p, &vids, &vscores, &vn, results, err);
+        rc = vector_ranking(reader, v, qvec, 0, p, listed, &vids, &vscores, &vn, results, err);
         lists[nlists++] = (fusion_list){"vector", p->alpha, vn, vids, vscores};
         results->timings.vector_ms = (fs_now_seconds() - started) * 1000.0;
         started = fs_now_seconds();
@@ -437,33 +483,44 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
         rc = err->code;
     text_job job = {0};
     early_list vector = {0};
+    catalog_listed listed = {0};
     if (rc == CS_OK && words) {
         v = library_acquire_vectors(lib);
-        text_job_start(&job, reader, v, results->fts_query, &p);
+        rc = list_for_both(reader, v, &p, &listed, err);
+    }
+    if (rc == CS_OK && words) {
+        text_job_start(&job, reader, v, results->fts_query, &p, &listed);
         rc = text_vector(lib, v, query, cq, &p, &qvec, results, err);
-        /* The vector ranking while the text job finishes: without a filter
-         * it does not touch the reader, whose connection the job uses. */
-        if (rc == CS_OK && qvec && job.running && !catalog_filter_active(&p.filter)) {
+        /* The vector ranking while the text job finishes, when it needs
+         * not the reader (vector_beside_text). */
+        if (rc == CS_OK && qvec && job.running && vector_beside_text(v, &p, &listed)) {
             double started = fs_now_seconds();
-            rc = vector_ranking(reader, v, qvec, 0, &p, &vector.ids, &vector.scores, &vector.n,
-                                results, err);
+            rc = vector_ranking(reader, v, qvec, 0, &p, &listed, &vector.ids, &vector.scores,
+                                &vector.n, results, err);
             vector.done = rc == CS_OK;
             results->timings.vector_ms = (fs_now_seconds() - started) * 1000.0;
         }
     }
     bool ranked = text_job_finish(&job);
     if (rc == CS_OK && words)
-        rc = hybrid(reader, v, results->fts_query, qvec, &p, ranked ? &job : NULL, &vector,
-                    results, err);
+        rc = hybrid(reader, v, results->fts_query, qvec, &p, &listed, ranked ? &job : NULL,
+                    &vector, results, err);
     free(job.ids);
     free(job.scores);
     free(vector.ids);
     free(vector.scores);
+    free(listed.ids);
     composed_free(cq);
     free(qvec);
     vectors_release(v);
     library_release_reader(lib, reader);
     return finish(rc, results, started, out);
+}
+
+/* Whether `listed` holds every image the filter keeps. */
+static bool listed_whole(const catalog_listed *listed)
+{
+    return listed && listed->max > 0 && !listed->more;
 }
 
 typedef struct scored_image {
@@ -526,12 +583,22 @@ static cs_status stored_ranking(catalog *reader, const vectors *v, const float *
  * `exclude`): the index searches those ids only (vectors_search_among), so
  * a selective filter still fills the page from the ANN index. */
 static cs_status selected_ranking(catalog *reader, const vectors *v, const float *query,
-                                  int64_t exclude, const search_params *p, int want,
-                                  int64_t *ids, float *scores, int *found, cs_error *err)
+                                  int64_t exclude, const search_params *p,
+                                  const catalog_listed *listed, int want, int64_t *ids,
+                                  float *scores, int *found, cs_error *err)
 {
     int64_t *allowed = NULL;
     size_t nallowed = 0;
-    cs_status rc = catalog_filter_ids(reader, &p->filter, -1, &allowed, &nallowed, NULL, err);
+    cs_status rc = CS_OK;
+    if (listed_whole(listed)) {
+        allowed = malloc((listed->n ? listed->n : 1) * sizeof *allowed);
+        if (!allowed)
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+        memcpy(allowed, listed->ids, listed->n * sizeof *allowed);
+        nallowed = listed->n;
+    } else {
+        rc = catalog_filter_ids(reader, &p->filter, -1, &allowed, &nallowed, NULL, err);
+    }
     size_t kept = 0;
     for (size_t i = 0; rc == CS_OK && i < nallowed; i++)
         if (allowed[i] != exclude)
@@ -546,7 +613,8 @@ static cs_status selected_ranking(catalog *reader, const vectors *v, const float
  * `exclude` and pass the filter: *ids and *scores malloc'd with room for
  * `want`, *kept of them kept out of *found. */
 static cs_status candidates(catalog *reader, const vectors *v, const float *query,
-                            int64_t exclude, const search_params *p, int want, int64_t **ids_out,
+                            int64_t exclude, const search_params *p,
+                            const catalog_listed *listed, int want, int64_t **ids_out,
                             double **scores_out, size_t *kept_out, int *found_out,
                             cs_error *err)
 {
@@ -563,7 +631,9 @@ static cs_status candidates(catalog *reader, const vectors *v, const float *quer
     size_t kept = 0;
     for (int i = 0; rc == CS_OK && i < found; i++) {
         bool keep = ids[i] != exclude;
-        if (keep && filtered)
+        if (keep && filtered && listed_whole(listed))
+            keep = catalog_listed_has(listed, ids[i]);
+        else if (keep && filtered)
             rc = catalog_filter_matches(reader, ids[i], &p->filter, &keep, err);
         if (keep) {
             ids[kept] = ids[i];
@@ -588,16 +658,31 @@ static cs_status candidates(catalog *reader, const vectors *v, const float *quer
  * are ranked by their stored embeddings with no index search (*done).
  * *ids and *scores malloc'd with room for `want`. */
 static cs_status narrow_ranking(catalog *reader, const vectors *v, const float *query,
-                                int64_t exclude, const search_params *p, int want,
-                                int64_t **ids_out, double **scores_out, size_t *kept_out,
-                                bool *done, cs_error *err)
+                                int64_t exclude, const search_params *p,
+                                const catalog_listed *listed, int want, int64_t **ids_out,
+                                double **scores_out, size_t *kept_out, bool *done,
+                                cs_error *err)
 {
     *done = false;
     int64_t *allowed = NULL;
     size_t nallowed = 0;
     bool more = false;
-    cs_status rc = catalog_filter_ids(reader, &p->filter, STORED_RANKING_MAX, &allowed,
-                                      &nallowed, &more, err);
+    cs_status rc = CS_OK;
+    if (listed_whole(listed)) {   /* listed for both rankings: no second listing */
+        more = listed->n > STORED_RANKING_MAX;
+        if (!more && listed->n) {
+            allowed = malloc(listed->n * sizeof *allowed);
+            if (!allowed)
+                return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+            memcpy(allowed, listed->ids, listed->n * sizeof *allowed);
+            nallowed = listed->n;
+        }
+    } else if (listed && listed->max >= STORED_RANKING_MAX && listed->more) {
+        more = true;
+    } else {
+        rc = catalog_filter_ids(reader, &p->filter, STORED_RANKING_MAX, &allowed, &nallowed,
+                                &more, err);
+    }
     if (rc == CS_OK && !more) {
         size_t room = want > 0 ? (size_t)want : 1;
         *ids_out = malloc(room * sizeof **ids_out);
@@ -628,7 +713,8 @@ static cs_status narrow_ranking(catalog *reader, const vectors *v, const float *
  * filter) only the images the filter keeps are searched. *ids and *scores
  * are malloc'd. */
 static cs_status vector_ranking(catalog *reader, const vectors *v, const float *query,
-                                int64_t exclude, const search_params *p, int64_t **ids_out,
+                                int64_t exclude, const search_params *p,
+                                const catalog_listed *listed, int64_t **ids_out,
                                 double **scores_out, size_t *n_out, cs_results *results,
                                 cs_error *err)
 {
@@ -647,15 +733,15 @@ static cs_status vector_ranking(catalog *reader, const vectors *v, const float *
     int found = 0;
     if (filtered && vectors_get_kind(v) != VECTORS_EXACT && catalog_filter_narrow(&p->filter)) {
         bool done = false;
-        cs_status rc = narrow_ranking(reader, v, query, exclude, p, want, ids_out, scores_out,
-                                      n_out, &done, err);
+        cs_status rc = narrow_ranking(reader, v, query, exclude, p, listed, want, ids_out,
+                                      scores_out, n_out, &done, err);
         if (rc == CS_OK && done)
             results->vector_filter = "stored";
         if (rc != CS_OK || done)
             return rc;
     }
-    cs_status rc = candidates(reader, v, query, exclude, p, want, &ids, &scores, &kept, &found,
-                              err);
+    cs_status rc = candidates(reader, v, query, exclude, p, listed, want, &ids, &scores, &kept,
+                              &found, err);
     if (filtered)
         results->vector_filter = "post-filter";
     if (rc == CS_OK && filtered && kept < need && want < total && kept > 0) {
@@ -665,15 +751,15 @@ static cs_status vector_ranking(catalog *reader, const vectors *v, const float *
             free(ids);
             free(scores);
             want = (int)estimate;
-            rc = candidates(reader, v, query, exclude, p, want, &ids, &scores, &kept, &found,
-                            err);
+            rc = candidates(reader, v, query, exclude, p, listed, want, &ids, &scores, &kept,
+                            &found, err);
         }
     }
     if (rc == CS_OK && filtered && kept < need && want < total) {
         results->vector_filter = "id-selector";
         float *selected = malloc((size_t)want * sizeof *selected);
-        rc = selected ? selected_ranking(reader, v, query, exclude, p, want, ids, selected,
-                                         &found, err)
+        rc = selected ? selected_ranking(reader, v, query, exclude, p, listed, want, ids,
+                                         selected, &found, err)
                       : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
         for (kept = 0; rc == CS_OK && kept < (size_t)found; kept++)
             scores[kept] = selected[kept];
@@ -700,7 +786,7 @@ static cs_status search_by_vector(cs_library *lib, catalog *reader, const vector
     size_t n = 0;
     (void)lib;
     double started = fs_now_seconds();
-    cs_status rc = vector_ranking(reader, v, query, exclude, p, &ids, &scores, &n, results,
+    cs_status rc = vector_ranking(reader, v, query, exclude, p, NULL, &ids, &scores, &n, results,
                                   err);
     results->timings.vector_ms = (fs_now_seconds() - started) * 1000.0;
     started = fs_now_seconds();

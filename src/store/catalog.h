@@ -175,6 +175,23 @@ cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *fil
                              int limit, int64_t **ids, double **scores, size_t *n,
                              cs_error *err);
 
+/* A filter's images listed once for a search that needs them twice (the
+ * text and the vector ranking): catalog_filter_ids with `max` (0: not
+ * listed); `more` when the filter keeps more than max (ids then not
+ * usable). */
+typedef struct catalog_listed {
+    int64_t *ids;
+    size_t n;
+    int64_t max;
+    bool more;
+} catalog_listed;
+
+/* catalog_fts_search with the filter's images already listed (NULL: not
+ * listed); the list is used instead of listing them again. */
+cs_status catalog_fts_search_listed(catalog *c, const char *match, const cs_filter *filter,
+                                    const catalog_listed *listed, int limit, int64_t **ids,
+                                    double **scores, size_t *n, cs_error *err);
+
 /* Whether `filter` restricts anything (NULL: no). */
 bool catalog_filter_active(const cs_filter *filter);
 
@@ -190,6 +207,9 @@ cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, i
  * (a folder below the root, dates, faces, text or a type), not every
  * image. */
 bool catalog_filter_narrow(const cs_filter *filter);
+
+/* Whether a complete list (catalog_listed, not `more`) holds id. */
+bool catalog_listed_has(const catalog_listed *listed, int64_t id);
 
 /* Whether image `id` passes `filter` (false when it does not exist). */
 cs_status catalog_filter_matches(catalog *c, int64_t id, const cs_filter *filter,

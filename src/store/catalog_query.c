@@ -219,12 +219,33 @@ cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *fil
                              int limit, int64_t **ids, double **scores, size_t *n,
                              cs_error *err)
 {
+    return catalog_fts_search_listed(c, match, filter, NULL, limit, ids, scores, n, err);
+}
+
+bool catalog_listed_has(const catalog_listed *listed, int64_t id)
+{
+    size_t lo = 0, hi = listed->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (listed->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < listed->n && listed->ids[lo] == id;
+}
+
+cs_status catalog_fts_search_listed(catalog *c, const char *match, const cs_filter *filter,
+                                    const catalog_listed *listed, int limit, int64_t **ids,
+                                    double **scores, size_t *n, cs_error *err)
+{
     *ids = NULL;
     *scores = NULL;
     *n = 0;
     /* Common words at scale: their champion lists (text_champions.h). */
     bool handled = false;
-    cs_status ranked = text_rank_search(c, match, filter, limit, &handled, ids, scores, n, err);
+    cs_status ranked = text_rank_search(c, match, filter, listed, limit, &handled, ids, scores,
+                                        n, err);
     if (ranked != CS_OK || handled)
         return ranked;
     /* Without a filter the join to images is skipped: it costs a lookup per

@@ -54,10 +54,10 @@ cs_status catalog_champions_stale(catalog *c, bool *stale, cs_error *err);
  * filter keeping few rows against the query's matches has each of them
  * scored: the exact ranking of the filtered rows. A narrow filter keeping
  * more, yet fewer than the query's matches, when the lists cannot serve it,
- * has its images listed and FTS5 ranks the matches among them
- * (text_kept.h). */
-cs_status text_rank_search(catalog *c, const char *match, const cs_filter *filter, int limit,
-                           bool *handled, int64_t **ids, double **scores, size_t *n,
-                           cs_error *err);
+ * has its images listed (or takes `listed`, may be NULL) and FTS5 ranks
+ * the matches among them (text_kept.h). */
+cs_status text_rank_search(catalog *c, const char *match, const cs_filter *filter,
+                           const catalog_listed *listed, int limit, bool *handled,
+                           int64_t **ids, double **scores, size_t *n, cs_error *err);
 
 #endif

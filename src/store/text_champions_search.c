@@ -525,13 +525,34 @@ static cs_status rank_candidates(catalog *c, plan *p, const cs_filter *filter, i
     }
 }
 
+/* The filter's images, at most max (catalog_filter_ids), taken from
+ * `listed` when the search listed them already. */
+static cs_status list_filter(catalog *c, const cs_filter *filter, const catalog_listed *listed,
+                             int64_t max, int64_t **ids, size_t *n, bool *more, cs_error *err)
+{
+    if (!listed || listed->max == 0 || (listed->more && max > listed->max))
+        return catalog_filter_ids(c, filter, max, ids, n, more, err);
+    *ids = NULL;
+    *n = 0;
+    *more = listed->more || (int64_t)listed->n > max;
+    if (*more || listed->n == 0)
+        return CS_OK;
+    *ids = malloc(listed->n * sizeof **ids);
+    if (!*ids)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory listing the images a filter keeps");
+    memcpy(*ids, listed->ids, listed->n * sizeof **ids);
+    *n = listed->n;
+    return CS_OK;
+}
+
 /* A narrow filter (catalog_filter_narrow) keeping fewer rows than the
  * query's matches: its images are listed. When scoring each of them costs
  * less than FTS5 reading their matches, every one is scored (*done), which
  * is the exact ranking of the filtered rows whatever the lists hold;
  * otherwise they go back in *kept for FTS5's ranking. */
 static cs_status rank_filtered_rows(catalog *c, plan *p, int64_t rows, const cs_filter *filter,
-                                    bool *done, int64_t **kept, size_t *nkept, cs_error *err)
+                                    const catalog_listed *listed, bool *done, int64_t **kept,
+                                    size_t *nkept, cs_error *err)
 {
     *done = false;
     if (!catalog_filter_narrow(filter))
@@ -540,7 +561,7 @@ static cs_status rank_filtered_rows(catalog *c, plan *p, int64_t rows, const cs_
     int64_t *ids = NULL;
     size_t n = 0;
     bool more = false;
-    cs_status rc = catalog_filter_ids(c, filter, max, &ids, &n, &more, err);
+    cs_status rc = list_filter(c, filter, listed, max, &ids, &n, &more, err);
     if (rc != CS_OK || more) {
         free(ids);
         return rc;
@@ -571,12 +592,12 @@ static cs_status lists_ready(catalog *c, int limit, bool *ready, cs_error *err)
 }
 
 static cs_status search_in_read(catalog *c, const char *match, const cs_filter *filter,
-                                int limit, bool *handled, int64_t **ids, double **scores,
-                                size_t *n, cs_error *err);
+                                const catalog_listed *listed, int limit, bool *handled,
+                                int64_t **ids, double **scores, size_t *n, cs_error *err);
 
-cs_status text_rank_search(catalog *c, const char *match, const cs_filter *filter, int limit,
-                           bool *handled, int64_t **ids, double **scores, size_t *n,
-                           cs_error *err)
+cs_status text_rank_search(catalog *c, const char *match, const cs_filter *filter,
+                           const catalog_listed *listed, int limit, bool *handled,
+                           int64_t **ids, double **scores, size_t *n, cs_error *err)
 {
     *handled = false;
     /* One read transaction for the lists, the sizes and every candidate:
@@ -585,7 +606,7 @@ cs_status text_rank_search(catalog *c, const char *match, const cs_filter *filte
     cs_status rc = own_read ? catalog_begin_read(c, err) : CS_OK;
     if (rc != CS_OK)
         return rc;
-    rc = search_in_read(c, match, filter, limit, handled, ids, scores, n, err);
+    rc = search_in_read(c, match, filter, listed, limit, handled, ids, scores, n, err);
     if (own_read)
         catalog_end_read(c);
     return rc;
@@ -604,12 +625,12 @@ static cs_status rank_kept(catalog *c, const plan *p, const char *match, int64_t
 }
 
 static cs_status search_in_read(catalog *c, const char *match, const cs_filter *filter,
-                                int limit, bool *handled, int64_t **ids, double **scores,
-                                size_t *n, cs_error *err)
+                                const catalog_listed *listed, int limit, bool *handled,
+                                int64_t **ids, double **scores, size_t *n, cs_error *err)
 {
     int64_t *kept = NULL;   /* the filter's images, listed */
     size_t nkept = 0;
-    bool listed = false;
+    bool all_kept = false;   /* kept holds every image the filter keeps */
     bool ready;
     cs_status rc = lists_ready(c, limit, &ready, err);
     if (rc != CS_OK || !ready)
@@ -625,7 +646,8 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
     bool planned = false, filter_first = false;
     rc = plan_candidates(c, &p, match, limit, stats.rows, &planned, err);
     if (rc == CS_OK && planned && catalog_filter_active(filter))
-        rc = rank_filtered_rows(c, &p, stats.rows, filter, &filter_first, &kept, &nkept, err);
+        rc = rank_filtered_rows(c, &p, stats.rows, filter, listed, &filter_first, &kept, &nkept,
+                                err);
     if (rc == CS_OK && planned && !filter_first && !kept)
         rc = rank_candidates(c, &p, filter, limit, err);
     size_t found = p.nfound;
@@ -634,19 +656,19 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
     if (rc == CS_OK && planned && !filter_first && !kept && found < (size_t)limit &&
         catalog_filter_narrow(filter)) {
         bool more = false;
-        rc = catalog_filter_ids(c, filter, p.estimate, &kept, &nkept, &more, err);
-        listed = rc == CS_OK && !more;
-        if (!listed) {
+        rc = list_filter(c, filter, listed, p.estimate, &kept, &nkept, &more, err);
+        all_kept = rc == CS_OK && !more;
+        if (!all_kept) {
             free(kept);
             kept = NULL;
         }
     }
-    if (rc == CS_OK && planned && (listed || kept)) {
+    if (rc == CS_OK && planned && (all_kept || kept)) {
         rc = rank_kept(c, &p, match, stats.rows, kept, nkept, limit, ids, scores, n, err);
         *handled = rc == CS_OK;
     }
     /* a filter that keeps too few candidates may be selective: FTS5 answers */
-    if (rc == CS_OK && planned && !listed && !kept &&
+    if (rc == CS_OK && planned && !all_kept && !kept &&
         (filter_first || !catalog_filter_active(filter) || found >= (size_t)limit)) {
         size_t keep = found < (size_t)limit ? found : (size_t)limit;
         int64_t *out_ids = keep ? malloc(keep * sizeof *out_ids) : NULL;

@@ -235,6 +235,42 @@ class Hybrid(unittest.TestCase):
         # the selective filters went through the index's id selector
         self.assertGreater(selectors, 0)
 
+    def test_filtered_hybrid_restricts_both_rankings(self):
+        """At alpha 0.5 both rankings run, the text one on a thread of its
+        own beside the vector one, sharing one listing of the filter's
+        pictures: each source's ranks among the fused results are its
+        unfiltered ranking restricted to the pictures kept."""
+        unfiltered = {kind: self.search("boat", "--alpha", alpha, "-k", ALL)
+                      for kind, alpha in (("text", "0"), ("vector", "1"))}
+        for args, _, keep in self.filters():
+            with self.subTest(filter=args):
+                doc = self.search("boat", "--alpha", "0.5", "-k", ALL, *args)
+                self.assertLessEqual(set(paths(doc)), keep)
+                for kind in ("text", "vector"):
+                    ranked = sorted((r["explain"][kind]["rank"], r["path"],
+                                     r["explain"][kind]["score"]) for r in doc["results"]
+                                    if r["explain"][kind]["rank"] is not None)
+                    self.assertEqual([rank for rank, _, _ in ranked],
+                                     list(range(1, len(ranked) + 1)), kind)
+                    score = dict(zip(paths(unfiltered[kind]), source_scores(unfiltered[kind])))
+                    want = [p for p in paths(unfiltered[kind]) if p in keep]
+                    self.assertEqual(len(ranked), len(want), kind)
+                    for (_, got, got_score), wanted in zip(ranked, want):
+                        self.assertAlmostEqual(got_score, score[got], delta=TIE, msg=kind)
+                        self.assertAlmostEqual(score[got], score[wanted], delta=TIE, msg=kind)
+        # a page the index's candidates do not fill: the id selector, from
+        # the same listing, finds every picture kept
+        doc = self.search("boat", "--alpha", "0.5", "-k", "20", "--has-faces")
+        self.assertEqual(doc["vector_filter"], "id-selector")
+        vector = [r["path"] for r in sorted(doc["results"],
+                                            key=lambda r: r["explain"]["vector"]["rank"] or 999)
+                  if r["explain"]["vector"]["rank"] is not None]
+        want = [p for p in paths(unfiltered["vector"]) if p in self.face_paths]
+        self.assertEqual(len(vector), len(want))
+        score = dict(zip(paths(unfiltered["vector"]), source_scores(unfiltered["vector"])))
+        for got, wanted in zip(vector, want):
+            self.assertAlmostEqual(score[got], score[wanted], delta=TIE)
+
     def test_ivf_ranks_few_kept_pictures_by_their_embeddings(self):
         """An IVF index (CAPSEARCH_EXACT_MAX below the library's size) and a
         filter that lists its pictures from a catalog index: they are
@@ -259,6 +295,14 @@ class Hybrid(unittest.TestCase):
                 kept = {p: v for p, v in self.vectors.items() if p in keep}
                 self.check_order([(r["path"], r["explain"]["vector"]["score"])
                                   for r in doc["results"]], query, kept)
+                # hybrid: the same stored ranking from the listing both share
+                doc = run_json(["search", "boat", "--explain", "--alpha", "0.5", "-k", ALL,
+                                *args], db, env=env)
+                self.assertEqual(doc.get("vector_filter"), "stored")
+                by_vector = sorted((r for r in doc["results"] if r["explain"]["vector"]["rank"]),
+                                   key=lambda r: r["explain"]["vector"]["rank"])
+                self.check_order([(r["path"], r["explain"]["vector"]["score"])
+                                  for r in by_vector], query, kept)
                 doc = run_json(["similar", str(self.ids[probe]), "-k", ALL, "--explain",
                                 *args], db, env=env)
                 kept.pop(probe, None)

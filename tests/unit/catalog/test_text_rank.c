@@ -253,6 +253,9 @@ static size_t fts5_filtered(const char *db_path, const char *match, const char *
 
 static double filtered_recall_sum;
 static int filtered_by_lists;
+/* When not 0: the filter's images are listed first, at most this many
+ * (catalog_fts_search_listed). */
+static int64_t listed_first;
 
 /* A filtered search against FTS5's filtered ranking: the same ids and
  * scores, except from the champion lists, whose OR'ed words are counted by
@@ -278,7 +281,16 @@ static size_t compare_filtered(catalog *c, const char *db_path, const char *matc
     size_t ng = 0;
     cs_error err = {0};
     int64_t lists_before = catalog_text_rank_counts(c).champion;
-    CHECK_OK(catalog_fts_search(c, match, &f, k, &got, &got_s, &ng, &err), &err);
+    if (listed_first) {   /* as a hybrid search lists them for both rankings */
+        catalog_listed listed = {.max = listed_first};
+        CHECK_OK(catalog_filter_ids(c, &f, listed.max, &listed.ids, &listed.n, &listed.more, &err),
+                 &err);
+        CHECK_OK(catalog_fts_search_listed(c, match, &f, &listed, k, &got, &got_s, &ng, &err),
+                 &err);
+        free(listed.ids);
+    } else {
+        CHECK_OK(catalog_fts_search(c, match, &f, k, &got, &got_s, &ng, &err), &err);
+    }
     CHECK_INT_EQ(ng, nw);
     if (catalog_text_rank_counts(c).champion > lists_before) {
         size_t hit = 0;
@@ -407,6 +419,16 @@ static void test_kept_ranges(const char *dir)
         CHECK_INT_EQ(after.kept_bitmap - before.kept_bitmap, 3);
         CHECK_INT_EQ(after.kept_ranges - before.kept_ranges, 15);
         CHECK_INT_EQ(after.sizes_read - before.sizes_read, 15);
+        /* the same with the images listed beforehand: all of them, or more
+         * than the list holds (then listed again) */
+        for (int64_t max = 1000; max > 0; max -= 900) {
+            listed_first = max;
+            for (size_t k = 0; k < sizeof pages / sizeof *pages; k++)
+                CHECK(compare_filtered(c, path, queries[q], "/lib/blocks", 0, NROWS, pages[k]) >
+                      0);
+            listed_first = 0;
+        }
+        CHECK_INT_EQ(catalog_text_rank_counts(c).kept_bitmap - after.kept_bitmap, 6);
     }
     catalog_close(c);
     free(path);
