@@ -17,6 +17,8 @@
 #include "check.h"
 #include "common/fsutil.h"
 #include "store/catalog.h"
+#include "store/catalog_internal.h"   /* the handle's connection, for cs_bm25 */
+#include "store/fts_bm25.h"
 #include "store/text_champions.h"
 
 #define NROWS 3000
@@ -434,6 +436,28 @@ static void test_kept_ranges(const char *dir)
     free(path);
 }
 
+/* cs_bm25 called without its parameters, or with fewer idf than the
+ * query has phrases: an SQL error, not a crash or a wrong score. */
+static void test_bm25_function_refuses(catalog *c)
+{
+    double idf[1] = {1.0};
+    fts_bm25_params one = {.idf = idf, .nphrases = 1, .weights = fts_column_weights,
+                           .ncolumns = FTS_NCOLUMNS, .avgdl = 10.0};
+    const char *matches[] = {"\"waa\"", "\"waa\" OR \"wab\""};
+    for (int with = 0; with < 2; with++) {
+        sqlite3_stmt *st;
+        CHECK(sqlite3_prepare_v2(c->db, "SELECT cs_bm25(captions_fts, ?2) FROM captions_fts"
+                                        " WHERE captions_fts MATCH ?1", -1, &st, NULL) ==
+              SQLITE_OK);
+        sqlite3_bind_text(st, 1, matches[with], -1, SQLITE_STATIC);
+        if (with)
+            sqlite3_bind_pointer(st, 2, &one, FTS_BM25_POINTER, NULL);
+        CHECK(sqlite3_step(st) == SQLITE_ERROR);
+        CHECK(strstr(sqlite3_errmsg(c->db), "cs_bm25") != NULL);
+        sqlite3_finalize(st);
+    }
+}
+
 static int64_t champion_answers(catalog *c)
 {
     return catalog_text_rank_counts(c).champion;
@@ -576,6 +600,7 @@ int main(int argc, char **argv)
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     compare(c, path, "\"waa\"", 10, true);
     CHECK(champion_answers(c) == before + 1);
+    test_bm25_function_refuses(c);
     catalog_close(c);
     free(path);
 
