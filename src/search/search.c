@@ -40,8 +40,9 @@
 #define STORED_RANKING_MAX 1024
 /* A hybrid search with a narrow filter lists its images once, for both
  * rankings, when they are at most 1 in LISTED_SHARE of the library (as many
- * as the text ranking would list itself): with the list, the vector
- * ranking needs no catalog lookups and runs beside the text ranking. */
+ * as the text ranking would list itself) or STORED_RANKING_MAX: with the
+ * list, the vector ranking needs no catalog lookups and runs beside the
+ * text ranking. */
 #define LISTED_SHARE 16
 
 typedef struct search_params {
@@ -309,14 +310,14 @@ static void *text_job_run(void *arg)
     return NULL;
 }
 
-/* Starts the job when both rankings will run (0 < alpha < 1, CLIP
- * vectors); otherwise, or when no thread can be made, hybrid() ranks the
- * text itself. */
+/* Whether both rankings will run: 0 < alpha < 1 and CLIP vectors. */
 static bool both_rankings(const vectors *v, const search_params *p)
 {
     return v && p->alpha > 0.0 && p->alpha < 1.0 && clip_is_model_id(vectors_model(v));
 }
 
+/* Starts the job when both rankings will run; otherwise, or when no thread
+ * can be made, hybrid() ranks the text itself. */
 static void text_job_start(text_job *j, catalog *reader, const vectors *v, const char *match,
                            const search_params *p, const catalog_listed *listed)
 {
