@@ -4,8 +4,11 @@
  * the means and the champion path's percentiles. --rebuild makes the
  * champion lists first (timed). --exact FILE keeps FTS5's rankings (one
  * line of ids per query) so later runs of the same queries skip them: read
- * when the file exists, written otherwise.
- * usage: text_rank_driver CATALOG_DB [--rebuild] [--k K] [--exact FILE] */
+ * when the file exists, written otherwise. --filter compares the filtered
+ * rankings (FTS5's reference joined to the same condition in SQL): faces,
+ * text, type=T, camera=T or folder=F.
+ * usage: text_rank_driver CATALOG_DB [--rebuild] [--k K] [--exact FILE]
+ *                         [--filter F] */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +22,55 @@
 #include "store/catalog.h"
 #include "store/text_champions.h"
 
-static size_t exact(sqlite3 *db, const char *match, int k, int64_t *ids)
+/* --filter: the catalog's filter and the same condition on f.rowid in SQL
+ * (?3 its text), written here rather than taken from the catalog's code. */
+typedef struct bench_filter {
+    cs_filter filter;
+    const char *sql;
+    const char *text;
+} bench_filter;
+
+static bench_filter parse_filter(const char *spec)
 {
+    bench_filter b = {.sql = "1"};
+    if (!spec)
+        return b;
+    if (!strcmp(spec, "faces")) {
+        b.filter.has_faces = 1;
+        b.sql = "EXISTS (SELECT 1 FROM tags t WHERE t.image_id = f.rowid AND t.kind = 'face')";
+    } else if (!strcmp(spec, "text")) {
+        b.filter.has_text = 1;
+        b.sql = "EXISTS (SELECT 1 FROM captions t WHERE t.image_id = f.rowid AND t.ocr <> '')";
+    } else if (!strncmp(spec, "type=", 5)) {
+        b.filter.type = b.text = spec + 5;
+        b.sql = "(SELECT format FROM images WHERE id = f.rowid) = ?3";
+    } else if (!strncmp(spec, "camera=", 7)) {
+        b.filter.camera = b.text = spec + 7;
+        b.sql = "(SELECT instr(lower(coalesce(camera_make, '') || ' ' || coalesce(camera_model,"
+                " '')), lower(?3)) FROM images WHERE id = f.rowid) > 0";
+    } else if (!strncmp(spec, "folder=", 7)) {
+        b.filter.folder = b.text = spec + 7;
+        b.sql = "(SELECT folder = ?3 OR folder LIKE ?3 || '/%' FROM images WHERE id = f.rowid)";
+    } else {
+        bench_die(spec, "--filter takes faces, text, type=T, camera=T or folder=F");
+    }
+    return b;
+}
+
+static size_t exact(sqlite3 *db, const char *match, const bench_filter *bf, int k, int64_t *ids)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT f.rowid, bm25(captions_fts, 3.0, 2.5, 1.5, 2.0, 1.0, 0.5) AS s"
+             " FROM captions_fts f WHERE captions_fts MATCH ?1 AND %s ORDER BY s, f.rowid"
+             " LIMIT ?2", bf->sql);
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(db, "SELECT rowid, bm25(captions_fts, 3.0, 2.5, 1.5, 2.0, 1.0, 0.5) AS s"
-                           " FROM captions_fts WHERE captions_fts MATCH ?1 ORDER BY s, rowid"
-                           " LIMIT ?2", -1, &st, NULL);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        bench_die("the reference query", sqlite3_errmsg(db));
     sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, k);
+    if (bf->text)
+        sqlite3_bind_text(st, 3, bf->text, -1, SQLITE_STATIC);
     size_t n = 0;
     while (sqlite3_step(st) == SQLITE_ROW)
         ids[n++] = sqlite3_column_int64(st, 0);
@@ -69,12 +113,13 @@ int main(int argc, char **argv)
 {
     cs_blas_restart_if_generic(argv);   /* OpenBLAS's fast kernels (capsearch.h) */
     if (argc < 2) {
-        fprintf(stderr, "usage: text_rank_driver CATALOG_DB [--rebuild] [--k K]\n");
+        fprintf(stderr, "usage: text_rank_driver CATALOG_DB [--rebuild] [--k K] [--exact FILE] "
+                        "[--filter F]\n");
         return 2;
     }
     int k = 100;
     int rebuild = 0;
-    const char *exact_path = NULL;
+    const char *exact_path = NULL, *filter_spec = NULL;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--rebuild"))
             rebuild = 1;
@@ -82,7 +127,10 @@ int main(int argc, char **argv)
             exact_path = argv[++i];
         else if (!strcmp(argv[i], "--k") && i + 1 < argc)
             k = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--filter") && i + 1 < argc)
+            filter_spec = argv[++i];
     }
+    bench_filter bf = parse_filter(filter_spec);
     cs_error err = {0};
     catalog *c;
     if (catalog_open(argv[1], false, &c, &err) != CS_OK) {
@@ -118,7 +166,7 @@ int main(int argc, char **argv)
         long cached = cache_in ? read_exact(cache_in, k, want) : -1;
         if (cache_in && cached < 0)
             bench_die(exact_path, "has fewer rankings than there are queries");
-        size_t nw = cache_in ? (size_t)cached : exact(db, match, k, want);
+        size_t nw = cache_in ? (size_t)cached : exact(db, match, &bf, k, want);
         double t1 = bench_now_s();
         if (cache_out) {
             for (size_t i = 0; i < nw; i++)
@@ -128,7 +176,7 @@ int main(int argc, char **argv)
         int64_t *got;
         double *scores;
         size_t ng;
-        if (catalog_fts_search(c, match, NULL, k, &got, &scores, &ng, &err) != CS_OK) {
+        if (catalog_fts_search(c, match, &bf.filter, k, &got, &scores, &ng, &err) != CS_OK) {
             fprintf(stderr, "%s: %s\n", line, err.message);
             return 1;
         }
