@@ -107,6 +107,35 @@ int64_t fts_doc_tokens(const unsigned char *sz, int n)
     return total;
 }
 
+/* Adds a score to the k best (a max-heap: the worst of them on top). */
+static void top_add(fts_bm25_top *t, double score)
+{
+    if (t->n < t->k) {
+        int i = t->n++;
+        while (i > 0 && t->heap[(i - 1) / 2] < score) {
+            t->heap[i] = t->heap[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        t->heap[i] = score;
+        return;
+    }
+    if (!(score < t->heap[0]))
+        return;
+    int i = 0;
+    for (;;) {   /* sift the new score down from the root */
+        int child = 2 * i + 1;
+        if (child >= t->n)
+            break;
+        if (child + 1 < t->n && t->heap[child + 1] > t->heap[child])
+            child++;
+        if (!(t->heap[child] > score))
+            break;
+        t->heap[i] = t->heap[child];
+        i = child;
+    }
+    t->heap[i] = score;
+}
+
 static void bm25_given_idf(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
                            int nargs, sqlite3_value **args)
 {
@@ -118,13 +147,25 @@ static void bm25_given_idf(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite
         return;
     }
     double freq[BM25_MAX_PHRASES] = {0};
+    int hits[BM25_MAX_PHRASES] = {0}, most_hits = 1;
     int ninst = 0;
     int rc = api->xInstCount(fts, &ninst);
     for (int i = 0; rc == SQLITE_OK && i < ninst; i++) {
         int phrase, column, offset;
         rc = api->xInst(fts, i, &phrase, &column, &offset);
-        if (rc == SQLITE_OK)
+        if (rc == SQLITE_OK) {
             freq[phrase] += column < p->ncolumns ? p->weights[column] : 1.0;
+            most_hits = ++hits[phrase] > most_hits ? hits[phrase] : most_hits;
+        }
+    }
+    /* a phrase's hits start at distinct tokens, so |D| >= most_hits, and
+     * the score only grows (worsens) with |D| */
+    fts_bm25_top *top = p->top;
+    if (rc == SQLITE_OK && top && top->n == top->k && top->k > 0 &&
+        fts_bm25_score(p->idf, freq, nphrases, (double)most_hits, p->avgdl) > top->heap[0]) {
+        top->skipped++;
+        sqlite3_result_double(ctx, HUGE_VAL);
+        return;
     }
     int tokens = 0;
     sqlite3_int64 at = api->xRowid(fts) - p->doc_first;
@@ -136,7 +177,10 @@ static void bm25_given_idf(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite
         sqlite3_result_error_code(ctx, rc);
         return;
     }
-    sqlite3_result_double(ctx, fts_bm25_score(p->idf, freq, nphrases, (double)tokens, p->avgdl));
+    double score = fts_bm25_score(p->idf, freq, nphrases, (double)tokens, p->avgdl);
+    if (top)
+        top_add(top, score);
+    sqlite3_result_double(ctx, score);
 }
 
 cs_status fts_bm25_register(sqlite3 *db, cs_error *err)

@@ -52,7 +52,20 @@ typedef struct fts_bm25_params {
      * FTS5 looking up each scored row's sizes (about 1.5 us a row). */
     const uint32_t *doc_tokens;
     int64_t doc_first, doc_count;
+    /* Optional: the statement keeps the best `k` (ORDER BY score LIMIT k).
+     * A row whose score cannot reach the k best scored so far (its bound
+     * with the smallest |D| its hits allow) gets +HUGE_VAL without its size
+     * being looked up: the statement's first k are unchanged. */
+    struct fts_bm25_top *top;
 } fts_bm25_params;
+
+/* The k best scores computed so far (a max-heap of scores, lower = better)
+ * and how many rows were skipped by their bound. */
+typedef struct fts_bm25_top {
+    double *heap;   /* room for k */
+    int k, n;
+    int64_t skipped;
+} fts_bm25_top;
 #define FTS_BM25_POINTER "capsearch-bm25-params"
 
 /* |D| from a row of <fts table>_docsize (its columns' token counts as

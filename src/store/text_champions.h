@@ -31,6 +31,7 @@ typedef struct text_rank_counts {
     int64_t kept_bitmap;     /* FTS5, checking a bitmap of the filter's images */
     int64_t kept_ranges;     /* ... the rowid ranges it read, summed */
     int64_t sizes_read;      /* ... of which the row sizes were read first */
+    int64_t bound_skipped;   /* ... rows not scored: their bound could not enter */
     int64_t joined;          /* FTS5, joining each match to its image's filter */
 } text_rank_counts;
 text_rank_counts catalog_text_rank_counts(const catalog *c);

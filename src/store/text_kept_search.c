@@ -5,6 +5,7 @@
  * and FTS5 reads the query's matches there instead of all of them. */
 #include "store/text_kept.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,8 +139,11 @@ static cs_status rank_range(catalog *c, sqlite3_stmt *stmt, int64_t lo, int64_t 
     sqlite3_bind_int64(stmt, 6, hi);
     size_t n = 0;
     int step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW && n < (size_t)limit)
-        got[n++] = (ranked){sqlite3_column_double(stmt, 1), sqlite3_column_int64(stmt, 0)};
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW && n < (size_t)limit) {
+        double score = sqlite3_column_double(stmt, 1);
+        if (score != HUGE_VAL)   /* a row cs_bm25 skipped: outside the best `limit` */
+            got[n++] = (ranked){score, sqlite3_column_int64(stmt, 0)};
+    }
     cs_status rc = step == SQLITE_ROW || step == SQLITE_DONE
                        ? CS_OK
                        : catalog_sql_error(c, err, "running the text search");
@@ -162,10 +166,14 @@ cs_status text_rank_kept(catalog *c, const char *match, const fts_bm25_params *g
     ranked *best = malloc(room * sizeof *best), *got = malloc(room * sizeof *got),
            *scratch = malloc(room * sizeof *scratch);
     id_bitmap bits = {0};
+    /* the best scores so far, so that cs_bm25 skips the rows that cannot
+     * enter them without looking up their sizes */
+    fts_bm25_top top = {.heap = malloc(room * sizeof *top.heap), .k = limit};
     fts_bm25_params bm25 = *given;   /* with each range's sizes */
+    bm25.top = &top;
     uint32_t *sizes = NULL;
     size_t sizes_cap = 0;
-    cs_status rc = best && got && scratch && bitmap_of(kept, nkept, &bits)
+    cs_status rc = best && got && scratch && top.heap && bitmap_of(kept, nkept, &bits)
                        ? CS_OK
                        : cs_error_set(err, CS_ERR_NOMEM,
                                       "out of memory ranking the images a filter keeps");
@@ -212,6 +220,8 @@ cs_status text_rank_kept(catalog *c, const char *match, const fts_bm25_params *g
     }
     if (rc == CS_OK)
         c->text_paths.kept_bitmap++;
+    c->text_paths.bound_skipped += top.skipped;
+    free(top.heap);
     free(bits.words);
     free(sizes);
     free(best);
