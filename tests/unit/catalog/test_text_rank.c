@@ -441,6 +441,40 @@ static void test_kept_ranges(const char *dir)
     free(path);
 }
 
+/* A row's size record: its columns' varints summed; a damaged one is -1
+ * (the size is then looked up by FTS5), never a wrong size. Checked
+ * against the catalog's own records, summed with SQLite's varint rule. */
+static void test_doc_tokens(catalog *c)
+{
+    sqlite3_stmt *st;
+    CHECK(sqlite3_prepare_v2(c->db, "SELECT sz FROM captions_fts_docsize LIMIT 50", -1, &st,
+                             NULL) == SQLITE_OK);
+    int rows = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *sz = sqlite3_column_blob(st, 0);
+        int n = sqlite3_column_bytes(st, 0);
+        int64_t want = 0;
+        for (int at = 0; at < n;) {   /* one to eight 7-bit groups, high bit: more */
+            int64_t v = 0;
+            while (at < n && (sz[at] & 0x80))
+                v = (v << 7) | (sz[at++] & 0x7f);
+            v = (v << 7) | (sz[at++] & 0x7f);
+            want += v;
+        }
+        CHECK_INT_EQ(fts_doc_tokens(sz, n), want);
+        rows++;
+    }
+    sqlite3_finalize(st);
+    CHECK(rows == 50);
+    const unsigned char big[] = {0x81, 0x00, 0x05};   /* 128 + 5 */
+    CHECK_INT_EQ(fts_doc_tokens(big, 3), 133);
+    const unsigned char cut[] = {0x05, 0x81};   /* the second varint cut short */
+    CHECK_INT_EQ(fts_doc_tokens(cut, 2), -1);
+    const unsigned char huge[] = {0x8f, 0xff, 0xff, 0xff, 0x7f};   /* more than a row holds */
+    CHECK_INT_EQ(fts_doc_tokens(huge, 5), -1);
+    CHECK_INT_EQ(fts_doc_tokens(NULL, 0), 0);
+}
+
 /* cs_bm25 called without its parameters, or with fewer idf than the
  * query has phrases: an SQL error, not a crash or a wrong score. */
 static void test_bm25_function_refuses(catalog *c)
@@ -606,6 +640,7 @@ int main(int argc, char **argv)
     compare(c, path, "\"waa\"", 10, true);
     CHECK(champion_answers(c) == before + 1);
     test_bm25_function_refuses(c);
+    test_doc_tokens(c);
     catalog_close(c);
     free(path);
 
