@@ -222,17 +222,16 @@ cs_status catalog_fts_search(catalog *c, const char *match, const cs_filter *fil
     return catalog_fts_search_listed(c, match, filter, NULL, limit, ids, scores, n, err);
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 bool catalog_listed_has(const catalog_listed *listed, int64_t id)
 {
-    size_t lo = 0, hi = listed->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (listed->ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < listed->n && listed->ids[lo] == id;
+    return listed->n > 0 &&
+           bsearch(&id, listed->ids, listed->n, sizeof *listed->ids, cmp_id) != NULL;
 }
 
 cs_status catalog_fts_search_listed(catalog *c, const char *match, const cs_filter *filter,
@@ -355,12 +354,6 @@ static cs_status narrow_bound(catalog *c, const cs_filter *filter, int which, in
         rc = catalog_sql_error(c, err, "counting the images a filter keeps");
     sqlite3_reset(stmt);   /* cached: reset ends its read */
     return rc;
-}
-
-static int cmp_id(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
 }
 
 cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, int64_t **ids,
