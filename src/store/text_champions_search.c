@@ -378,7 +378,7 @@ static cs_status plan_candidates(catalog *c, plan *p, const char *match, int lim
             rare_rows += p->alts[k].df;
     }
     /* Scoring a row here costs a few times what FTS5's ranking spends on
-     * one of its matches (about 7.5 us against 1.6 us for "dog" OR "beach"
+     * one of its matches (about 7.5 us against 1.6 us for "dog" AND "beach"
      * at a million rows, measured): rare words with most of the matches
      * are cheaper in FTS5. */
     if (rc != CS_OK || exact || estimate <= set->exact_below || 3 * rare_rows > estimate)
