@@ -122,6 +122,15 @@ CREATE TABLE text_champions (
     PRIMARY KEY (term, columns)
 ) WITHOUT ROWID;
 
+CREATE TABLE segment_champions (
+    segment TEXT NOT NULL,
+    term    TEXT NOT NULL,
+    columns INTEGER NOT NULL,
+    df      INTEGER NOT NULL,
+    ids     BLOB NOT NULL,
+    PRIMARY KEY (segment, term, columns)
+) WITHOUT ROWID;
+
 CREATE TABLE text_pending (
     image_id INTEGER PRIMARY KEY
 );

@@ -41,6 +41,7 @@ typedef enum catalog_stmt_id {
     STMT_SET_RELATED,
     STMT_CAPTION_TEXT,
     STMT_CHAMPIONS,
+    STMT_SEGMENT_CHAMPIONS,
     STMT_COUNT
 } catalog_stmt_id;
 

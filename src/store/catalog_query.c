@@ -335,13 +335,31 @@ static int part_alone(int which)
     return which - STMT_FILTER_IDS_IN_FOLDER + STMT_FILTER_ONLY_IN_FOLDER;
 }
 
+/* Whether the part alone surely keeps more than max images: the faces and
+ * text parts are segments whose rows are known (text_segment_above). */
+static cs_status part_above(catalog *c, int which, int64_t max, bool *above, cs_error *err)
+{
+    *above = false;
+    if (which == STMT_FILTER_IDS_WITH_FACES)
+        return text_segment_above(c, TEXT_SEGMENT_FACES, max, above, err);
+    if (which == STMT_FILTER_IDS_WITH_TEXT)
+        return text_segment_above(c, TEXT_SEGMENT_TEXT, max, above, err);
+    return CS_OK;
+}
+
 /* An upper bound on how many images a narrow filter keeps: the rows of one
  * of its parts alone, counted up to max + 1. */
 static cs_status narrow_bound(catalog *c, const cs_filter *filter, int which, int64_t max,
                               int64_t *bound, cs_error *err)
 {
+    bool above = false;
+    cs_status rc = part_above(c, which, max, &above, err);
+    if (rc != CS_OK || above) {
+        *bound = max + 1;
+        return rc;
+    }
     sqlite3_stmt *stmt;
-    cs_status rc = catalog_stmt(c, part_alone(which), &stmt, err);
+    rc = catalog_stmt(c, part_alone(which), &stmt, err);
     if (rc != CS_OK)
         return rc;
     catalog_bind_filter(stmt, filter);   /* parameters it lacks are ignored */
@@ -382,6 +400,15 @@ cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, i
             }
         }
         if (rc != CS_OK || least > max) {
+            if (more)
+                *more = rc == CS_OK;
+            return rc;
+        }
+    }
+    if (alone && max >= 0 && max < INT64_MAX) {
+        bool above = false;
+        rc = part_above(c, which, max, &above, err);
+        if (rc != CS_OK || above) {
             if (more)
                 *more = rc == CS_OK;
             return rc;

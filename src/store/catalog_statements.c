@@ -77,7 +77,13 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_CAPTION_TEXT] =
         "SELECT caption, tags, ocr, path_words, exif_text, related FROM captions"
         " WHERE image_id = ?1",
-    [STMT_CHAMPIONS] = "SELECT df, ids FROM text_champions WHERE term = ?1 AND columns = ?2",
+    [STMT_CHAMPIONS] = "SELECT df, df, ids FROM text_champions WHERE term = ?1 AND columns = ?2",
+    /* the term's df in the whole table, then its list within segment ?3
+     * (none: no row of the segment holds it) */
+    [STMT_SEGMENT_CHAMPIONS] =
+        "SELECT c.df, coalesce(s.df, 0), coalesce(s.ids, x'') FROM text_champions c"
+        " LEFT JOIN segment_champions s ON s.segment = ?3 AND s.term = c.term"
+        " AND s.columns = c.columns WHERE c.term = ?1 AND c.columns = ?2",
 };
 
 const char *const fts_column_names[FTS_NCOLUMNS] = {

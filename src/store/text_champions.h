@@ -21,12 +21,39 @@ typedef struct text_rank_settings {
 
 #define TEXT_RANK_DEFAULTS ((text_rank_settings){2000, 1000, 2000, 1000})
 
+/* Segments: the pictures a filter part keeps, when it keeps too many to be
+ * listed at search time (pictures with faces, with text read in them).
+ * Each has lists of its own ("segment_champions"), made with the others
+ * when it has at least min_df rows: a search asking for it reads those,
+ * and its bound holds within the segment. */
+typedef enum text_segment { TEXT_SEGMENT_FACES, TEXT_SEGMENT_TEXT, TEXT_SEGMENTS } text_segment;
+extern const char *const text_segment_names[TEXT_SEGMENTS];
+
+/* The filter keeping exactly the segment's pictures. */
+cs_filter text_segment_filter(text_segment s);
+
+/* Whether `filter` keeps only pictures of the segment. */
+bool text_segment_required(const cs_filter *filter, text_segment s);
+
+/* Whether `filter` keeps exactly the segment's pictures. */
+bool text_segment_is(const cs_filter *filter, text_segment s);
+
+/* Each segment's rows when the lists were made; -1: it has no lists. */
+cs_status text_segments_read(catalog *c, int64_t rows[TEXT_SEGMENTS], cs_error *err);
+
+/* Whether segment s surely has more than max rows now: its rows when the
+ * lists were made, less the rows changed since (each change of a face tag
+ * or of read text rewrites the caption row, which marks it pending). */
+cs_status text_segment_above(catalog *c, text_segment s, int64_t max, bool *above,
+                             cs_error *err);
+
 /* Test-only: other thresholds for this handle (builds and searches). */
 void catalog_set_text_rank_settings(catalog *c, const text_rank_settings *s);
 
 /* Test-only: how many searches of this handle each path answered. */
 typedef struct text_rank_counts {
     int64_t champion;        /* the champion lists */
+    int64_t segment;         /* ... of which a segment's lists */
     int64_t filtered_rows;   /* every row a narrow filter keeps, scored */
     int64_t kept_bitmap;     /* FTS5, checking a bitmap of the filter's images */
     int64_t kept_ranges;     /* ... the rowid ranges it read, summed */

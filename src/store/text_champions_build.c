@@ -1,6 +1,7 @@
 /* Making the champion lists: the frequent terms from FTS5's vocabulary,
  * then one pass over the caption rows, tokenized in C, keeping for each
- * frequent term a heap of its list_len best rows. */
+ * frequent term a heap of its list_len best rows, and one of its best rows
+ * within each segment (text_champions.h) large enough to have lists. */
 #include "store/catalog_internal.h"
 #include "store/fts_bm25.h"
 
@@ -8,18 +9,85 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const text_segment_names[TEXT_SEGMENTS] = {"faces", "text"};
+
+cs_filter text_segment_filter(text_segment s)
+{
+    return (cs_filter){.has_faces = s == TEXT_SEGMENT_FACES, .has_text = s == TEXT_SEGMENT_TEXT};
+}
+
+bool text_segment_required(const cs_filter *filter, text_segment s)
+{
+    return filter && (s == TEXT_SEGMENT_FACES ? filter->has_faces : filter->has_text);
+}
+
+bool text_segment_is(const cs_filter *filter, text_segment s)
+{
+    cs_filter f = text_segment_filter(s);
+    return filter && !(filter->folder && *filter->folder) && !filter->has_from &&
+           !filter->has_to && !(filter->type && *filter->type) &&
+           !(filter->camera && *filter->camera) && filter->has_faces == f.has_faces &&
+           filter->has_text == f.has_text;
+}
+
+cs_status text_segments_read(catalog *c, int64_t rows[TEXT_SEGMENTS], cs_error *err)
+{
+    for (int s = 0; s < TEXT_SEGMENTS; s++)
+        rows[s] = -1;
+    char *meta = NULL;
+    cs_status rc = catalog_meta_get(c, "text_segments", &meta, err);
+    char name[16];
+    long long n;
+    int used;
+    for (const char *at = meta; at && sscanf(at, "%15s %lld%n", name, &n, &used) == 2; at += used)
+        for (int s = 0; s < TEXT_SEGMENTS; s++)
+            if (strcmp(name, text_segment_names[s]) == 0)
+                rows[s] = n;
+    free(meta);
+    return rc;
+}
+
+cs_status text_segment_above(catalog *c, text_segment s, int64_t max, bool *above,
+                             cs_error *err)
+{
+    *above = false;
+    int64_t rows[TEXT_SEGMENTS];
+    cs_status rc = text_segments_read(c, rows, err);
+    if (rc != CS_OK || rows[s] <= max)
+        return rc;
+    sqlite3_stmt *stmt;
+    rc = catalog_prepare(c, "SELECT count(*) FROM (SELECT 1 FROM text_pending LIMIT ?1)", &stmt,
+                         err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, rows[s] - max);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        *above = sqlite3_column_int64(stmt, 0) < rows[s] - max;
+    else
+        rc = catalog_sql_error(c, err, "counting changed captions");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 typedef struct champion {
     double s;        /* the term's bm25 term without its idf (same order) */
     int64_t id;
 } champion;
+
+/* A term's best rows so far, worst at [0]; grown as rows come. */
+typedef struct champion_heap {
+    champion *h;
+    int n, cap;
+    int64_t df;                /* rows offered */
+} champion_heap;
 
 typedef struct term_entry {
     char *term;
     uint32_t len;
     uint32_t columns;          /* FTS_ALL_MASK or FTS_RELATED_MASK */
     int64_t df;
-    champion *heap;            /* worst at [0] */
-    int n;
+    champion_heap all;
+    champion_heap in_segment[TEXT_SEGMENTS];
     int64_t seen_row;          /* the row freq belongs to */
     double freq;
 } term_entry;
@@ -56,7 +124,9 @@ static void free_table(term_table *t)
 {
     for (size_t i = 0; i < t->n; i++) {
         free(t->entries[i].term);
-        free(t->entries[i].heap);
+        free(t->entries[i].all.h);
+        for (int s = 0; s < TEXT_SEGMENTS; s++)
+            free(t->entries[i].in_segment[s].h);
     }
     free(t->entries);
     free(t->slots);
@@ -102,7 +172,7 @@ static cs_status read_frequent(catalog *c, const char *sql, uint32_t columns, in
     return rc;
 }
 
-static cs_status index_table(term_table *t, int list_len, cs_error *err)
+static cs_status index_table(term_table *t, cs_error *err)
 {
     t->nslots = 16;
     while (t->nslots < t->n * 2)
@@ -112,9 +182,6 @@ static cs_status index_table(term_table *t, int list_len, cs_error *err)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory indexing frequent words");
     for (size_t k = 0; k < t->n; k++) {
         term_entry *e = &t->entries[k];
-        e->heap = malloc((size_t)list_len * sizeof *e->heap);
-        if (!e->heap)
-            return cs_error_set(err, CS_ERR_NOMEM, "out of memory for the champion lists");
         size_t mask = t->nslots - 1;
         size_t i = hash_bytes(e->term, e->len, e->columns) & mask;
         while (t->slots[i])
@@ -148,21 +215,31 @@ static void sift_down(champion *h, int n, int i)
     }
 }
 
-static void heap_offer(term_entry *e, int list_len, champion x)
+static bool heap_offer(champion_heap *e, int list_len, champion x)
 {
+    e->df++;
     if (e->n < list_len) {
+        if (e->n == e->cap) {
+            int cap = e->cap ? 2 * e->cap : 16;
+            champion *h = realloc(e->h, (size_t)(cap < list_len ? cap : list_len) * sizeof *h);
+            if (!h)
+                return false;
+            e->h = h;
+            e->cap = cap < list_len ? cap : list_len;
+        }
         int i = e->n++;
-        e->heap[i] = x;
-        while (i > 0 && worse(&e->heap[i], &e->heap[(i - 1) / 2])) {
-            champion tmp = e->heap[i];
-            e->heap[i] = e->heap[(i - 1) / 2];
-            e->heap[(i - 1) / 2] = tmp;
+        e->h[i] = x;
+        while (i > 0 && worse(&e->h[i], &e->h[(i - 1) / 2])) {
+            champion tmp = e->h[i];
+            e->h[i] = e->h[(i - 1) / 2];
+            e->h[(i - 1) / 2] = tmp;
             i = (i - 1) / 2;
         }
-    } else if (worse(&e->heap[0], &x)) {
-        e->heap[0] = x;
-        sift_down(e->heap, e->n, 0);
+    } else if (worse(&e->h[0], &x)) {
+        e->h[0] = x;
+        sift_down(e->h, e->n, 0);
     }
+    return true;
 }
 
 static int best_first(const void *a, const void *b)
@@ -173,6 +250,7 @@ static int best_first(const void *a, const void *b)
 
 typedef struct row_pass {
     term_table *table;
+    catalog_listed segment[TEXT_SEGMENTS];   /* n == 0: no lists of its own */
     term_entry **touched;
     size_t ntouched, touched_cap;
     fts_token_list cols[FTS_NCOLUMNS];
@@ -231,9 +309,18 @@ static cs_status scan_rows(catalog *c, row_pass *rp, double avgdl, int list_len,
                     rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory making champion lists");
             }
         }
+        bool in_segment[TEXT_SEGMENTS];
+        for (int s = 0; s < TEXT_SEGMENTS; s++)
+            in_segment[s] = catalog_listed_has(&rp->segment[s], id);
         for (size_t k = 0; rc == CS_OK && k < rp->ntouched; k++) {
             term_entry *e = rp->touched[k];
-            heap_offer(e, list_len, (champion){fts_bm25_term(1.0, e->freq, doc_len, avgdl), id});
+            champion x = {fts_bm25_term(1.0, e->freq, doc_len, avgdl), id};
+            bool ok = heap_offer(&e->all, list_len, x);
+            for (int s = 0; s < TEXT_SEGMENTS; s++)
+                if (ok && in_segment[s])
+                    ok = heap_offer(&e->in_segment[s], list_len, x);
+            if (!ok)
+                rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory making champion lists");
         }
     }
     if (rc == CS_OK && step != SQLITE_DONE)
@@ -242,41 +329,89 @@ static cs_status scan_rows(catalog *c, row_pass *rp, double avgdl, int list_len,
     return rc;
 }
 
-static cs_status write_lists(catalog *c, term_table *t, int64_t rows, cs_error *err)
+/* The heap best first, as a list's blob (index/FORMAT.md: little-endian
+ * int64 ids); NULL when out of memory. */
+static unsigned char *list_blob(champion_heap *h)
 {
-    cs_status rc = catalog_exec(c, "DELETE FROM text_champions; DELETE FROM text_pending", err);
-    if (rc != CS_OK)
-        return rc;
-    sqlite3_stmt *stmt;
-    rc = catalog_prepare(c, "INSERT INTO text_champions(term, columns, df, ids)"
-                            " VALUES (?1, ?2, ?3, ?4)", &stmt, err);
-    if (rc != CS_OK)
-        return rc;
+    qsort(h->h, (size_t)h->n, sizeof *h->h, best_first);
+    unsigned char *blob = malloc((size_t)h->n * 8 + 1);
+    for (int i = 0; blob && i < h->n; i++)
+        for (int b = 0; b < 8; b++)
+            blob[(size_t)i * 8 + (size_t)b] = (unsigned char)((uint64_t)h->h[i].id >> (8 * b));
+    return blob;
+}
+
+/* Inserts the list of one term; segment NULL: the whole table's. */
+static cs_status write_list(catalog *c, sqlite3_stmt *stmt, const char *segment,
+                            const term_entry *e, champion_heap *h, cs_error *err)
+{
+    unsigned char *blob = list_blob(h);
+    if (!blob)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory writing champion lists");
+    int at = segment ? 2 : 1;
+    sqlite3_reset(stmt);
+    if (segment)
+        sqlite3_bind_text(stmt, 1, segment, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, at, e->term, (int)e->len, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, at + 1, (int)e->columns);
+    sqlite3_bind_int64(stmt, at + 2, segment ? h->df : e->df);
+    sqlite3_bind_blob(stmt, at + 3, blob, h->n * 8, free);
+    return catalog_step_done(c, stmt, err, "writing a champion list");
+}
+
+static cs_status write_lists(catalog *c, term_table *t, const row_pass *rp, int64_t rows,
+                             cs_error *err)
+{
+    cs_status rc = catalog_exec(c, "DELETE FROM text_champions; DELETE FROM segment_champions;"
+                                   " DELETE FROM text_pending", err);
+    sqlite3_stmt *stmt = NULL, *seg_stmt = NULL;
+    if (rc == CS_OK)
+        rc = catalog_prepare(c, "INSERT INTO text_champions(term, columns, df, ids)"
+                                " VALUES (?1, ?2, ?3, ?4)", &stmt, err);
+    if (rc == CS_OK)
+        rc = catalog_prepare(c, "INSERT INTO segment_champions(segment, term, columns, df, ids)"
+                                " VALUES (?1, ?2, ?3, ?4, ?5)", &seg_stmt, err);
     for (size_t k = 0; rc == CS_OK && k < t->n; k++) {
         term_entry *e = &t->entries[k];
-        qsort(e->heap, (size_t)e->n, sizeof *e->heap, best_first);
-        unsigned char *blob = malloc((size_t)e->n * 8 + 1);
-        if (!blob) {
-            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory writing champion lists");
-            break;
-        }
-        for (int i = 0; i < e->n; i++)
-            for (int b = 0; b < 8; b++)   /* little-endian int64 */
-                blob[(size_t)i * 8 + (size_t)b] = (unsigned char)((uint64_t)e->heap[i].id >> (8 * b));
-        sqlite3_reset(stmt);
-        sqlite3_bind_text(stmt, 1, e->term, (int)e->len, SQLITE_STATIC);
-        sqlite3_bind_int(stmt, 2, (int)e->columns);
-        sqlite3_bind_int64(stmt, 3, e->df);
-        sqlite3_bind_blob(stmt, 4, blob, e->n * 8, free);
-        rc = catalog_step_done(c, stmt, err, "writing a champion list");
+        rc = write_list(c, stmt, NULL, e, &e->all, err);
+        for (int s = 0; rc == CS_OK && s < TEXT_SEGMENTS; s++)
+            if (e->in_segment[s].n > 0)
+                rc = write_list(c, seg_stmt, text_segment_names[s], e, &e->in_segment[s], err);
     }
     sqlite3_finalize(stmt);
+    sqlite3_finalize(seg_stmt);
     if (rc != CS_OK)
         return rc;
     char value[96];
     snprintf(value, sizeof value, "%lld %d %d", (long long)rows, c->text_rank.list_len,
              c->text_rank.min_df);
-    return catalog_meta_set(c, "text_champions", value, err);
+    rc = catalog_meta_set(c, "text_champions", value, err);
+    /* "faces 120000 text 8000": the segments with lists, and their rows */
+    char segments[32 * TEXT_SEGMENTS] = "";
+    for (int s = 0; s < TEXT_SEGMENTS; s++)
+        if (rp->segment[s].n > 0)
+            snprintf(segments + strlen(segments), sizeof segments - strlen(segments), "%s%s %zu",
+                     *segments ? " " : "", text_segment_names[s], rp->segment[s].n);
+    if (rc == CS_OK)
+        rc = catalog_meta_set(c, "text_segments", segments, err);
+    return rc;
+}
+
+/* Lists the rows of each segment with at least min_df of them (smaller
+ * ones hold no term often enough for a list of their own). */
+static cs_status list_segments(catalog *c, int min_df, row_pass *rp, cs_error *err)
+{
+    cs_status rc = CS_OK;
+    for (int s = 0; rc == CS_OK && s < TEXT_SEGMENTS; s++) {
+        catalog_listed *l = &rp->segment[s];
+        cs_filter f = text_segment_filter(s);
+        rc = catalog_filter_ids(c, &f, -1, &l->ids, &l->n, NULL, err);
+        if (rc == CS_OK && (int64_t)l->n < (min_df > 1 ? min_df : 1)) {
+            free(l->ids);
+            *l = (catalog_listed){0};
+        }
+    }
+    return rc;
 }
 
 static cs_status rebuild(catalog *c, cs_error *err)
@@ -299,14 +434,18 @@ static cs_status rebuild(catalog *c, cs_error *err)
                               " WHERE col = 'related' AND doc >= ?1",
                            FTS_RELATED_MASK, set->min_df, &table, err);
     if (rc == CS_OK)
-        rc = index_table(&table, set->list_len, err);
+        rc = index_table(&table, err);
     row_pass rp = {.table = &table};
+    if (rc == CS_OK && table.n > 0)
+        rc = list_segments(c, set->min_df, &rp, err);
     if (rc == CS_OK && table.n > 0)
         rc = scan_rows(c, &rp, stats.avgdl, set->list_len, err);
     if (rc == CS_OK)
-        rc = write_lists(c, &table, stats.rows, err);
+        rc = write_lists(c, &table, &rp, stats.rows, err);
     for (int col = 0; col < FTS_NCOLUMNS; col++)
         fts_token_list_free(&rp.cols[col]);
+    for (int s = 0; s < TEXT_SEGMENTS; s++)
+        free(rp.segment[s].ids);
     free(rp.touched);
     free_table(&table);
     return rc;

@@ -134,17 +134,20 @@ static cs_status vocab_df(catalog *c, const fts_phrase *ph, int64_t *df, cs_erro
 }
 
 /* What one alternative brings: a list (blob of ids best first) or, when
- * rare, nothing (its rows come from FTS5). *df its exact row count. */
+ * rare, nothing (its rows come from FTS5). df its exact row count. */
 typedef struct alternative {
     int64_t df;
     unsigned char *list;     /* malloc'd, NULL for a rare alternative */
     size_t list_n;
+    int64_t list_df;         /* the rows a list holding all would hold: df,
+                                or the segment's rows holding the phrase */
 } alternative;
 
-/* Classifies one alternative; *exact true when only FTS5's ranking will do
- * (a common phrase or prefix, a common word without a list). */
-static cs_status classify(catalog *c, const fts_phrase *ph, bool pending, alternative *alt,
-                          bool *exact, strbuf *sb, cs_error *err)
+/* Classifies one alternative, its list read from `segment`'s lists (-1:
+ * the whole table's); *exact true when only FTS5's ranking will do (a
+ * common phrase or prefix, a common word without a list). */
+static cs_status classify(catalog *c, const fts_phrase *ph, bool pending, int segment,
+                          alternative *alt, bool *exact, strbuf *sb, cs_error *err)
 {
     *alt = (alternative){0};
     const text_rank_settings *set = &c->text_rank;
@@ -161,20 +164,24 @@ static cs_status classify(catalog *c, const fts_phrase *ph, bool pending, altern
         return rc;
     }
     sqlite3_stmt *stmt;
-    cs_status rc = catalog_stmt(c, STMT_CHAMPIONS, &stmt, err);
+    cs_status rc = catalog_stmt(c, segment < 0 ? STMT_CHAMPIONS : STMT_SEGMENT_CHAMPIONS, &stmt,
+                                err);
     if (rc != CS_OK)
         return rc;
     sqlite3_bind_text(stmt, 1, ph->tokens.bytes, (int)ph->tokens.len[0], SQLITE_STATIC);
     sqlite3_bind_int(stmt, 2, (int)ph->columns);
+    if (segment >= 0)
+        sqlite3_bind_text(stmt, 3, text_segment_names[segment], -1, SQLITE_STATIC);
     int step = sqlite3_step(stmt);
     if (step == SQLITE_ROW) {
         alt->df = sqlite3_column_int64(stmt, 0);
-        size_t bytes = (size_t)sqlite3_column_bytes(stmt, 1);
+        alt->list_df = sqlite3_column_int64(stmt, 1);
+        size_t bytes = (size_t)sqlite3_column_bytes(stmt, 2);
         alt->list = malloc(bytes + 1);
         if (!alt->list)
             rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory reading a champion list");
         else if (bytes)
-            memcpy(alt->list, sqlite3_column_blob(stmt, 1), bytes);
+            memcpy(alt->list, sqlite3_column_blob(stmt, 2), bytes);
         alt->list_n = bytes / 8;
     } else if (step != SQLITE_DONE) {
         rc = catalog_sql_error(c, err, "reading a champion list");
@@ -188,6 +195,8 @@ static cs_status classify(catalog *c, const fts_phrase *ph, bool pending, altern
         rc = vocab_df(c, ph, &alt->df, err);
         if (rc == CS_OK && !alt->list && alt->df >= set->min_df)
             *exact = true;
+        if (segment < 0)
+            alt->list_df = alt->df;
     }
     return rc;
 }
@@ -271,6 +280,7 @@ static cs_status eval_row(catalog *c, const fts_expr *e, int64_t id, fts_token_l
 }
 
 typedef struct plan {
+    int segment;        /* whose lists are read (text_segment), -1: the table's */
     fts_expr *expr;
     alternative alts[FTS_EXPR_MAX_PHRASES];
     int alt_ids[FTS_EXPR_MAX_PHRASES];
@@ -279,11 +289,17 @@ typedef struct plan {
     double avgdl;
     id_set cand;        /* read, not yet scored */
     id_set seen;        /* scored, ascending */
+    /* With a filter that is the segment alone, a row read from its lists
+     * and unchanged since they were made passes it unchecked. */
+    bool lists_pass;
+    id_set from_lists;  /* read from the lists (lists_pass only) */
+    id_set pending;     /* changed since the lists were made, ascending */
     scored *found;      /* scored and matching (and passing the filter) */
     size_t nfound, found_cap;
     int64_t estimate;   /* the alternatives' row counts summed */
     size_t take;        /* rows read from the start of each list */
     size_t max_take;
+    bool final;         /* no row not scored can enter the page (page_final) */
     bool conj_read;     /* the AND of the listed alternatives was read */
     bool conj_whole;    /* ... and it returned every one of its rows */
     fts_token_list cols[FTS_NCOLUMNS];
@@ -297,6 +313,8 @@ static void plan_free(plan *p)
     fts_expr_free(p->expr);
     free(p->cand.ids);
     free(p->seen.ids);
+    free(p->from_lists.ids);
+    free(p->pending.ids);
     free(p->found);
     for (int col = 0; col < FTS_NCOLUMNS; col++)
         fts_token_list_free(&p->cols[col]);
@@ -318,7 +336,8 @@ static cs_status add_list_rows(plan *p, size_t from, size_t to, cs_error *err)
     for (int k = 0; k < p->nalts; k++) {
         const alternative *a = &p->alts[k];
         for (size_t i = from; a->list && i < a->list_n && i < to; i++)
-            if (!id_set_add(&p->cand, list_id(a, i)))
+            if (!id_set_add(&p->cand, list_id(a, i)) ||
+                (p->lists_pass && !id_set_add(&p->from_lists, list_id(a, i))))
                 return cs_error_set(err, CS_ERR_NOMEM, "out of memory collecting candidates");
     }
     return CS_OK;
@@ -366,11 +385,16 @@ static cs_status plan_candidates(catalog *c, plan *p, const char *match, int lim
     rc = add_pending(c, &p->cand, &pending, err);
     if (rc != CS_OK || pending > set->pending_max)
         return rc;
+    for (size_t i = 0; p->lists_pass && i < p->cand.n; i++)
+        if (!id_set_add(&p->pending, p->cand.ids[i]))
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory collecting candidates");
+    if (p->pending.n)
+        qsort(p->pending.ids, p->pending.n, sizeof *p->pending.ids, cmp_id);
     bool exact = false;
     int64_t estimate = 0, rare_rows = 0;
     for (int k = 0; rc == CS_OK && !exact && k < p->nalts; k++) {
-        rc = classify(c, &p->expr->phrases[p->alt_ids[k]], pending > 0, &p->alts[k], &exact,
-                      &p->sb, err);
+        rc = classify(c, &p->expr->phrases[p->alt_ids[k]], pending > 0, p->segment, &p->alts[k],
+                      &exact, &p->sb, err);
         estimate += p->alts[k].df;
         if (p->alts[k].list)
             p->nlisted++;
@@ -434,6 +458,8 @@ static cs_status score_new(catalog *c, plan *p, const cs_filter *filter, cs_erro
         p->found_cap = cap;
     }
     bool filtered = catalog_filter_active(filter);
+    if (p->lists_pass && p->from_lists.n)
+        qsort(p->from_lists.ids, p->from_lists.n, sizeof *p->from_lists.ids, cmp_id);
     size_t old_seen = p->seen.n;
     cs_status rc = CS_OK;
     for (size_t i = 0; rc == CS_OK && i < cand->n; i++) {
@@ -446,7 +472,9 @@ static cs_status score_new(catalog *c, plan *p, const cs_filter *filter, cs_erro
         bool matched = false;
         double freq[FTS_EXPR_MAX_PHRASES], doc_len = 0;
         rc = eval_row(c, p->expr, id, p->cols, &matched, freq, &doc_len, err);
-        if (rc == CS_OK && matched && filtered)
+        bool passes = p->lists_pass && sorted_has(p->from_lists.ids, p->from_lists.n, id) &&
+                      !sorted_has(p->pending.ids, p->pending.n, id);
+        if (rc == CS_OK && matched && filtered && !passes)
             rc = catalog_filter_matches(c, id, filter, &matched, err);
         if (rc == CS_OK && matched)
             p->found[p->nfound++] =
@@ -463,21 +491,24 @@ static cs_status score_new(catalog *c, plan *p, const cs_filter *filter, cs_erro
  * listed word, at most the word's bm25 term at the list's last row read
  * (the lists are in that order, ties by rowid); with the AND of the listed
  * words read whole, it lacks one of them. So it scores at most `bound`,
- * and on a tie it has a larger rowid than those last rows. Exact while
- * nothing changed since the lists were made; with changed rows (all read)
- * the lists' order is the old one, as everywhere on this path. */
+ * and on a tie it has a larger rowid than those last rows. With a
+ * segment's lists, the same holds within the segment, and the filter keeps
+ * no row outside it. When every list was read whole, every match was
+ * scored: the page is final however short. Exact while nothing changed
+ * since the lists were made; with changed rows (all read) the lists' order
+ * is the old one, as everywhere on this path. */
 static cs_status page_final(catalog *c, plan *p, int limit, bool *final, cs_error *err)
 {
     *final = false;
-    if (p->nfound < (size_t)limit)
-        return CS_OK;
     double bound = 0, least = 0;
     int64_t first_boundary = INT64_MAX;
     int terms = 0;
     for (int k = 0; k < p->nalts; k++) {
         const alternative *a = &p->alts[k];
-        if (!a->list || (p->take >= a->list_n && (int64_t)a->list_n >= a->df))
+        if (!a->list || (p->take >= a->list_n && (int64_t)a->list_n >= a->list_df))
             continue;   /* every row of the word was read */
+        if (p->nfound < (size_t)limit)
+            return CS_OK;
         size_t last = (p->take < a->list_n ? p->take : a->list_n) - 1;
         int64_t id = list_id(a, last);
         bool matched;
@@ -491,6 +522,10 @@ static cs_status page_final(catalog *c, plan *p, int limit, bool *final, cs_erro
         least = terms++ == 0 || t < least ? t : least;
         if (id < first_boundary)
             first_boundary = id;
+    }
+    if (terms == 0) {
+        *final = true;
+        return CS_OK;
     }
     if (p->conj_whole && terms == p->nlisted && terms >= 2)
         bound -= least;
@@ -507,10 +542,9 @@ static cs_status rank_candidates(catalog *c, plan *p, const cs_filter *filter, i
 {
     for (;;) {
         cs_status rc = score_new(c, p, filter, err);
-        bool final = false;
         if (rc == CS_OK)
-            rc = page_final(c, p, limit, &final, err);
-        if (rc != CS_OK || final)
+            rc = page_final(c, p, limit, &p->final, err);
+        if (rc != CS_OK || p->final)
             return rc;
         if (!p->conj_read && p->nlisted >= 2) {
             rc = add_conjunction(c, p, p->max_take, err);
@@ -625,6 +659,23 @@ static cs_status rank_kept(catalog *c, const plan *p, const char *match, int64_t
                           err);
 }
 
+/* The segment whose lists serve `filter` (*segment, -1: none): of those
+ * it requires that have lists (meta.text_segments), the smallest. */
+static cs_status choose_segment(catalog *c, const cs_filter *filter, int *segment, cs_error *err)
+{
+    *segment = -1;
+    bool required = false;
+    for (int s = 0; s < TEXT_SEGMENTS; s++)
+        required |= text_segment_required(filter, s);
+    int64_t rows[TEXT_SEGMENTS];
+    cs_status rc = required ? text_segments_read(c, rows, err) : CS_OK;
+    for (int s = 0; required && rc == CS_OK && s < TEXT_SEGMENTS; s++)
+        if (rows[s] >= 0 && text_segment_required(filter, s) &&
+            (*segment < 0 || rows[s] < rows[*segment]))
+            *segment = s;
+    return rc;
+}
+
 static cs_status search_in_read(catalog *c, const char *match, const cs_filter *filter,
                                 const catalog_listed *listed, int limit, bool *handled,
                                 int64_t **ids, double **scores, size_t *n, cs_error *err)
@@ -640,12 +691,15 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
     rc = fts_table_stats_read(c->db, "captions_fts", FTS_NCOLUMNS, &stats, err);
     if (rc != CS_OK || stats.rows == 0)
         return rc;
-    plan p = {0};
+    plan p = {.segment = -1};
     strbuf_init(&p.sb);
     strbuf_init(&p.rare);
     p.avgdl = stats.avgdl;
+    rc = choose_segment(c, filter, &p.segment, err);
+    p.lists_pass = p.segment >= 0 && text_segment_is(filter, p.segment);
     bool planned = false, filter_first = false;
-    rc = plan_candidates(c, &p, match, limit, stats.rows, &planned, err);
+    if (rc == CS_OK)
+        rc = plan_candidates(c, &p, match, limit, stats.rows, &planned, err);
     if (rc == CS_OK && planned && catalog_filter_active(filter))
         rc = rank_filtered_rows(c, &p, stats.rows, filter, listed, &filter_first, &kept, &nkept,
                                 err);
@@ -654,7 +708,7 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
     size_t found = p.nfound;
     /* the lists fell short of a page: FTS5 answers, with the filter's images
      * as a bitmap when they can be listed and are fewer than the matches */
-    if (rc == CS_OK && planned && !filter_first && !kept && found < (size_t)limit &&
+    if (rc == CS_OK && planned && !filter_first && !kept && !p.final && found < (size_t)limit &&
         catalog_filter_narrow(filter)) {
         bool more = false;
         rc = list_filter(c, filter, listed, p.estimate, &kept, &nkept, &more, err);
@@ -670,7 +724,7 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
     }
     /* a filter that keeps too few candidates may be selective: FTS5 answers */
     if (rc == CS_OK && planned && !all_kept && !kept &&
-        (filter_first || !catalog_filter_active(filter) || found >= (size_t)limit)) {
+        (filter_first || p.final || !catalog_filter_active(filter) || found >= (size_t)limit)) {
         size_t keep = found < (size_t)limit ? found : (size_t)limit;
         int64_t *out_ids = keep ? malloc(keep * sizeof *out_ids) : NULL;
         double *out_scores = keep ? malloc(keep * sizeof *out_scores) : NULL;
@@ -688,6 +742,8 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
             *n = keep;
             *handled = true;
             (*(filter_first ? &c->text_paths.filtered_rows : &c->text_paths.champion))++;
+            if (!filter_first && p.segment >= 0)
+                c->text_paths.segment++;
         }
     }
     plan_free(&p);

@@ -57,6 +57,23 @@ static bench_filter parse_filter(const char *spec)
     return b;
 }
 
+/* Which path of catalog_fts_search answered, from its counters. */
+#define NPATHS 6
+static const char path_names[NPATHS][10] = {"segment", "lists", "rows", "bitmap", "joined",
+                                            "fts5"};
+
+static int answered_by(const text_rank_counts *before, catalog *c)
+{
+    text_rank_counts now = catalog_text_rank_counts(c);
+    int at = now.segment > before->segment             ? 0
+             : now.champion > before->champion         ? 1
+             : now.filtered_rows > before->filtered_rows ? 2
+             : now.kept_bitmap > before->kept_bitmap   ? 3
+             : now.joined > before->joined             ? 4
+                                                       : 5;
+    return at;
+}
+
 static size_t exact(sqlite3 *db, const char *match, const bench_filter *bf, int k, int64_t *ids)
 {
     char sql[1024];
@@ -156,6 +173,7 @@ int main(int argc, char **argv)
     size_t times_cap = 256;
     double *times = bench_xmalloc(times_cap * sizeof *times);
     double sum10 = 0, sumk = 0, t_exact = 0, t_fast = 0;
+    int paths[NPATHS] = {0};
     int nq = 0;
     while (fgets(line, sizeof line, stdin)) {
         line[strcspn(line, "\n")] = '\0';
@@ -176,14 +194,17 @@ int main(int argc, char **argv)
         int64_t *got;
         double *scores;
         size_t ng;
+        text_rank_counts before = catalog_text_rank_counts(c);
         if (catalog_fts_search(c, match, &bf.filter, k, &got, &scores, &ng, &err) != CS_OK) {
             fprintf(stderr, "%s: %s\n", line, err.message);
             return 1;
         }
         double t2 = bench_now_s();
         double r10 = recall(want, nw, got, ng, 10), rk = recall(want, nw, got, ng, (size_t)k);
-        printf("%-32s exact %7.1f ms  champion %6.1f ms  recall@10 %.2f  recall@%d %.3f\n",
-               line, (t1 - t0) * 1e3, (t2 - t1) * 1e3, r10, k, rk);
+        int path = answered_by(&before, c);
+        paths[path]++;
+        printf("%-32s exact %7.1f ms  champion %6.1f ms  recall@10 %.2f  recall@%d %.3f  %s\n",
+               line, (t1 - t0) * 1e3, (t2 - t1) * 1e3, r10, k, rk, path_names[path]);
         sum10 += r10;
         sumk += rk;
         t_exact += t1 - t0;
@@ -209,6 +230,10 @@ int main(int argc, char **argv)
                percentile(times, nq, 0.5), percentile(times, nq, 0.9),
                percentile(times, nq, 0.99), times[nq - 1]);
     }
+    printf("answered by:");
+    for (int i = 0; i < NPATHS; i++)
+        printf(" %s %d", path_names[i], paths[i]);
+    printf("\n");
     if (cache_in)
         fclose(cache_in);
     if (cache_out && fclose(cache_out) != 0)

@@ -5,7 +5,8 @@
  * single words exactly, OR'ed words at recall@10 >= 0.95, and three common
  * words whose rows holding all three are on no list exactly; changed and
  * deleted rows, a rebuild, a catalog from version 4, odd input; filtered
- * searches on every path against FTS5's filtered ranking.
+ * searches on every path against FTS5's filtered ranking, and the lists of
+ * the pictures with faces and with text.
  * usage: test_text_rank TMPDIR */
 #include <math.h>
 #include <sqlite3.h>
@@ -66,8 +67,9 @@ static void words_into(char *buf, size_t cap, int n)
  * is in /lib/blocks when i % 750 < 40 (its subfolder sub when 5), in
  * /lib/blocks-old or /lib/blocks.x (names sorting between the folder's
  * and its subfolders') when below 45 or 50, else in /lib/rest; taken on
- * day i. */
-static bool spread, blocks;
+ * day i. With `wide`, every row is in /lib, taken on day i % NROWS,
+ * every 8th with a face, every 12th with text read in it. */
+static bool spread, blocks, wide;
 #define DAY 86400
 
 static void put_rows(catalog *c, int from, int to)
@@ -93,18 +95,23 @@ static void put_rows(catalog *c, int from, int to)
         words_into(ocr, sizeof ocr, next() % 5 == 0 ? 2 : 0);
         if (spread)
             snprintf(ocr, sizeof ocr, "%s", i % 50 == 0 ? "open daily" : "");
+        if (wide && i % 12 != 0)
+            ocr[0] = '\0';
+        else if (wide)
+            strncat(ocr, "open daily", sizeof ocr - strlen(ocr) - 1);
         words_into(pw, sizeof pw, 1 + (int)(next() % 3));
         words_into(ex, sizeof ex, (int)(next() % 3));
         words_into(rel, sizeof rel, (int)(next() % 6));
         catalog_image im = {.path = path, .folder = folder, .size = 1, .mtime_ns = 1,
                             .content_hash = "00112233445566778899aabbccddeeff", .width = 4,
                             .height = 4, .format = spread && i % 23 == 0 ? "png" : "jpeg",
-                            .has_taken_at = spread || blocks, .taken_at = (int64_t)i * DAY};
+                            .has_taken_at = spread || blocks || wide,
+                            .taken_at = (int64_t)(wide ? i % NROWS : i) * DAY};
         catalog_text text = {cap, tags, ocr, pw, ex, rel};
         catalog_tag face = {"face", "face", 0.9f};
         int64_t id;
-        CHECK_OK(catalog_put_image(c, &im, &text, &face, spread && i % 29 == 0, NULL, &id, &err),
-                 &err);
+        bool with_face = (spread && i % 29 == 0) || (wide && i % 8 == 0);
+        CHECK_OK(catalog_put_image(c, &im, &text, &face, with_face, NULL, &id, &err), &err);
     }
     CHECK_OK(catalog_commit(c, &err), &err);
 }
@@ -132,8 +139,17 @@ static void put_padded_rows(catalog *c, int from, int to, const char *three)
     CHECK_OK(catalog_commit(c, &err), &err);
 }
 
-/* Whether a word's champion list holds the row, read without the
- * catalog's code (index/FORMAT.md: ids little-endian, 8 bytes each). */
+/* Entry i of a list blob (index/FORMAT.md: ids little-endian, 8 bytes
+ * each), read without the catalog's code. */
+static int64_t list_entry(const unsigned char *blob, int i)
+{
+    uint64_t v = 0;
+    for (int k = 7; k >= 0; k--)
+        v = (v << 8) | blob[i * 8 + k];
+    return (int64_t)v;
+}
+
+/* Whether a word's champion list holds the row. */
 static bool on_list(const char *db_path, const char *term, int64_t id)
 {
     sqlite3 *db;
@@ -145,12 +161,8 @@ static bool on_list(const char *db_path, const char *term, int64_t id)
     while (sqlite3_step(st) == SQLITE_ROW) {
         const unsigned char *b = sqlite3_column_blob(st, 0);
         int n = sqlite3_column_bytes(st, 0) / 8;
-        for (int i = 0; i < n; i++) {
-            uint64_t v = 0;
-            for (int k = 7; k >= 0; k--)
-                v = (v << 8) | b[i * 8 + k];
-            found = found || (int64_t)v == id;
-        }
+        for (int i = 0; i < n; i++)
+            found = found || list_entry(b, i) == id;
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -258,6 +270,8 @@ static int filtered_by_lists;
 /* When not 0: the filter's images are listed first, at most this many
  * (catalog_fts_search_listed). */
 static int64_t listed_first;
+/* The champion lists' answers are compared rank by rank too. */
+static bool lists_exact;
 
 /* A filtered search against FTS5's filtered ranking: the same ids and
  * scores, except from the champion lists, whose OR'ed words are counted by
@@ -294,7 +308,7 @@ static size_t compare_filtered(catalog *c, const char *db_path, const char *matc
         CHECK_OK(catalog_fts_search(c, match, &f, k, &got, &got_s, &ng, &err), &err);
     }
     CHECK_INT_EQ(ng, nw);
-    if (catalog_text_rank_counts(c).champion > lists_before) {
+    if (catalog_text_rank_counts(c).champion > lists_before && !lists_exact) {
         size_t hit = 0;
         for (size_t i = 0; i < nw; i++)
             for (size_t j = 0; j < ng; j++)
@@ -437,6 +451,124 @@ static void test_kept_ranges(const char *dir)
         }
         CHECK_INT_EQ(catalog_text_rank_counts(c).kept_bitmap - after.kept_bitmap, 6);
     }
+    catalog_close(c);
+    free(path);
+}
+
+static char *meta_value(const char *db_path, const char *key)
+{
+    sqlite3 *db;
+    sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    char *value = sqlite3_step(st) == SQLITE_ROW
+                      ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return value;
+}
+
+/* Single words (ranks 0-11, and ranks 16-22, in fewer of the text
+ * segment's rows than a page) filtered to faces and to text alone (the
+ * lists' rows pass unchecked unless changed since), rank by rank;
+ * returns how many the segments' lists answered, *short_pages how many of
+ * those with fewer rows than a page. */
+static int64_t segment_words_exact(catalog *c, const char *db_path, int *short_pages)
+{
+    int64_t before = catalog_text_rank_counts(c).segment;
+    *short_pages = 0;
+    lists_exact = true;
+    for (also = ALSO_FACES; also <= ALSO_TEXT; also++)
+        for (int r = 0; r <= 22; r = r == 11 ? 16 : r + 1) {
+            char q[64];
+            snprintf(q, sizeof q, "\"%.16s\"", words[r]);
+            int64_t answered = catalog_text_rank_counts(c).segment;
+            size_t n = compare_filtered(c, db_path, q, "", 0, NROWS, 40);
+            CHECK(n > 0);
+            *short_pages += n < 40 && catalog_text_rank_counts(c).segment > answered;
+        }
+    also = ALSO_NOTHING;
+    lists_exact = false;
+    return catalog_text_rank_counts(c).segment - before;
+}
+
+/* 8. pictures with faces (1 in 8) and with text (1 in 12): too many to be
+ * listed at search time (1 in 16 are), too few for the whole table's lists
+ * to fill a page; each segment has lists of its own, exact for single
+ * words, by recall for OR'ed words, as without a filter. */
+static void test_segments(const char *dir)
+{
+    char *path = fs_path_join(dir, "segments.db");
+    unlink(path);
+    cs_error err = {0};
+    catalog *c;
+    CHECK_OK(catalog_open(path, false, &c, &err), &err);
+    wide = true;
+    put_rows(c, 1, NROWS + 1);
+    text_rank_settings shortl = {100, 200, 300, 50};
+    catalog_set_text_rank_settings(c, &shortl);
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
+    char *segments = meta_value(path, "text_segments");
+    CHECK(segments && strcmp(segments, "faces 375 text 250") == 0);
+    free(segments);
+    int short_pages;
+    int64_t answered = segment_words_exact(c, path, &short_pages);
+    printf("single words filtered to a segment: %lld of 38 by its lists, %d short pages\n",
+           (long long)answered, short_pages);
+    CHECK(answered >= 30 && short_pages > 0);
+    filtered_recall_sum = 0;
+    filtered_by_lists = 0;
+    int64_t before = catalog_text_rank_counts(c).segment;
+    for (also = ALSO_FACES; also <= ALSO_TEXT; also++)
+        for (int a = 0; a < 10; a++)
+            for (int b = a + 1; b < 12; b += 3) {
+                char q[64];
+                snprintf(q, sizeof q, "\"%s\" OR \"%s\"", words[a], words[b]);
+                compare_filtered(c, path, q, "/", 0, NROWS, 10);   /* "/": checked */
+            }
+    also = ALSO_NOTHING;
+    printf("recall@10 of OR'ed words filtered to a segment: %.3f over %d\n",
+           filtered_recall_sum / filtered_by_lists, filtered_by_lists);
+    CHECK(catalog_text_rank_counts(c).segment - before >= 40);
+    CHECK(filtered_by_lists > 0 && filtered_recall_sum / filtered_by_lists >= 0.95);
+    /* rows written since the lists were made, some with faces and text */
+    put_rows(c, NROWS + 1, NROWS + 41);
+    wide = false;
+    CHECK(segment_words_exact(c, path, &short_pages) >= 30 && short_pages > 0);
+    /* a row on the text segment's lists whose read text is gone (pending
+     * since) and that still holds the word elsewhere: checked, not found */
+    sqlite3_stmt *st;
+    CHECK(sqlite3_prepare_v2(c->db, "SELECT ids FROM segment_champions WHERE segment = 'text'"
+                             " AND term = 'waa' AND columns = 63", -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    int64_t first[8];   /* the list's first rows */
+    for (int i = 0; i < 8; i++)
+        first[i] = list_entry(sqlite3_column_blob(st, 0), i);
+    sqlite3_finalize(st);
+    char sql[160];
+    int changed = 0;
+    for (int i = 0; i < 8 && !changed; i++) {
+        snprintf(sql, sizeof sql, "UPDATE captions SET ocr = '' WHERE image_id = %lld"
+                 " AND ocr NOT LIKE '%%waa%%'", (long long)first[i]);
+        CHECK(sqlite3_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK);
+        changed = sqlite3_changes(c->db);
+    }
+    also = ALSO_TEXT;
+    CHECK(changed == 1);
+    int64_t answered_before = catalog_text_rank_counts(c).segment;
+    lists_exact = true;
+    CHECK(compare_filtered(c, path, "\"waa\"", "", 0, NROWS, 40) == 40);
+    lists_exact = false;
+    also = ALSO_NOTHING;
+    CHECK(catalog_text_rank_counts(c).segment == answered_before + 1);
+    /* a segment with fewer rows than min_df has no lists */
+    text_rank_settings high = {300, 200, 300, 50};
+    catalog_set_text_rank_settings(c, &high);
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
+    segments = meta_value(path, "text_segments");
+    CHECK(segments && strcmp(segments, "faces 380") == 0);
+    free(segments);
     catalog_close(c);
     free(path);
 }
@@ -625,7 +757,8 @@ int main(int argc, char **argv)
     sqlite3_open(path, &db);
     sqlite3_exec(db, "DROP TRIGGER captions_pending_insert; DROP TRIGGER captions_pending_update;"
                      "DROP TRIGGER captions_pending_delete; DROP TABLE text_champions;"
-                     "DROP TABLE text_pending; DELETE FROM meta WHERE key = 'text_champions';"
+                     "DROP TABLE text_pending; DROP TABLE segment_champions;"
+                     "DELETE FROM meta WHERE key IN ('text_champions', 'text_segments');"
                      "DROP INDEX images_format; DROP INDEX tags_kind;"
                      "DROP INDEX captions_with_text;"
                      "PRAGMA user_version = 4", NULL, NULL, NULL);
@@ -646,5 +779,6 @@ int main(int argc, char **argv)
 
     test_filtered(argv[1]);
     test_kept_ranges(argv[1]);
+    test_segments(argv[1]);
     CHECK_DONE();
 }

@@ -1,0 +1,13 @@
+-- Version 7: champion lists within the pictures with faces and those with
+-- text read in them (index/FORMAT.md, "segment_champions"), so that a
+-- search filtered to them is ranked from lists of their own. Lists made by
+-- earlier versions stay in use; `capsearch index` adds these the next time
+-- it makes the lists.
+CREATE TABLE segment_champions (
+    segment TEXT NOT NULL,
+    term    TEXT NOT NULL,
+    columns INTEGER NOT NULL,
+    df      INTEGER NOT NULL,
+    ids     BLOB NOT NULL,
+    PRIMARY KEY (segment, term, columns)
+) WITHOUT ROWID;
