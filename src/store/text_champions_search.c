@@ -660,8 +660,10 @@ static cs_status rank_kept(catalog *c, const plan *p, const char *match, int64_t
 }
 
 /* The segment whose lists serve `filter` (*segment, -1: none): of those
- * it requires that have lists (meta.text_segments), the smallest. */
-static cs_status choose_segment(catalog *c, const cs_filter *filter, int *segment, cs_error *err)
+ * it requires that have lists (meta.text_segments), the smallest, and its
+ * rows. */
+static cs_status choose_segment(catalog *c, const cs_filter *filter, int *segment,
+                               int64_t *segment_rows, cs_error *err)
 {
     *segment = -1;
     bool required = false;
@@ -673,6 +675,7 @@ static cs_status choose_segment(catalog *c, const cs_filter *filter, int *segmen
         if (rows[s] >= 0 && text_segment_required(filter, s) &&
             (*segment < 0 || rows[s] < rows[*segment]))
             *segment = s;
+    *segment_rows = *segment >= 0 ? rows[*segment] : 0;
     return rc;
 }
 
@@ -695,12 +698,17 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
     strbuf_init(&p.sb);
     strbuf_init(&p.rare);
     p.avgdl = stats.avgdl;
-    rc = choose_segment(c, filter, &p.segment, err);
+    int64_t segment_rows = 0;
+    rc = choose_segment(c, filter, &p.segment, &segment_rows, err);
     p.lists_pass = p.segment >= 0 && text_segment_is(filter, p.segment);
     bool planned = false, filter_first = false;
     if (rc == CS_OK)
         rc = plan_candidates(c, &p, match, limit, stats.rows, &planned, err);
-    if (rc == CS_OK && planned && catalog_filter_active(filter))
+    /* A segment alone with more rows than its lists give candidates: its
+     * lists rank it, as the whole table's rank an unfiltered search
+     * (recall, not proof, when the page is not final). */
+    bool lists_first = p.lists_pass && segment_rows > (int64_t)p.nalts * (int64_t)p.max_take;
+    if (rc == CS_OK && planned && catalog_filter_active(filter) && !lists_first)
         rc = rank_filtered_rows(c, &p, stats.rows, filter, listed, &filter_first, &kept, &nkept,
                                 err);
     if (rc == CS_OK && planned && !filter_first && !kept)
