@@ -42,6 +42,8 @@ typedef enum catalog_stmt_id {
     STMT_CAPTION_TEXT,
     STMT_CHAMPIONS,
     STMT_SEGMENT_CHAMPIONS,
+    STMT_HAS_FACE,
+    STMT_HAS_TEXT,
     STMT_COUNT
 } catalog_stmt_id;
 

@@ -283,23 +283,48 @@ cs_status catalog_fts_search_listed(catalog *c, const char *match, const cs_filt
     return CS_OK;
 }
 
-cs_status catalog_filter_matches(catalog *c, int64_t id, const cs_filter *filter,
-                                 bool *matches, cs_error *err)
+/* Whether the filter asks only for faces and text read in the picture. */
+static bool faces_and_text_only(const cs_filter *f)
 {
-    *matches = false;
+    return (f->has_faces || f->has_text) && !filter_folder_len(f) && !f->has_from &&
+           !f->has_to && !(f->type && *f->type) && !(f->camera && *f->camera);
+}
+
+/* One row of a cached statement taking the image id (and the filter's
+ * parameters, may be NULL), or none. */
+static cs_status probe(catalog *c, catalog_stmt_id which, int64_t id, const cs_filter *filter,
+                       bool *found, cs_error *err)
+{
+    *found = false;
     sqlite3_stmt *stmt;
-    cs_status rc = catalog_stmt(c, STMT_FILTER_MATCHES, &stmt, err);
+    cs_status rc = catalog_stmt(c, which, &stmt, err);
     if (rc != CS_OK)
         return rc;
     sqlite3_bind_int64(stmt, 1, id);
     catalog_bind_filter(stmt, filter);
     int step = sqlite3_step(stmt);
     if (step == SQLITE_ROW)
-        *matches = true;
+        *found = true;
     else if (step != SQLITE_DONE)
         rc = catalog_sql_error(c, err, "checking a filter");
     sqlite3_reset(stmt);   /* cached: reset ends its read */
     return rc;
+}
+
+cs_status catalog_filter_matches(catalog *c, int64_t id, const cs_filter *filter,
+                                 bool *matches, cs_error *err)
+{
+    *matches = false;
+    if (filter && faces_and_text_only(filter)) {
+        /* a face tag or read text implies the image exists */
+        bool face = true, text = true;
+        cs_status rc = filter->has_faces ? probe(c, STMT_HAS_FACE, id, NULL, &face, err) : CS_OK;
+        if (rc == CS_OK && face && filter->has_text)
+            rc = probe(c, STMT_HAS_TEXT, id, NULL, &text, err);
+        *matches = rc == CS_OK && face && text;
+        return rc;
+    }
+    return probe(c, STMT_FILTER_MATCHES, id, filter, matches, err);
 }
 
 /* The statements listing a filter's images from the index of one of its

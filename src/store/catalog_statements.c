@@ -32,6 +32,11 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " ORDER BY score, rowid LIMIT ?2",
     [STMT_FTS_DOC_SIZES] = "SELECT id, sz FROM captions_fts_docsize WHERE id BETWEEN ?1 AND ?2",
     [STMT_FILTER_MATCHES] = "SELECT 1 FROM images i WHERE i.id = ?1" FILTER_SQL,
+    /* the faces and text parts checked on their own indexes, which are a
+     * fraction of the images table (catalog_filter_matches) */
+    [STMT_HAS_FACE] = "SELECT 1 FROM tags WHERE kind = 'face' AND image_id = ?1 LIMIT 1",
+    [STMT_HAS_TEXT] =
+        "SELECT 1 FROM captions INDEXED BY captions_with_text WHERE image_id = ?1 AND ocr <> ''",
     [STMT_FILTER_IDS] = "SELECT i.id FROM images i WHERE 1" FILTER_SQL " LIMIT ?1",
     /* The same rows read from the part of one catalog index a filter names
      * (catalog_filter_narrow), in the index's order so that LIMIT stops the
