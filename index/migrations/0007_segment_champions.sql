@@ -1,6 +1,6 @@
--- Version 7: champion lists within the pictures with faces and those with
--- text read in them (index/FORMAT.md, "segment_champions"), so that a
--- search filtered to them is ranked from lists of their own. Lists made by
+-- Version 7: champion lists within the pictures with faces, those with text
+-- read in them and those of one type (index/FORMAT.md, "segment_champions"),
+-- so that a search filtered to them is ranked from lists of their own. Lists made by
 -- earlier versions stay in use; `capsearch index` adds these the next time
 -- it makes the lists.
 CREATE TABLE segment_champions (

@@ -7,6 +7,7 @@
 #include "common/array.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -360,16 +361,22 @@ static int part_alone(int which)
     return which - STMT_FILTER_IDS_IN_FOLDER + STMT_FILTER_ONLY_IN_FOLDER;
 }
 
-/* Whether the part alone surely keeps more than max images: the faces and
- * text parts are segments whose rows are known (text_segment_above). */
-static cs_status part_above(catalog *c, int which, int64_t max, bool *above, cs_error *err)
+/* Whether the part alone surely keeps more than max images: the faces,
+ * text and type parts are segments whose rows may be known
+ * (text_segment_above). */
+static cs_status part_above(catalog *c, const cs_filter *filter, int which, int64_t max,
+                            bool *above, cs_error *err)
 {
     *above = false;
-    if (which == STMT_FILTER_IDS_WITH_FACES)
-        return text_segment_above(c, TEXT_SEGMENT_FACES, max, above, err);
-    if (which == STMT_FILTER_IDS_WITH_TEXT)
-        return text_segment_above(c, TEXT_SEGMENT_TEXT, max, above, err);
-    return CS_OK;
+    char name[TEXT_SEGMENT_NAME_MAX];
+    int len = which == STMT_FILTER_IDS_WITH_FACES ? snprintf(name, sizeof name, "faces")
+              : which == STMT_FILTER_IDS_WITH_TEXT ? snprintf(name, sizeof name, "text")
+              : which == STMT_FILTER_IDS_OF_TYPE
+                  ? snprintf(name, sizeof name, "type:%s", filter->type)
+                  : -1;
+    if (len < 0 || (size_t)len >= sizeof name)
+        return CS_OK;   /* no segment, or a type no segment is named for */
+    return text_segment_above(c, name, max, above, err);
 }
 
 /* An upper bound on how many images a narrow filter keeps: the rows of one
@@ -378,7 +385,7 @@ static cs_status narrow_bound(catalog *c, const cs_filter *filter, int which, in
                               int64_t *bound, cs_error *err)
 {
     bool above = false;
-    cs_status rc = part_above(c, which, max, &above, err);
+    cs_status rc = part_above(c, filter, which, max, &above, err);
     if (rc != CS_OK || above) {
         *bound = max + 1;
         return rc;
@@ -432,7 +439,7 @@ cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, i
     }
     if (alone && max >= 0 && max < INT64_MAX) {
         bool above = false;
-        rc = part_above(c, which, max, &above, err);
+        rc = part_above(c, filter, which, max, &above, err);
         if (rc != CS_OK || above) {
             if (more)
                 *more = rc == CS_OK;

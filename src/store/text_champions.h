@@ -22,29 +22,42 @@ typedef struct text_rank_settings {
 #define TEXT_RANK_DEFAULTS ((text_rank_settings){2000, 1000, 2000, 1000})
 
 /* Segments: the pictures a filter part keeps, when it keeps too many to be
- * listed at search time (pictures with faces, with text read in them).
- * Each has lists of its own ("segment_champions"), made with the others
- * when it has at least min_df rows: a search asking for it reads those,
- * and its bound holds within the segment. */
-typedef enum text_segment { TEXT_SEGMENT_FACES, TEXT_SEGMENT_TEXT, TEXT_SEGMENTS } text_segment;
-extern const char *const text_segment_names[TEXT_SEGMENTS];
+ * listed at search time: those with faces ("faces"), with text read in
+ * them ("text"), of one type ("type:png"). Each with at least min_df rows
+ * has lists of its own ("segment_champions"), made with the others: a
+ * search asking for it reads those, and their bound holds within it. */
+#define TEXT_SEGMENTS_MAX 16
+#define TEXT_SEGMENT_NAME_MAX 40
+typedef struct text_segment {
+    char name[TEXT_SEGMENT_NAME_MAX];
+    int64_t rows;
+} text_segment;
 
-/* The filter keeping exactly the segment's pictures. */
-cs_filter text_segment_filter(text_segment s);
+/* The filter keeping exactly the segment's pictures (its type points into
+ * name); false for a name that is no segment. */
+bool text_segment_filter(const char *name, cs_filter *out);
 
 /* Whether `filter` keeps only pictures of the segment. */
-bool text_segment_required(const cs_filter *filter, text_segment s);
+bool text_segment_required(const cs_filter *filter, const char *name);
 
 /* Whether `filter` keeps exactly the segment's pictures. */
-bool text_segment_is(const cs_filter *filter, text_segment s);
+bool text_segment_is(const cs_filter *filter, const char *name);
 
-/* Each segment's rows when the lists were made; -1: it has no lists. */
-cs_status text_segments_read(catalog *c, int64_t rows[TEXT_SEGMENTS], cs_error *err);
+/* The segments that may have lists: faces, text, and each type of at
+ * least min_rows pictures (at most TEXT_SEGMENTS_MAX in all). */
+cs_status text_segments_candidates(catalog *c, int64_t min_rows, text_segment *out, int *n,
+                                   cs_error *err);
 
-/* Whether segment s surely has more than max rows now: its rows when the
- * lists were made, less the rows changed since (each change of a face tag
- * or of read text rewrites the caption row, which marks it pending). */
-cs_status text_segment_above(catalog *c, text_segment s, int64_t max, bool *above,
+/* The segments with lists and their rows when the lists were made
+ * (meta.text_segments), at most TEXT_SEGMENTS_MAX; write records them. */
+cs_status text_segments_read(catalog *c, text_segment *out, int *n, cs_error *err);
+cs_status text_segments_write(catalog *c, const text_segment *segments, int n, cs_error *err);
+
+/* Whether the segment surely has more than max rows now: its rows when the
+ * lists were made, less the rows changed since (each change of a face tag,
+ * of read text or of the type rewrites the caption row, which marks it
+ * pending). False when it has no lists. */
+cs_status text_segment_above(catalog *c, const char *name, int64_t max, bool *above,
                              cs_error *err);
 
 /* Test-only: other thresholds for this handle (builds and searches). */

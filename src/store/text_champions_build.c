@@ -9,66 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const text_segment_names[TEXT_SEGMENTS] = {"faces", "text"};
-
-cs_filter text_segment_filter(text_segment s)
-{
-    return (cs_filter){.has_faces = s == TEXT_SEGMENT_FACES, .has_text = s == TEXT_SEGMENT_TEXT};
-}
-
-bool text_segment_required(const cs_filter *filter, text_segment s)
-{
-    return filter && (s == TEXT_SEGMENT_FACES ? filter->has_faces : filter->has_text);
-}
-
-bool text_segment_is(const cs_filter *filter, text_segment s)
-{
-    cs_filter f = text_segment_filter(s);
-    return filter && !(filter->folder && *filter->folder) && !filter->has_from &&
-           !filter->has_to && !(filter->type && *filter->type) &&
-           !(filter->camera && *filter->camera) && filter->has_faces == f.has_faces &&
-           filter->has_text == f.has_text;
-}
-
-cs_status text_segments_read(catalog *c, int64_t rows[TEXT_SEGMENTS], cs_error *err)
-{
-    for (int s = 0; s < TEXT_SEGMENTS; s++)
-        rows[s] = -1;
-    char *meta = NULL;
-    cs_status rc = catalog_meta_get(c, "text_segments", &meta, err);
-    char name[16];
-    long long n;
-    int used;
-    for (const char *at = meta; at && sscanf(at, "%15s %lld%n", name, &n, &used) == 2; at += used)
-        for (int s = 0; s < TEXT_SEGMENTS; s++)
-            if (strcmp(name, text_segment_names[s]) == 0)
-                rows[s] = n;
-    free(meta);
-    return rc;
-}
-
-cs_status text_segment_above(catalog *c, text_segment s, int64_t max, bool *above,
-                             cs_error *err)
-{
-    *above = false;
-    int64_t rows[TEXT_SEGMENTS];
-    cs_status rc = text_segments_read(c, rows, err);
-    if (rc != CS_OK || rows[s] <= max)
-        return rc;
-    sqlite3_stmt *stmt;
-    rc = catalog_prepare(c, "SELECT count(*) FROM (SELECT 1 FROM text_pending LIMIT ?1)", &stmt,
-                         err);
-    if (rc != CS_OK)
-        return rc;
-    sqlite3_bind_int64(stmt, 1, rows[s] - max);
-    if (sqlite3_step(stmt) == SQLITE_ROW)
-        *above = sqlite3_column_int64(stmt, 0) < rows[s] - max;
-    else
-        rc = catalog_sql_error(c, err, "counting changed captions");
-    sqlite3_finalize(stmt);
-    return rc;
-}
-
 typedef struct champion {
     double s;        /* the term's bm25 term without its idf (same order) */
     int64_t id;
@@ -87,7 +27,7 @@ typedef struct term_entry {
     uint32_t columns;          /* FTS_ALL_MASK or FTS_RELATED_MASK */
     int64_t df;
     champion_heap all;
-    champion_heap in_segment[TEXT_SEGMENTS];
+    champion_heap in_segment[TEXT_SEGMENTS_MAX];
     int64_t seen_row;          /* the row freq belongs to */
     double freq;
 } term_entry;
@@ -125,7 +65,7 @@ static void free_table(term_table *t)
     for (size_t i = 0; i < t->n; i++) {
         free(t->entries[i].term);
         free(t->entries[i].all.h);
-        for (int s = 0; s < TEXT_SEGMENTS; s++)
+        for (int s = 0; s < TEXT_SEGMENTS_MAX; s++)
             free(t->entries[i].in_segment[s].h);
     }
     free(t->entries);
@@ -250,7 +190,9 @@ static int best_first(const void *a, const void *b)
 
 typedef struct row_pass {
     term_table *table;
-    catalog_listed segment[TEXT_SEGMENTS];   /* n == 0: no lists of its own */
+    text_segment segments[TEXT_SEGMENTS_MAX];   /* those with lists */
+    catalog_listed members[TEXT_SEGMENTS_MAX];  /* their rows */
+    int nsegments;
     term_entry **touched;
     size_t ntouched, touched_cap;
     fts_token_list cols[FTS_NCOLUMNS];
@@ -309,14 +251,14 @@ static cs_status scan_rows(catalog *c, row_pass *rp, double avgdl, int list_len,
                     rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory making champion lists");
             }
         }
-        bool in_segment[TEXT_SEGMENTS];
-        for (int s = 0; s < TEXT_SEGMENTS; s++)
-            in_segment[s] = catalog_listed_has(&rp->segment[s], id);
+        bool in_segment[TEXT_SEGMENTS_MAX];
+        for (int s = 0; s < rp->nsegments; s++)
+            in_segment[s] = catalog_listed_has(&rp->members[s], id);
         for (size_t k = 0; rc == CS_OK && k < rp->ntouched; k++) {
             term_entry *e = rp->touched[k];
             champion x = {fts_bm25_term(1.0, e->freq, doc_len, avgdl), id};
             bool ok = heap_offer(&e->all, list_len, x);
-            for (int s = 0; s < TEXT_SEGMENTS; s++)
+            for (int s = 0; s < rp->nsegments; s++)
                 if (ok && in_segment[s])
                     ok = heap_offer(&e->in_segment[s], list_len, x);
             if (!ok)
@@ -374,9 +316,9 @@ static cs_status write_lists(catalog *c, term_table *t, const row_pass *rp, int6
     for (size_t k = 0; rc == CS_OK && k < t->n; k++) {
         term_entry *e = &t->entries[k];
         rc = write_list(c, stmt, NULL, e, &e->all, err);
-        for (int s = 0; rc == CS_OK && s < TEXT_SEGMENTS; s++)
+        for (int s = 0; rc == CS_OK && s < rp->nsegments; s++)
             if (e->in_segment[s].n > 0)
-                rc = write_list(c, seg_stmt, text_segment_names[s], e, &e->in_segment[s], err);
+                rc = write_list(c, seg_stmt, rp->segments[s].name, e, &e->in_segment[s], err);
     }
     sqlite3_finalize(stmt);
     sqlite3_finalize(seg_stmt);
@@ -386,27 +328,30 @@ static cs_status write_lists(catalog *c, term_table *t, const row_pass *rp, int6
     snprintf(value, sizeof value, "%lld %d %d", (long long)rows, c->text_rank.list_len,
              c->text_rank.min_df);
     rc = catalog_meta_set(c, "text_champions", value, err);
-    /* "faces 120000 text 8000": the segments with lists, and their rows */
-    char segments[32 * TEXT_SEGMENTS] = "";
-    for (int s = 0; s < TEXT_SEGMENTS; s++)
-        if (rp->segment[s].n > 0)
-            snprintf(segments + strlen(segments), sizeof segments - strlen(segments), "%s%s %zu",
-                     *segments ? " " : "", text_segment_names[s], rp->segment[s].n);
     if (rc == CS_OK)
-        rc = catalog_meta_set(c, "text_segments", segments, err);
+        rc = text_segments_write(c, rp->segments, rp->nsegments, err);
     return rc;
 }
 
 /* Lists the rows of each segment with at least min_df of them (smaller
- * ones hold no term often enough for a list of their own). */
-static cs_status list_segments(catalog *c, int min_df, row_pass *rp, cs_error *err)
+ * ones hold no term often enough for a list of their own) and at most half
+ * the table's (the table's lists serve a filter keeping more). */
+static cs_status list_segments(catalog *c, int min_df, int64_t rows, row_pass *rp,
+                               cs_error *err)
 {
-    cs_status rc = CS_OK;
-    for (int s = 0; rc == CS_OK && s < TEXT_SEGMENTS; s++) {
-        catalog_listed *l = &rp->segment[s];
-        cs_filter f = text_segment_filter(s);
+    int64_t least = min_df > 1 ? min_df : 1;
+    text_segment candidates[TEXT_SEGMENTS_MAX];
+    int n = 0;
+    cs_status rc = text_segments_candidates(c, least, candidates, &n, err);
+    for (int s = 0; rc == CS_OK && s < n; s++) {
+        catalog_listed *l = &rp->members[rp->nsegments];
+        cs_filter f;
+        text_segment_filter(candidates[s].name, &f);
         rc = catalog_filter_ids(c, &f, -1, &l->ids, &l->n, NULL, err);
-        if (rc == CS_OK && (int64_t)l->n < (min_df > 1 ? min_df : 1)) {
+        if (rc == CS_OK && (int64_t)l->n >= least && (int64_t)l->n <= rows / 2) {
+            rp->segments[rp->nsegments] = candidates[s];
+            rp->segments[rp->nsegments++].rows = (int64_t)l->n;
+        } else {
             free(l->ids);
             *l = (catalog_listed){0};
         }
@@ -437,15 +382,15 @@ static cs_status rebuild(catalog *c, cs_error *err)
         rc = index_table(&table, err);
     row_pass rp = {.table = &table};
     if (rc == CS_OK && table.n > 0)
-        rc = list_segments(c, set->min_df, &rp, err);
+        rc = list_segments(c, set->min_df, stats.rows, &rp, err);
     if (rc == CS_OK && table.n > 0)
         rc = scan_rows(c, &rp, stats.avgdl, set->list_len, err);
     if (rc == CS_OK)
         rc = write_lists(c, &table, &rp, stats.rows, err);
     for (int col = 0; col < FTS_NCOLUMNS; col++)
         fts_token_list_free(&rp.cols[col]);
-    for (int s = 0; s < TEXT_SEGMENTS; s++)
-        free(rp.segment[s].ids);
+    for (int s = 0; s < rp.nsegments; s++)
+        free(rp.members[s].ids);
     free(rp.touched);
     free_table(&table);
     return rc;

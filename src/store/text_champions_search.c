@@ -143,10 +143,10 @@ typedef struct alternative {
                                 or the segment's rows holding the phrase */
 } alternative;
 
-/* Classifies one alternative, its list read from `segment`'s lists (-1:
+/* Classifies one alternative, its list read from `segment`'s lists (NULL:
  * the whole table's); *exact true when only FTS5's ranking will do (a
  * common phrase or prefix, a common word without a list). */
-static cs_status classify(catalog *c, const fts_phrase *ph, bool pending, int segment,
+static cs_status classify(catalog *c, const fts_phrase *ph, bool pending, const char *segment,
                           alternative *alt, bool *exact, strbuf *sb, cs_error *err)
 {
     *alt = (alternative){0};
@@ -164,14 +164,14 @@ static cs_status classify(catalog *c, const fts_phrase *ph, bool pending, int se
         return rc;
     }
     sqlite3_stmt *stmt;
-    cs_status rc = catalog_stmt(c, segment < 0 ? STMT_CHAMPIONS : STMT_SEGMENT_CHAMPIONS, &stmt,
+    cs_status rc = catalog_stmt(c, segment ? STMT_SEGMENT_CHAMPIONS : STMT_CHAMPIONS, &stmt,
                                 err);
     if (rc != CS_OK)
         return rc;
     sqlite3_bind_text(stmt, 1, ph->tokens.bytes, (int)ph->tokens.len[0], SQLITE_STATIC);
     sqlite3_bind_int(stmt, 2, (int)ph->columns);
-    if (segment >= 0)
-        sqlite3_bind_text(stmt, 3, text_segment_names[segment], -1, SQLITE_STATIC);
+    if (segment)
+        sqlite3_bind_text(stmt, 3, segment, -1, SQLITE_STATIC);
     int step = sqlite3_step(stmt);
     if (step == SQLITE_ROW) {
         alt->df = sqlite3_column_int64(stmt, 0);
@@ -195,7 +195,7 @@ static cs_status classify(catalog *c, const fts_phrase *ph, bool pending, int se
         rc = vocab_df(c, ph, &alt->df, err);
         if (rc == CS_OK && !alt->list && alt->df >= set->min_df)
             *exact = true;
-        if (segment < 0)
+        if (!segment)
             alt->list_df = alt->df;
     }
     return rc;
@@ -280,7 +280,7 @@ static cs_status eval_row(catalog *c, const fts_expr *e, int64_t id, fts_token_l
 }
 
 typedef struct plan {
-    int segment;        /* whose lists are read (text_segment), -1: the table's */
+    const char *segment; /* whose lists are read (text_segment), NULL: the table's */
     fts_expr *expr;
     alternative alts[FTS_EXPR_MAX_PHRASES];
     int alt_ids[FTS_EXPR_MAX_PHRASES];
@@ -659,23 +659,21 @@ static cs_status rank_kept(catalog *c, const plan *p, const char *match, int64_t
                           err);
 }
 
-/* The segment whose lists serve `filter` (*segment, -1: none): of those
- * it requires that have lists (meta.text_segments), the smallest, and its
- * rows. */
-static cs_status choose_segment(catalog *c, const cs_filter *filter, int *segment,
-                               int64_t *segment_rows, cs_error *err)
+/* The segment whose lists serve `filter` (*chosen, rows 0 for none): of
+ * those it requires that have lists (meta.text_segments), the smallest. */
+static cs_status choose_segment(catalog *c, const cs_filter *filter, text_segment *chosen,
+                                cs_error *err)
 {
-    *segment = -1;
-    bool required = false;
-    for (int s = 0; s < TEXT_SEGMENTS; s++)
-        required |= text_segment_required(filter, s);
-    int64_t rows[TEXT_SEGMENTS];
-    cs_status rc = required ? text_segments_read(c, rows, err) : CS_OK;
-    for (int s = 0; required && rc == CS_OK && s < TEXT_SEGMENTS; s++)
-        if (rows[s] >= 0 && text_segment_required(filter, s) &&
-            (*segment < 0 || rows[s] < rows[*segment]))
-            *segment = s;
-    *segment_rows = *segment >= 0 ? rows[*segment] : 0;
+    *chosen = (text_segment){0};
+    if (!filter || !(filter->has_faces || filter->has_text || (filter->type && *filter->type)))
+        return CS_OK;
+    text_segment segments[TEXT_SEGMENTS_MAX];
+    int n;
+    cs_status rc = text_segments_read(c, segments, &n, err);
+    for (int s = 0; rc == CS_OK && s < n; s++)
+        if (segments[s].rows > 0 && text_segment_required(filter, segments[s].name) &&
+            (chosen->rows == 0 || segments[s].rows < chosen->rows))
+            *chosen = segments[s];
     return rc;
 }
 
@@ -694,20 +692,21 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
     rc = fts_table_stats_read(c->db, "captions_fts", FTS_NCOLUMNS, &stats, err);
     if (rc != CS_OK || stats.rows == 0)
         return rc;
-    plan p = {.segment = -1};
+    plan p = {0};
     strbuf_init(&p.sb);
     strbuf_init(&p.rare);
     p.avgdl = stats.avgdl;
-    int64_t segment_rows = 0;
-    rc = choose_segment(c, filter, &p.segment, &segment_rows, err);
-    p.lists_pass = p.segment >= 0 && text_segment_is(filter, p.segment);
+    text_segment segment;
+    rc = choose_segment(c, filter, &segment, err);
+    p.segment = segment.rows > 0 ? segment.name : NULL;
+    p.lists_pass = p.segment && text_segment_is(filter, p.segment);
     bool planned = false, filter_first = false;
     if (rc == CS_OK)
         rc = plan_candidates(c, &p, match, limit, stats.rows, &planned, err);
     /* A segment alone with more rows than its lists give candidates: its
      * lists rank it, as the whole table's rank an unfiltered search
      * (recall, not proof, when the page is not final). */
-    bool lists_first = p.lists_pass && segment_rows > (int64_t)p.nalts * (int64_t)p.max_take;
+    bool lists_first = p.lists_pass && segment.rows > (int64_t)p.nalts * (int64_t)p.max_take;
     if (rc == CS_OK && planned && catalog_filter_active(filter) && !lists_first)
         rc = rank_filtered_rows(c, &p, stats.rows, filter, listed, &filter_first, &kept, &nkept,
                                 err);
@@ -750,7 +749,7 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
             *n = keep;
             *handled = true;
             (*(filter_first ? &c->text_paths.filtered_rows : &c->text_paths.champion))++;
-            if (!filter_first && p.segment >= 0)
+            if (!filter_first && p.segment)
                 c->text_paths.segment++;
         }
     }

@@ -68,7 +68,8 @@ static void words_into(char *buf, size_t cap, int n)
  * /lib/blocks-old or /lib/blocks.x (names sorting between the folder's
  * and its subfolders') when below 45 or 50, else in /lib/rest; taken on
  * day i. With `wide`, every row is in /lib, taken on day i % NROWS,
- * every 8th with a face, every 12th with text read in it. */
+ * every 8th with a face, every 12th with text read in it, every 10th a
+ * PNG. */
 static bool spread, blocks, wide;
 #define DAY 86400
 
@@ -104,7 +105,7 @@ static void put_rows(catalog *c, int from, int to)
         words_into(rel, sizeof rel, (int)(next() % 6));
         catalog_image im = {.path = path, .folder = folder, .size = 1, .mtime_ns = 1,
                             .content_hash = "00112233445566778899aabbccddeeff", .width = 4,
-                            .height = 4, .format = spread && i % 23 == 0 ? "png" : "jpeg",
+                            .height = 4, .format = (spread && i % 23 == 0) || (wide && i % 10 == 0) ? "png" : "jpeg",
                             .has_taken_at = spread || blocks || wide,
                             .taken_at = (int64_t)(wide ? i % NROWS : i) * DAY};
         catalog_text text = {cap, tags, ocr, pw, ex, rel};
@@ -470,7 +471,7 @@ static char *meta_value(const char *db_path, const char *key)
 }
 
 /* Single words (ranks 0-11, and ranks 16-22, in fewer of the text
- * segment's rows than a page) filtered to faces and to text alone (the
+ * segment's rows than a page) filtered to faces, text and PNGs alone (the
  * lists' rows pass unchecked unless changed since), rank by rank;
  * returns how many the segments' lists answered, *short_pages how many of
  * those with fewer rows than a page. */
@@ -479,7 +480,7 @@ static int64_t segment_words_exact(catalog *c, const char *db_path, int *short_p
     int64_t before = catalog_text_rank_counts(c).segment;
     *short_pages = 0;
     lists_exact = true;
-    for (also = ALSO_FACES; also <= ALSO_TEXT; also++)
+    for (also = ALSO_FACES; also <= ALSO_PNG; also++)
         for (int r = 0; r <= 22; r = r == 11 ? 16 : r + 1) {
             char q[64];
             snprintf(q, sizeof q, "\"%.16s\"", words[r]);
@@ -510,32 +511,32 @@ static void test_segments(const char *dir)
     catalog_set_text_rank_settings(c, &shortl);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     char *segments = meta_value(path, "text_segments");
-    CHECK(segments && strcmp(segments, "faces 375 text 250") == 0);
+    CHECK(segments && strcmp(segments, "faces 375 text 250 type:png 300") == 0);
     free(segments);
     int short_pages;
     int64_t answered = segment_words_exact(c, path, &short_pages);
-    printf("single words filtered to a segment: %lld of 38 by its lists, %d short pages\n",
+    printf("single words filtered to a segment: %lld of 57 by its lists, %d short pages\n",
            (long long)answered, short_pages);
-    CHECK(answered >= 30 && short_pages > 0);
+    CHECK(answered >= 45 && short_pages > 0);
     filtered_recall_sum = 0;
     filtered_by_lists = 0;
     int64_t before = catalog_text_rank_counts(c).segment;
-    for (also = ALSO_FACES; also <= ALSO_TEXT; also++)
+    for (also = ALSO_FACES; also <= ALSO_PNG; also++)
         for (int a = 0; a < 10; a++)
             for (int b = a + 1; b < 12; b += 3) {
                 char q[64];
                 snprintf(q, sizeof q, "\"%s\" OR \"%s\"", words[a], words[b]);
-                compare_filtered(c, path, q, "/", 0, NROWS, 10);   /* "/": checked */
+                compare_filtered(c, path, q, "/lib", 0, NROWS, 10);   /* a folder: checked */
             }
     also = ALSO_NOTHING;
     printf("recall@10 of OR'ed words filtered to a segment: %.3f over %d\n",
            filtered_recall_sum / filtered_by_lists, filtered_by_lists);
-    CHECK(catalog_text_rank_counts(c).segment - before >= 40);
+    CHECK(catalog_text_rank_counts(c).segment - before >= 60);
     CHECK(filtered_by_lists > 0 && filtered_recall_sum / filtered_by_lists >= 0.95);
     /* rows written since the lists were made, some with faces and text */
     put_rows(c, NROWS + 1, NROWS + 41);
     wide = false;
-    CHECK(segment_words_exact(c, path, &short_pages) >= 30 && short_pages > 0);
+    CHECK(segment_words_exact(c, path, &short_pages) >= 45 && short_pages > 0);
     /* a row on the text segment's lists whose read text is gone (pending
      * since) and that still holds the word elsewhere: checked, not found */
     sqlite3_stmt *st;
@@ -567,7 +568,7 @@ static void test_segments(const char *dir)
     catalog_set_text_rank_settings(c, &high);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     segments = meta_value(path, "text_segments");
-    CHECK(segments && strcmp(segments, "faces 380") == 0);
+    CHECK(segments && strcmp(segments, "faces 380 type:png 304") == 0);
     free(segments);
     catalog_close(c);
     free(path);
