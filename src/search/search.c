@@ -704,6 +704,30 @@ static cs_status narrow_ranking(catalog *reader, const vectors *v, const float *
     return rc;
 }
 
+/* How many candidates a filtered search's first round asks for (*want, at
+ * least as many as unfiltered): when the filter's images are listed, or it
+ * keeps at most a segment's known rows (catalog_filter_rows_at_most; the
+ * reader is free then, since the vector ranking waits for the text job),
+ * twice what is expected to hold `need` passing ones, within the share a
+ * second round may take. */
+static cs_status first_round(catalog *reader, const search_params *p,
+                             const catalog_listed *listed, size_t need, int64_t total,
+                             int *want, cs_error *err)
+{
+    int64_t at_most = 0;
+    cs_status rc = CS_OK;
+    if (listed_whole(listed))
+        at_most = (int64_t)listed->n;
+    else
+        rc = catalog_filter_rows_at_most(reader, &p->filter, &at_most, err);
+    if (rc != CS_OK || at_most <= 0 || *want >= total)
+        return rc;
+    double estimate = 2.0 * (double)need * (double)total / (double)at_most;
+    if (estimate > *want && estimate <= (double)total * POST_FILTER_MAX_SHARE)
+        *want = (int)estimate;
+    return CS_OK;
+}
+
 /* The vector ranking for `query`: the nearest images, without `exclude`
  * (the query image itself, 0 = none) and without images the filter rejects.
  * With an IVF index, a narrow filter keeping few images has them ranked by
@@ -741,8 +765,11 @@ static cs_status vector_ranking(catalog *reader, const vectors *v, const float *
         if (rc != CS_OK || done)
             return rc;
     }
-    cs_status rc = candidates(reader, v, query, exclude, p, listed, want, &ids, &scores, &kept,
-                              &found, err);
+    cs_status rc = filtered ? first_round(reader, p, listed, need, total, &want, err) : CS_OK;
+    if (rc != CS_OK)
+        return rc;
+    rc = candidates(reader, v, query, exclude, p, listed, want, &ids, &scores, &kept, &found,
+                    err);
     if (filtered)
         results->vector_filter = "post-filter";
     if (rc == CS_OK && filtered && kept < need && want < total && kept > 0) {

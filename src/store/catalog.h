@@ -208,6 +208,13 @@ cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, i
  * image. */
 bool catalog_filter_narrow(const cs_filter *filter);
 
+/* How many images `filter` keeps at most, as far as the catalog knows
+ * without reading them: the rows of the smallest segment it requires
+ * (faces, text read, a type: text_champions.h) when the champion lists
+ * were made; 0 when no such count is known. */
+cs_status catalog_filter_rows_at_most(catalog *c, const cs_filter *filter, int64_t *rows,
+                                      cs_error *err);
+
 /* Whether a complete list (catalog_listed, not `more`) holds id. */
 bool catalog_listed_has(const catalog_listed *listed, int64_t id);
 

@@ -53,6 +53,11 @@ cs_status text_segments_candidates(catalog *c, int64_t min_rows, text_segment *o
 cs_status text_segments_read(catalog *c, text_segment *out, int *n, cs_error *err);
 cs_status text_segments_write(catalog *c, const text_segment *segments, int n, cs_error *err);
 
+/* The segment whose lists serve `filter` (*chosen; rows 0: none): of those
+ * with lists that it requires, the smallest. */
+cs_status text_segment_serving(catalog *c, const cs_filter *filter, text_segment *chosen,
+                               cs_error *err);
+
 /* Whether the segment surely has more than max rows now: its rows when the
  * lists were made, less the rows changed since (each change of a face tag,
  * of read text or of the type rewrites the caption row, which marks it

@@ -659,24 +659,6 @@ static cs_status rank_kept(catalog *c, const plan *p, const char *match, int64_t
                           err);
 }
 
-/* The segment whose lists serve `filter` (*chosen, rows 0 for none): of
- * those it requires that have lists (meta.text_segments), the smallest. */
-static cs_status choose_segment(catalog *c, const cs_filter *filter, text_segment *chosen,
-                                cs_error *err)
-{
-    *chosen = (text_segment){0};
-    if (!filter || !(filter->has_faces || filter->has_text || (filter->type && *filter->type)))
-        return CS_OK;
-    text_segment segments[TEXT_SEGMENTS_MAX];
-    int n;
-    cs_status rc = text_segments_read(c, segments, &n, err);
-    for (int s = 0; rc == CS_OK && s < n; s++)
-        if (segments[s].rows > 0 && text_segment_required(filter, segments[s].name) &&
-            (chosen->rows == 0 || segments[s].rows < chosen->rows))
-            *chosen = segments[s];
-    return rc;
-}
-
 static cs_status search_in_read(catalog *c, const char *match, const cs_filter *filter,
                                 const catalog_listed *listed, int limit, bool *handled,
                                 int64_t **ids, double **scores, size_t *n, cs_error *err)
@@ -697,7 +679,7 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
     strbuf_init(&p.rare);
     p.avgdl = stats.avgdl;
     text_segment segment;
-    rc = choose_segment(c, filter, &segment, err);
+    rc = text_segment_serving(c, filter, &segment, err);
     p.segment = segment.rows > 0 ? segment.name : NULL;
     p.lists_pass = p.segment && text_segment_is(filter, p.segment);
     bool planned = false, filter_first = false;

@@ -126,3 +126,28 @@ cs_status text_segment_above(catalog *c, const char *name, int64_t max, bool *ab
     sqlite3_finalize(stmt);
     return rc;
 }
+
+cs_status text_segment_serving(catalog *c, const cs_filter *filter, text_segment *chosen,
+                               cs_error *err)
+{
+    *chosen = (text_segment){0};
+    if (!filter || !(filter->has_faces || filter->has_text || (filter->type && *filter->type)))
+        return CS_OK;
+    text_segment segments[TEXT_SEGMENTS_MAX];
+    int n;
+    cs_status rc = text_segments_read(c, segments, &n, err);
+    for (int s = 0; rc == CS_OK && s < n; s++)
+        if (segments[s].rows > 0 && text_segment_required(filter, segments[s].name) &&
+            (chosen->rows == 0 || segments[s].rows < chosen->rows))
+            *chosen = segments[s];
+    return rc;
+}
+
+cs_status catalog_filter_rows_at_most(catalog *c, const cs_filter *filter, int64_t *rows,
+                                      cs_error *err)
+{
+    text_segment chosen;
+    cs_status rc = text_segment_serving(c, filter, &chosen, err);
+    *rows = chosen.rows;
+    return rc;
+}
