@@ -1,8 +1,8 @@
 -- Version 7: champion lists within the pictures with faces, those with text
 -- read in them and those of one type (index/FORMAT.md, "segment_champions"),
 -- so that a search filtered to them is ranked from lists of their own. Lists made by
--- earlier versions stay in use; `capsearch index` adds these the next time
--- it makes the lists.
+-- earlier versions stay in use until the next `capsearch index` makes them
+-- again, with these (meta.text_segments missing marks them stale).
 CREATE TABLE segment_champions (
     segment TEXT NOT NULL,
     term    TEXT NOT NULL,

@@ -89,8 +89,9 @@ cs_status catalog_rebuild_champions(catalog *c, cs_error *err);
  * row count they were made from. */
 cs_status catalog_champions_built(catalog *c, bool *built, long long *rows, cs_error *err);
 
-/* Whether the lists are missing or too many rows changed since they were
- * made (more than pending_max, or 1% of the rows). */
+/* Whether the lists are missing, were made without the segments' lists
+ * (before schema 7), or too many rows changed since they were made (more
+ * than pending_max, or 1% of the rows). */
 cs_status catalog_champions_stale(catalog *c, bool *stale, cs_error *err);
 
 /* The champion path of catalog_fts_search. *handled false (and nothing

@@ -446,6 +446,14 @@ cs_status catalog_champions_stale(catalog *c, bool *stale, cs_error *err)
         *stale = true;
         return CS_OK;
     }
+    /* lists made before the segments' (schema 7) are made again once */
+    char *segments = NULL;
+    rc = catalog_meta_get(c, "text_segments", &segments, err);
+    if (rc != CS_OK || !segments) {
+        *stale = rc == CS_OK;
+        return rc;
+    }
+    free(segments);
     sqlite3_stmt *stmt;
     rc = catalog_prepare(c, "SELECT count(*) FROM text_pending", &stmt, err);
     if (rc != CS_OK)

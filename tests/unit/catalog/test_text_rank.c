@@ -513,6 +513,15 @@ static void test_segments(const char *dir)
     char *segments = meta_value(path, "text_segments");
     CHECK(segments && strcmp(segments, "faces 375 text 250 type:png 300") == 0);
     free(segments);
+    /* lists made without the segments' (before schema 7) are stale */
+    bool stale = true;
+    CHECK_OK(catalog_champions_stale(c, &stale, &err), &err);
+    CHECK(!stale);
+    CHECK(sqlite3_exec(c->db, "DELETE FROM meta WHERE key = 'text_segments'", NULL, NULL,
+                       NULL) == SQLITE_OK);
+    CHECK_OK(catalog_champions_stale(c, &stale, &err), &err);
+    CHECK(stale);
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     int short_pages;
     int64_t answered = segment_words_exact(c, path, &short_pages);
     printf("single words filtered to a segment: %lld of 57 by its lists, %d short pages\n",
