@@ -73,6 +73,10 @@ typedef enum catalog_stmt_id {
 
 void catalog_bind_filter(sqlite3_stmt *stmt, const cs_filter *filter);
 
+/* The folder filter's length without trailing slashes ("/photos/" and
+ * "/photos" mean the same folder); 0 when there is none or it is "/" (all). */
+size_t catalog_filter_folder_len(const cs_filter *f);
+
 /* A set of image ids as bits, handed to SQL with sqlite3_bind_pointer:
  * cs_kept(?, rowid) is 1 when the set holds rowid. Checking a bit costs a
  * fraction of the join to images that FILTER_SQL needs. */

@@ -159,9 +159,7 @@ cs_status catalog_each_embedding(catalog *c, const char *model, catalog_embeddin
     return rc;
 }
 
-/* The folder filter's length without trailing slashes ("/photos/" and
- * "/photos" mean the same folder); 0 when there is none or it is "/" (all). */
-static size_t filter_folder_len(const cs_filter *f)
+size_t catalog_filter_folder_len(const cs_filter *f)
 {
     if (!f || !f->folder || !*f->folder)
         return 0;
@@ -175,7 +173,7 @@ void catalog_bind_filter(sqlite3_stmt *stmt, const cs_filter *f)
 {
     if (!f)
         return;
-    size_t folder_len = filter_folder_len(f);
+    size_t folder_len = catalog_filter_folder_len(f);
     if (folder_len)
         sqlite3_bind_text(stmt, 10, f->folder, (int)folder_len, SQLITE_TRANSIENT);
     if (f->has_from)
@@ -287,7 +285,7 @@ cs_status catalog_fts_search_listed(catalog *c, const char *match, const cs_filt
 /* Whether the filter asks only for faces and text read in the picture. */
 static bool faces_and_text_only(const cs_filter *f)
 {
-    return (f->has_faces || f->has_text) && !filter_folder_len(f) && !f->has_from &&
+    return (f->has_faces || f->has_text) && !catalog_filter_folder_len(f) && !f->has_from &&
            !f->has_to && !(f->type && *f->type) && !(f->camera && *f->camera);
 }
 
@@ -335,7 +333,7 @@ cs_status catalog_filter_matches(catalog *c, int64_t id, const cs_filter *filter
 static int narrow_statements(const cs_filter *f, int out[NARROW_PARTS])
 {
     int n = 0;
-    if (filter_folder_len(f))
+    if (catalog_filter_folder_len(f))
         out[n++] = STMT_FILTER_IDS_IN_FOLDER;
     if (f && (f->has_from || f->has_to))
         out[n++] = STMT_FILTER_IDS_IN_DATES;
@@ -362,7 +360,7 @@ static int part_alone(int which)
 }
 
 /* Whether the part alone surely keeps more than max images: the faces,
- * text and type parts are segments whose rows may be known
+ * text, type and folder parts are segments whose rows may be known
  * (text_segment_above). */
 static cs_status part_above(catalog *c, const cs_filter *filter, int which, int64_t max,
                             bool *above, cs_error *err)
@@ -373,9 +371,12 @@ static cs_status part_above(catalog *c, const cs_filter *filter, int which, int6
               : which == STMT_FILTER_IDS_WITH_TEXT ? snprintf(name, sizeof name, "text")
               : which == STMT_FILTER_IDS_OF_TYPE
                   ? snprintf(name, sizeof name, "type:%s", filter->type)
+              : which == STMT_FILTER_IDS_IN_FOLDER
+                  ? snprintf(name, sizeof name, "folder:%.*s",
+                             (int)catalog_filter_folder_len(filter), filter->folder)
                   : -1;
     if (len < 0 || (size_t)len >= sizeof name)
-        return CS_OK;   /* no segment, or a type no segment is named for */
+        return CS_OK;   /* no segment, or a name no segment has */
     return text_segment_above(c, name, max, above, err);
 }
 

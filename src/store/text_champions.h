@@ -23,11 +23,14 @@ typedef struct text_rank_settings {
 
 /* Segments: the pictures a filter part keeps, when it keeps too many to be
  * listed at search time: those with faces ("faces"), with text read in
- * them ("text"), of one type ("type:png"). Each with at least min_df rows
- * has lists of its own ("segment_champions"), made with the others: a
- * search asking for it reads those, and their bound holds within it. */
-#define TEXT_SEGMENTS_MAX 16
-#define TEXT_SEGMENT_NAME_MAX 40
+ * them ("text"), of one type ("type:png"), in a folder and below
+ * ("folder:/photos/2015", the largest folders). Each with at least min_df
+ * rows and at most half of them has lists of its own ("segment_champions"),
+ * made with the others: a search asking for it reads those, and their
+ * bound holds within it. */
+#define TEXT_SEGMENTS_MAX 40
+#define TEXT_FOLDER_SEGMENTS_MAX 32
+#define TEXT_SEGMENT_NAME_MAX 320
 typedef struct text_segment {
     char name[TEXT_SEGMENT_NAME_MAX];
     int64_t rows;
@@ -43,10 +46,11 @@ bool text_segment_required(const cs_filter *filter, const char *name);
 /* Whether `filter` keeps exactly the segment's pictures. */
 bool text_segment_is(const cs_filter *filter, const char *name);
 
-/* The segments that may have lists: faces, text, and each type of at
- * least min_rows pictures (at most TEXT_SEGMENTS_MAX in all). */
-cs_status text_segments_candidates(catalog *c, int64_t min_rows, text_segment *out, int *n,
-                                   cs_error *err);
+/* The segments that may have lists: faces, text, each type of min_rows to
+ * max_rows pictures, and the largest TEXT_FOLDER_SEGMENTS_MAX folders of
+ * that many (with their subfolders); at most TEXT_SEGMENTS_MAX in all. */
+cs_status text_segments_candidates(catalog *c, int64_t min_rows, int64_t max_rows,
+                                   text_segment *out, int *n, cs_error *err);
 
 /* The segments with lists and their rows when the lists were made
  * (meta.text_segments), at most TEXT_SEGMENTS_MAX; write records them. */

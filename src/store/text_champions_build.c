@@ -192,6 +192,7 @@ typedef struct row_pass {
     term_table *table;
     text_segment segments[TEXT_SEGMENTS_MAX];   /* those with lists */
     catalog_listed members[TEXT_SEGMENTS_MAX];  /* their rows */
+    size_t at[TEXT_SEGMENTS_MAX];               /* the first not below the last row */
     int nsegments;
     term_entry **touched;
     size_t ntouched, touched_cap;
@@ -215,6 +216,19 @@ static bool touch(row_pass *rp, term_entry *e, int64_t id, double w)
     }
     e->freq += w;
     return true;
+}
+
+/* Whether segment s holds row id. The rows come in ascending order, so each
+ * segment's cursor only moves on; a row out of order starts it again. */
+static bool segment_has(row_pass *rp, int s, int64_t id)
+{
+    const catalog_listed *l = &rp->members[s];
+    size_t *at = &rp->at[s];
+    if (*at > 0 && l->ids[*at - 1] >= id)
+        *at = 0;
+    while (*at < l->n && l->ids[*at] < id)
+        (*at)++;
+    return *at < l->n && l->ids[*at] == id;
 }
 
 static cs_status scan_rows(catalog *c, row_pass *rp, double avgdl, int list_len, cs_error *err)
@@ -253,7 +267,7 @@ static cs_status scan_rows(catalog *c, row_pass *rp, double avgdl, int list_len,
         }
         bool in_segment[TEXT_SEGMENTS_MAX];
         for (int s = 0; s < rp->nsegments; s++)
-            in_segment[s] = catalog_listed_has(&rp->members[s], id);
+            in_segment[s] = segment_has(rp, s, id);
         for (size_t k = 0; rc == CS_OK && k < rp->ntouched; k++) {
             term_entry *e = rp->touched[k];
             champion x = {fts_bm25_term(1.0, e->freq, doc_len, avgdl), id};
@@ -342,7 +356,7 @@ static cs_status list_segments(catalog *c, int min_df, int64_t rows, row_pass *r
     int64_t least = min_df > 1 ? min_df : 1;
     text_segment candidates[TEXT_SEGMENTS_MAX];
     int n = 0;
-    cs_status rc = text_segments_candidates(c, least, candidates, &n, err);
+    cs_status rc = text_segments_candidates(c, least, rows / 2, candidates, &n, err);
     for (int s = 0; rc == CS_OK && s < n; s++) {
         catalog_listed *l = &rp->members[rp->nsegments];
         cs_filter f;

@@ -6,7 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strmap.h"
+
 #define TYPE_PREFIX "type:"
+#define FOLDER_PREFIX "folder:"
+
+static const char *after_prefix(const char *name, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return strncmp(name, prefix, n) == 0 && name[n] ? name + n : NULL;
+}
 
 bool text_segment_filter(const char *name, cs_filter *out)
 {
@@ -15,11 +24,21 @@ bool text_segment_filter(const char *name, cs_filter *out)
         out->has_faces = true;
     else if (strcmp(name, "text") == 0)
         out->has_text = true;
-    else if (strncmp(name, TYPE_PREFIX, strlen(TYPE_PREFIX)) == 0 && name[strlen(TYPE_PREFIX)])
-        out->type = name + strlen(TYPE_PREFIX);
+    else if (after_prefix(name, TYPE_PREFIX))
+        out->type = after_prefix(name, TYPE_PREFIX);
+    else if (after_prefix(name, FOLDER_PREFIX))
+        out->folder = after_prefix(name, FOLDER_PREFIX);
     else
         return false;
     return true;
+}
+
+/* Whether the filter's folder is `folder` or lies below it. */
+static bool folder_within(const cs_filter *filter, const char *folder)
+{
+    size_t n = catalog_filter_folder_len(filter), len = strlen(folder);
+    return n >= len && memcmp(filter->folder, folder, len) == 0 &&
+           (n == len || filter->folder[len] == '/');
 }
 
 bool text_segment_required(const cs_filter *filter, const char *name)
@@ -29,7 +48,8 @@ bool text_segment_required(const cs_filter *filter, const char *name)
         return false;
     return f.has_faces ? filter->has_faces
            : f.has_text ? filter->has_text
-                        : filter->type && strcmp(filter->type, f.type) == 0;
+           : f.type     ? filter->type && strcmp(filter->type, f.type) == 0
+                        : folder_within(filter, f.folder);
 }
 
 bool text_segment_is(const cs_filter *filter, const char *name)
@@ -37,35 +57,38 @@ bool text_segment_is(const cs_filter *filter, const char *name)
     cs_filter f;
     if (!filter || !text_segment_filter(name, &f))
         return false;
-    bool folder = filter->folder && *filter->folder && strspn(filter->folder, "/") <
-                                                           strlen(filter->folder);
+    bool same_folder = f.folder ? catalog_filter_folder_len(filter) == strlen(f.folder) &&
+                                      folder_within(filter, f.folder)
+                                : catalog_filter_folder_len(filter) == 0;
     bool same_type = (filter->type && *filter->type) ? f.type && !strcmp(filter->type, f.type)
                                                      : !f.type;
-    return !folder && !filter->has_from && !filter->has_to && same_type &&
+    return same_folder && same_type && !filter->has_from && !filter->has_to &&
            !(filter->camera && *filter->camera) && filter->has_faces == f.has_faces &&
            filter->has_text == f.has_text;
 }
 
-cs_status text_segments_candidates(catalog *c, int64_t min_rows, text_segment *out, int *n,
-                                   cs_error *err)
+/* Whether a name fits a segment record: one line, not cut short. */
+static bool fits(const char *prefix, const char *value)
 {
-    *n = 0;
-    snprintf(out[(*n)++].name, TEXT_SEGMENT_NAME_MAX, "faces");
-    snprintf(out[(*n)++].name, TEXT_SEGMENT_NAME_MAX, "text");
+    return value && *value && !strchr(value, '\n') &&
+           strlen(prefix) + strlen(value) < TEXT_SEGMENT_NAME_MAX;
+}
+
+static cs_status add_types(catalog *c, int64_t min_rows, int64_t max_rows, text_segment *out,
+                           int *n, cs_error *err)
+{
     sqlite3_stmt *stmt;
     cs_status rc = catalog_prepare(c, "SELECT format FROM images GROUP BY format"
-                                      " HAVING count(*) >= ?1", &stmt, err);
+                                      " HAVING count(*) BETWEEN ?1 AND ?2", &stmt, err);
     if (rc != CS_OK)
         return rc;
     sqlite3_bind_int64(stmt, 1, min_rows);
+    sqlite3_bind_int64(stmt, 2, max_rows);
     int step;
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW && *n < TEXT_SEGMENTS_MAX) {
         const char *format = (const char *)sqlite3_column_text(stmt, 0);
-        /* a name the record can hold: no space, not cut short */
-        if (!format || !*format || strpbrk(format, " \t\n") ||
-            strlen(TYPE_PREFIX) + strlen(format) >= TEXT_SEGMENT_NAME_MAX)
-            continue;
-        snprintf(out[(*n)++].name, TEXT_SEGMENT_NAME_MAX, TYPE_PREFIX "%s", format);
+        if (fits(TYPE_PREFIX, format))
+            snprintf(out[(*n)++].name, TEXT_SEGMENT_NAME_MAX, TYPE_PREFIX "%s", format);
     }
     if (step != SQLITE_ROW && step != SQLITE_DONE)
         rc = catalog_sql_error(c, err, "counting the pictures of each type");
@@ -73,19 +96,121 @@ cs_status text_segments_candidates(catalog *c, int64_t min_rows, text_segment *o
     return rc;
 }
 
+/* Adds `count` to the folder and to each folder above it (not the root). */
+static bool count_up(strmap *subtree, const char *folder, int64_t count, char *buf)
+{
+    size_t len = strlen(folder);
+    memcpy(buf, folder, len + 1);
+    while (len > 1 && buf[len - 1] == '/')
+        buf[--len] = '\0';
+    while (len > 1) {
+        int64_t *have;
+        if (strmap_get(subtree, buf, &have))
+            *have += count;
+        else if (!strmap_put(subtree, buf, count))
+            return false;
+        while (len > 0 && buf[len - 1] != '/')
+            len--;
+        while (len > 1 && buf[len - 1] == '/')
+            len--;
+        buf[len] = '\0';
+    }
+    return true;
+}
+
+static int by_rows_desc(const void *a, const void *b)
+{
+    const text_segment *x = a, *y = b;
+    if (x->rows != y->rows)
+        return x->rows > y->rows ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* The largest folders (with their subfolders) of min_rows to max_rows. */
+static cs_status add_folders(catalog *c, int64_t min_rows, int64_t max_rows, text_segment *out,
+                             int *n, cs_error *err)
+{
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c, "SELECT folder, count(*) FROM images GROUP BY folder",
+                                   &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    strmap subtree;
+    strmap_init(&subtree);
+    char *buf = NULL;
+    size_t buf_cap = 0;
+    int step;
+    while (rc == CS_OK && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *folder = (const char *)sqlite3_column_text(stmt, 0);
+        size_t len = folder ? strlen(folder) : 0;
+        if (len + 1 > buf_cap) {
+            char *grown = realloc(buf, len + 1);
+            if (!grown) {
+                rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory counting folders");
+                break;
+            }
+            buf = grown;
+            buf_cap = len + 1;
+        }
+        if (folder && !count_up(&subtree, folder, sqlite3_column_int64(stmt, 1), buf))
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory counting folders");
+    }
+    if (rc == CS_OK && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "counting the pictures of each folder");
+    sqlite3_finalize(stmt);
+    free(buf);
+    text_segment *found = NULL;
+    size_t nfound = 0;
+    if (rc == CS_OK && subtree.count) {
+        found = malloc(subtree.count * sizeof *found);
+        if (!found)
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory counting folders");
+    }
+    for (size_t i = 0; found && i < subtree.cap; i++) {
+        const strmap_slot *slot = &subtree.slots[i];
+        if (slot->key && slot->value >= min_rows && slot->value <= max_rows &&
+            fits(FOLDER_PREFIX, slot->key)) {
+            snprintf(found[nfound].name, TEXT_SEGMENT_NAME_MAX, FOLDER_PREFIX "%s", slot->key);
+            found[nfound++].rows = slot->value;
+        }
+    }
+    if (nfound)
+        qsort(found, nfound, sizeof *found, by_rows_desc);
+    for (size_t i = 0; i < nfound && i < TEXT_FOLDER_SEGMENTS_MAX && *n < TEXT_SEGMENTS_MAX; i++)
+        out[(*n)++] = found[i];
+    free(found);
+    strmap_free(&subtree);
+    return rc;
+}
+
+cs_status text_segments_candidates(catalog *c, int64_t min_rows, int64_t max_rows,
+                                   text_segment *out, int *n, cs_error *err)
+{
+    *n = 0;
+    snprintf(out[(*n)++].name, TEXT_SEGMENT_NAME_MAX, "faces");
+    snprintf(out[(*n)++].name, TEXT_SEGMENT_NAME_MAX, "text");
+    cs_status rc = add_types(c, min_rows, max_rows, out, n, err);
+    if (rc == CS_OK)
+        rc = add_folders(c, min_rows, max_rows, out, n, err);
+    return rc;
+}
+
+/* meta.text_segments: one line per segment, "ROWS NAME". */
 cs_status text_segments_read(catalog *c, text_segment *out, int *n, cs_error *err)
 {
     *n = 0;
     char *meta = NULL;
     cs_status rc = catalog_meta_get(c, "text_segments", &meta, err);
-    long long rows;
-    int used;
-    char name[TEXT_SEGMENT_NAME_MAX];
-    for (const char *at = meta; at && *n < TEXT_SEGMENTS_MAX &&
-                                sscanf(at, "%39s %lld%n", name, &rows, &used) == 2;
-         at += used) {
-        memcpy(out[*n].name, name, sizeof name);
-        out[(*n)++].rows = rows;
+    for (char *line = meta; line && *line && *n < TEXT_SEGMENTS_MAX;) {
+        char *end = strchr(line, '\n'), *name;
+        if (end)
+            *end = '\0';
+        long long rows = strtoll(line, &name, 10);
+        if (name != line && *name == ' ' && fits("", name + 1)) {
+            snprintf(out[*n].name, TEXT_SEGMENT_NAME_MAX, "%s", name + 1);
+            out[(*n)++].rows = rows;
+        }
+        line = end ? end + 1 : NULL;
     }
     free(meta);
     return rc;
@@ -93,11 +218,17 @@ cs_status text_segments_read(catalog *c, text_segment *out, int *n, cs_error *er
 
 cs_status text_segments_write(catalog *c, const text_segment *segments, int n, cs_error *err)
 {
-    char value[TEXT_SEGMENTS_MAX * (TEXT_SEGMENT_NAME_MAX + 24)] = "";
+    size_t cap = (size_t)n * (TEXT_SEGMENT_NAME_MAX + 24) + 1, len = 0;
+    char *value = malloc(cap);
+    if (!value)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory recording the segments");
+    value[0] = '\0';
     for (int s = 0; s < n; s++)
-        snprintf(value + strlen(value), sizeof value - strlen(value), "%s%s %lld",
-                 s ? " " : "", segments[s].name, (long long)segments[s].rows);
-    return catalog_meta_set(c, "text_segments", value, err);
+        len += (size_t)snprintf(value + len, cap - len, "%s%lld %s", s ? "\n" : "",
+                                (long long)segments[s].rows, segments[s].name);
+    cs_status rc = catalog_meta_set(c, "text_segments", value, err);
+    free(value);
+    return rc;
 }
 
 cs_status text_segment_above(catalog *c, const char *name, int64_t max, bool *above,
@@ -131,7 +262,8 @@ cs_status text_segment_serving(catalog *c, const cs_filter *filter, text_segment
                                cs_error *err)
 {
     *chosen = (text_segment){0};
-    if (!filter || !(filter->has_faces || filter->has_text || (filter->type && *filter->type)))
+    if (!filter || !(filter->has_faces || filter->has_text || (filter->type && *filter->type) ||
+                     catalog_filter_folder_len(filter)))
         return CS_OK;
     text_segment segments[TEXT_SEGMENTS_MAX];
     int n;

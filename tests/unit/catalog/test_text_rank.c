@@ -67,9 +67,10 @@ static void words_into(char *buf, size_t cap, int n)
  * is in /lib/blocks when i % 750 < 40 (its subfolder sub when 5), in
  * /lib/blocks-old or /lib/blocks.x (names sorting between the folder's
  * and its subfolders') when below 45 or 50, else in /lib/rest; taken on
- * day i. With `wide`, every row is in /lib, taken on day i % NROWS,
- * every 8th with a face, every 12th with text read in it, every 10th a
- * PNG. */
+ * day i. With `wide`, every 4th row is in /lib/a (every 20th in
+ * /lib/a/sub), every odd one in /lib/ab (a name /lib/a begins), the others
+ * in /lib, taken on day i % NROWS, every 8th with a face, every 12th with
+ * text read in it, every 10th a PNG. */
 static bool spread, blocks, wide;
 #define DAY 86400
 
@@ -79,7 +80,11 @@ static void put_rows(catalog *c, int from, int to)
     CHECK_OK(catalog_begin(c, &err), &err);
     for (int i = from; i < to; i++) {
         char path[64], cap[256], tags[128], ocr[64], pw[64], ex[64], rel[128], folder[32];
-        if (blocks)
+        if (wide)
+            snprintf(folder, sizeof folder, "%s",
+                     i % 20 == 0 ? "/lib/a/sub" : i % 4 == 0 ? "/lib/a"
+                     : i % 2 == 1 ? "/lib/ab" : "/lib");
+        else if (blocks)
             snprintf(folder, sizeof folder, "%s",
                      i % 750 == 5 ? "/lib/blocks/sub" : i % 750 < 40 ? "/lib/blocks"
                      : i % 750 < 45 ? "/lib/blocks-old" : i % 750 < 50 ? "/lib/blocks.x"
@@ -471,23 +476,34 @@ static char *meta_value(const char *db_path, const char *key)
 }
 
 /* Single words (ranks 0-11, and ranks 16-22, in fewer of the text
- * segment's rows than a page) filtered to faces, text and PNGs alone (the
- * lists' rows pass unchecked unless changed since), rank by rank;
+ * segment's rows than a page) filtered to faces, text, PNGs and folders
+ * (the lists' rows pass unchecked unless changed since), rank by rank;
  * returns how many the segments' lists answered, *short_pages how many of
  * those with fewer rows than a page. */
-static int64_t segment_words_exact(catalog *c, const char *db_path, int *short_pages)
+static int64_t segment_words_exact(catalog *c, const char *db_path, int *short_pages,
+                                   int64_t *in_sibling)
 {
+    /* faces, text and PNGs alone; a folder, the same with a slash, its
+     * subfolder (a segment too small for its lists to go first), and a
+     * larger folder whose name the first begins */
+    static const struct { int also; const char *folder; } cases[] = {
+        {ALSO_FACES, ""}, {ALSO_TEXT, ""}, {ALSO_PNG, ""}, {ALSO_NOTHING, "/lib/a"},
+        {ALSO_NOTHING, "/lib/a/"}, {ALSO_NOTHING, "/lib/a/sub"}, {ALSO_NOTHING, "/lib/ab"}};
     int64_t before = catalog_text_rank_counts(c).segment;
     *short_pages = 0;
+    *in_sibling = 0;
     lists_exact = true;
-    for (also = ALSO_FACES; also <= ALSO_PNG; also++)
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
         for (int r = 0; r <= 22; r = r == 11 ? 16 : r + 1) {
+            also = cases[k].also;
             char q[64];
             snprintf(q, sizeof q, "\"%.16s\"", words[r]);
             int64_t answered = catalog_text_rank_counts(c).segment;
-            size_t n = compare_filtered(c, db_path, q, "", 0, NROWS, 40);
+            size_t n = compare_filtered(c, db_path, q, cases[k].folder, 0, NROWS, 40);
             CHECK(n > 0);
-            *short_pages += n < 40 && catalog_text_rank_counts(c).segment > answered;
+            bool by_lists = catalog_text_rank_counts(c).segment > answered;
+            *short_pages += n < 40 && by_lists;
+            *in_sibling += by_lists && strcmp(cases[k].folder, "/lib/ab") == 0;
         }
     also = ALSO_NOTHING;
     lists_exact = false;
@@ -511,7 +527,8 @@ static void test_segments(const char *dir)
     catalog_set_text_rank_settings(c, &shortl);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     char *segments = meta_value(path, "text_segments");
-    CHECK(segments && strcmp(segments, "faces 375 text 250 type:png 300") == 0);
+    CHECK(segments && strcmp(segments, "375 faces\n250 text\n300 type:png\n1500 folder:/lib/ab\n"
+                                       "750 folder:/lib/a\n150 folder:/lib/a/sub") == 0);
     free(segments);
     /* lists made without the segments' (before schema 7) are stale */
     bool stale = true;
@@ -523,10 +540,12 @@ static void test_segments(const char *dir)
     CHECK(stale);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     int short_pages;
-    int64_t answered = segment_words_exact(c, path, &short_pages);
-    printf("single words filtered to a segment: %lld of 57 by its lists, %d short pages\n",
-           (long long)answered, short_pages);
-    CHECK(answered >= 45 && short_pages > 0);
+    int64_t in_sibling;
+    int64_t answered = segment_words_exact(c, path, &short_pages, &in_sibling);
+    printf("single words filtered to a segment: %lld of 133 by its lists (%lld of 19 in "
+           "/lib/ab), %d short pages\n", (long long)answered, (long long)in_sibling,
+           short_pages);
+    CHECK(answered >= 90 && in_sibling >= 15 && short_pages > 0);
     filtered_recall_sum = 0;
     filtered_by_lists = 0;
     int64_t before = catalog_text_rank_counts(c).segment;
@@ -545,7 +564,7 @@ static void test_segments(const char *dir)
     /* rows written since the lists were made, some with faces and text */
     put_rows(c, NROWS + 1, NROWS + 41);
     wide = false;
-    CHECK(segment_words_exact(c, path, &short_pages) >= 45 && short_pages > 0);
+    CHECK(segment_words_exact(c, path, &short_pages, &in_sibling) >= 90 && short_pages > 0);
     /* a row on the text segment's lists whose read text is gone (pending
      * since) and that still holds the word elsewhere: checked, not found */
     sqlite3_stmt *st;
@@ -577,7 +596,8 @@ static void test_segments(const char *dir)
     catalog_set_text_rank_settings(c, &high);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     segments = meta_value(path, "text_segments");
-    CHECK(segments && strcmp(segments, "faces 380 type:png 304") == 0);
+    CHECK(segments &&
+          strcmp(segments, "380 faces\n304 type:png\n1520 folder:/lib/ab\n760 folder:/lib/a") == 0);
     free(segments);
     catalog_close(c);
     free(path);
