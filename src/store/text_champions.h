@@ -23,8 +23,9 @@ typedef struct text_rank_settings {
 
 /* Segments: the pictures a filter part keeps, when it keeps too many to be
  * listed at search time: those with faces ("faces"), with text read in
- * them ("text"), of one type ("type:png"), in a folder and below
- * ("folder:/photos/2015", the largest folders). Each with at least min_df
+ * them ("text"), of one type ("type:png"), taken in a calendar year
+ * ("year:2015"), in a folder and below ("folder:/photos/2015", the
+ * largest folders). Each with at least min_df
  * rows and at most half of them has lists of its own ("segment_champions"),
  * made with the others: a search asking for it reads those, and their
  * bound holds within it. */
@@ -40,15 +41,20 @@ typedef struct text_segment {
  * name); false for a name that is no segment. */
 bool text_segment_filter(const char *name, cs_filter *out);
 
+/* The name of the year segment whose bounds are exactly the filter's
+ * dates ("year:2015"), false when they are no calendar year. */
+bool text_segment_year_name(const cs_filter *filter, char *name, size_t cap);
+
 /* Whether `filter` keeps only pictures of the segment. */
 bool text_segment_required(const cs_filter *filter, const char *name);
 
 /* Whether `filter` keeps exactly the segment's pictures. */
 bool text_segment_is(const cs_filter *filter, const char *name);
 
-/* The segments that may have lists: faces, text, each type of min_rows to
- * max_rows pictures, and the largest TEXT_FOLDER_SEGMENTS_MAX folders of
- * that many (with their subfolders); at most TEXT_SEGMENTS_MAX in all. */
+/* The segments that may have lists: faces, text, each type and each year
+ * of min_rows to max_rows pictures, and the largest
+ * TEXT_FOLDER_SEGMENTS_MAX folders of that many (with their subfolders);
+ * at most TEXT_SEGMENTS_MAX in all. */
 cs_status text_segments_candidates(catalog *c, int64_t min_rows, int64_t max_rows,
                                    text_segment *out, int *n, cs_error *err);
 

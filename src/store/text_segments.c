@@ -6,10 +6,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dates.h"
 #include "common/strmap.h"
 
 #define TYPE_PREFIX "type:"
 #define FOLDER_PREFIX "folder:"
+#define YEAR_PREFIX "year:"
+
+/* The first and last second of a calendar year, as date filters give
+ * them (dates_parse_day). */
+static bool year_bounds(long year, int64_t *from, int64_t *to)
+{
+    if (year < 1 || year > 9999)
+        return false;
+    char first[32], last[32];
+    snprintf(first, sizeof first, "%04ld-01-01", year);
+    snprintf(last, sizeof last, "%04ld-12-31", year);
+    return dates_parse_day(first, false, from) && dates_parse_day(last, true, to);
+}
+
+bool text_segment_year_name(const cs_filter *filter, char *name, size_t cap)
+{
+    if (!filter || !filter->has_from || !filter->has_to)
+        return false;
+    /* the year of `from`: its bounds must be the filter's exactly */
+    long year = (long)(filter->from / 31556952) + 1970;   /* mean Gregorian year */
+    for (long y = year - 1; y <= year + 1; y++) {
+        int64_t from, to;
+        if (year_bounds(y, &from, &to) && from == filter->from && to == filter->to)
+            return (size_t)snprintf(name, cap, YEAR_PREFIX "%ld", y) < cap;
+    }
+    return false;
+}
 
 static const char *after_prefix(const char *name, const char *prefix)
 {
@@ -28,8 +56,15 @@ bool text_segment_filter(const char *name, cs_filter *out)
         out->type = after_prefix(name, TYPE_PREFIX);
     else if (after_prefix(name, FOLDER_PREFIX))
         out->folder = after_prefix(name, FOLDER_PREFIX);
-    else
+    else if (after_prefix(name, YEAR_PREFIX)) {
+        char *end;
+        long year = strtol(after_prefix(name, YEAR_PREFIX), &end, 10);
+        if (*end || !year_bounds(year, &out->from, &out->to))
+            return false;
+        out->has_from = out->has_to = true;
+    } else {
         return false;
+    }
     return true;
 }
 
@@ -46,10 +81,12 @@ bool text_segment_required(const cs_filter *filter, const char *name)
     cs_filter f;
     if (!filter || !text_segment_filter(name, &f))
         return false;
-    return f.has_faces ? filter->has_faces
+    return f.has_faces  ? filter->has_faces
            : f.has_text ? filter->has_text
            : f.type     ? filter->type && strcmp(filter->type, f.type) == 0
-                        : folder_within(filter, f.folder);
+           : f.folder   ? folder_within(filter, f.folder)
+                        : filter->has_from && filter->has_to && filter->from >= f.from &&
+                              filter->to <= f.to;
 }
 
 bool text_segment_is(const cs_filter *filter, const char *name)
@@ -62,9 +99,11 @@ bool text_segment_is(const cs_filter *filter, const char *name)
                                 : catalog_filter_folder_len(filter) == 0;
     bool same_type = (filter->type && *filter->type) ? f.type && !strcmp(filter->type, f.type)
                                                      : !f.type;
-    return same_folder && same_type && !filter->has_from && !filter->has_to &&
-           !(filter->camera && *filter->camera) && filter->has_faces == f.has_faces &&
-           filter->has_text == f.has_text;
+    bool same_dates = f.has_from ? filter->has_from && filter->has_to &&
+                                       filter->from == f.from && filter->to == f.to
+                                 : !filter->has_from && !filter->has_to;
+    return same_folder && same_type && same_dates && !(filter->camera && *filter->camera) &&
+           filter->has_faces == f.has_faces && filter->has_text == f.has_text;
 }
 
 /* Whether a name fits a segment record: one line, not cut short. */
@@ -92,6 +131,32 @@ static cs_status add_types(catalog *c, int64_t min_rows, int64_t max_rows, text_
     }
     if (step != SQLITE_ROW && step != SQLITE_DONE)
         rc = catalog_sql_error(c, err, "counting the pictures of each type");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* Each calendar year of min_rows to max_rows dated pictures. */
+static cs_status add_years(catalog *c, int64_t min_rows, int64_t max_rows, text_segment *out,
+                           int *n, cs_error *err)
+{
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_prepare(c, "SELECT CAST(strftime('%Y', taken_at, 'unixepoch') AS INTEGER)"
+                                      " AS year FROM images WHERE taken_at IS NOT NULL"
+                                      " GROUP BY year HAVING count(*) BETWEEN ?1 AND ?2",
+                                   &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, min_rows);
+    sqlite3_bind_int64(stmt, 2, max_rows);
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW && *n < TEXT_SEGMENTS_MAX) {
+        long year = (long)sqlite3_column_int64(stmt, 0);
+        int64_t from, to;
+        if (sqlite3_column_type(stmt, 0) != SQLITE_NULL && year_bounds(year, &from, &to))
+            snprintf(out[(*n)++].name, TEXT_SEGMENT_NAME_MAX, YEAR_PREFIX "%ld", year);
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "counting the pictures of each year");
     sqlite3_finalize(stmt);
     return rc;
 }
@@ -191,6 +256,8 @@ cs_status text_segments_candidates(catalog *c, int64_t min_rows, int64_t max_row
     snprintf(out[(*n)++].name, TEXT_SEGMENT_NAME_MAX, "text");
     cs_status rc = add_types(c, min_rows, max_rows, out, n, err);
     if (rc == CS_OK)
+        rc = add_years(c, min_rows, max_rows, out, n, err);
+    if (rc == CS_OK)
         rc = add_folders(c, min_rows, max_rows, out, n, err);
     return rc;
 }
@@ -263,7 +330,7 @@ cs_status text_segment_serving(catalog *c, const cs_filter *filter, text_segment
 {
     *chosen = (text_segment){0};
     if (!filter || !(filter->has_faces || filter->has_text || (filter->type && *filter->type) ||
-                     catalog_filter_folder_len(filter)))
+                     catalog_filter_folder_len(filter) || (filter->has_from && filter->has_to)))
         return CS_OK;
     text_segment segments[TEXT_SEGMENTS_MAX];
     int n;

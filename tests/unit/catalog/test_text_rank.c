@@ -278,6 +278,8 @@ static int filtered_by_lists;
 static int64_t listed_first;
 /* The champion lists' answers are compared rank by rank too. */
 static bool lists_exact;
+/* The filter's last day is kept whole (as date filters give it). */
+static bool to_end_of_day;
 
 /* A filtered search against FTS5's filtered ranking: the same ids and
  * scores, except from the champion lists, whose OR'ed words are counted by
@@ -292,10 +294,11 @@ static size_t compare_filtered(catalog *c, const char *db_path, const char *matc
     snprintf(plain, sizeof plain, "%s", folder);
     for (size_t len = strlen(plain); len > 0 && plain[len - 1] == '/';)
         plain[--len] = '\0';
-    size_t nw = fts5_filtered(db_path, match, plain, from_day * DAY, to_day * DAY, k, want,
+    int64_t to = to_day * DAY + (to_end_of_day ? DAY - 1 : 0);
+    size_t nw = fts5_filtered(db_path, match, plain, from_day * DAY, to, k, want,
                               want_s);
     cs_filter f = {.folder = folder, .has_from = from_day > 0, .from = from_day * DAY,
-                   .has_to = to_day < NROWS, .to = to_day * DAY,
+                   .has_to = to_day < NROWS, .to = to,
                    .has_faces = also == ALSO_FACES, .has_text = also == ALSO_TEXT,
                    .type = also == ALSO_PNG ? "png" : NULL};
     int64_t *got = NULL;
@@ -480,18 +483,29 @@ static char *meta_value(const char *db_path, const char *key)
  * (the lists' rows pass unchecked unless changed since), rank by rank;
  * returns how many the segments' lists answered, *short_pages how many of
  * those with fewer rows than a page. */
-static int64_t segment_words_exact(catalog *c, const char *db_path, int *short_pages,
-                                   int64_t *in_sibling)
+/* How many of the last segment_words_exact's queries in each case the
+ * segments' lists answered. */
+enum { CASE_SIBLING = 6, CASE_YEAR = 7, NCASES = 9 };
+static int64_t by_lists_in_case[NCASES];
+
+static int64_t segment_words_exact(catalog *c, const char *db_path, int *short_pages)
 {
     /* faces, text and PNGs alone; a folder, the same with a slash, its
-     * subfolder (a segment too small for its lists to go first), and a
-     * larger folder whose name the first begins */
-    static const struct { int also; const char *folder; } cases[] = {
-        {ALSO_FACES, ""}, {ALSO_TEXT, ""}, {ALSO_PNG, ""}, {ALSO_NOTHING, "/lib/a"},
-        {ALSO_NOTHING, "/lib/a/"}, {ALSO_NOTHING, "/lib/a/sub"}, {ALSO_NOTHING, "/lib/ab"}};
+     * subfolder (a segment too small for its lists to go first), a larger
+     * folder whose name the first begins; a calendar year and a month */
+    static const struct {
+        int also;
+        const char *folder;
+        int64_t from_day, to_day;
+    } cases[] = {
+        {ALSO_FACES, "", 0, NROWS}, {ALSO_TEXT, "", 0, NROWS}, {ALSO_PNG, "", 0, NROWS},
+        {ALSO_NOTHING, "/lib/a", 0, NROWS}, {ALSO_NOTHING, "/lib/a/", 0, NROWS},
+        {ALSO_NOTHING, "/lib/a/sub", 0, NROWS}, {ALSO_NOTHING, "/lib/ab", 0, NROWS},
+        {ALSO_NOTHING, "", 365, 729},    /* 1971, a year segment */
+        {ALSO_NOTHING, "", 400, 430}};   /* a month of it */
     int64_t before = catalog_text_rank_counts(c).segment;
     *short_pages = 0;
-    *in_sibling = 0;
+    memset(by_lists_in_case, 0, sizeof by_lists_in_case);
     lists_exact = true;
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
         for (int r = 0; r <= 22; r = r == 11 ? 16 : r + 1) {
@@ -499,11 +513,14 @@ static int64_t segment_words_exact(catalog *c, const char *db_path, int *short_p
             char q[64];
             snprintf(q, sizeof q, "\"%.16s\"", words[r]);
             int64_t answered = catalog_text_rank_counts(c).segment;
-            size_t n = compare_filtered(c, db_path, q, cases[k].folder, 0, NROWS, 40);
+            to_end_of_day = true;
+            size_t n = compare_filtered(c, db_path, q, cases[k].folder, cases[k].from_day,
+                                        cases[k].to_day, 40);
+            to_end_of_day = false;
             CHECK(n > 0);
             bool by_lists = catalog_text_rank_counts(c).segment > answered;
             *short_pages += n < 40 && by_lists;
-            *in_sibling += by_lists && strcmp(cases[k].folder, "/lib/ab") == 0;
+            by_lists_in_case[k] += by_lists;
         }
     also = ALSO_NOTHING;
     lists_exact = false;
@@ -527,8 +544,11 @@ static void test_segments(const char *dir)
     catalog_set_text_rank_settings(c, &shortl);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     char *segments = meta_value(path, "text_segments");
-    CHECK(segments && strcmp(segments, "375 faces\n250 text\n300 type:png\n1500 folder:/lib/ab\n"
-                                       "750 folder:/lib/a\n150 folder:/lib/a/sub") == 0);
+    CHECK(segments && strcmp(segments, "375 faces\n250 text\n300 type:png\n365 year:1970\n"
+                                       "365 year:1971\n366 year:1972\n365 year:1973\n"
+                                       "365 year:1974\n365 year:1975\n366 year:1976\n"
+                                       "365 year:1977\n1500 folder:/lib/ab\n750 folder:/lib/a\n"
+                                       "150 folder:/lib/a/sub") == 0);
     free(segments);
     /* lists made without the segments' (before schema 7) are stale */
     bool stale = true;
@@ -540,12 +560,21 @@ static void test_segments(const char *dir)
     CHECK(stale);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     int short_pages;
-    int64_t in_sibling;
-    int64_t answered = segment_words_exact(c, path, &short_pages, &in_sibling);
-    printf("single words filtered to a segment: %lld of 133 by its lists (%lld of 19 in "
-           "/lib/ab), %d short pages\n", (long long)answered, (long long)in_sibling,
+    int64_t answered = segment_words_exact(c, path, &short_pages);
+    printf("single words filtered to a segment: %lld of 171 by its lists (of 19: %lld in "
+           "/lib/ab, %lld in 1971), %d short pages\n", (long long)answered,
+           (long long)by_lists_in_case[CASE_SIBLING], (long long)by_lists_in_case[CASE_YEAR],
            short_pages);
-    CHECK(answered >= 90 && in_sibling >= 15 && short_pages > 0);
+    CHECK(answered >= 105 && short_pages > 0);
+    CHECK(by_lists_in_case[CASE_SIBLING] >= 15 && by_lists_in_case[CASE_YEAR] >= 15);
+    /* dates that are a calendar year name its segment; others none */
+    char name[TEXT_SEGMENT_NAME_MAX];
+    cs_filter year = {.has_from = true, .from = 365 * DAY, .has_to = true, .to = 730 * DAY - 1};
+    CHECK(text_segment_year_name(&year, name, sizeof name) && strcmp(name, "year:1971") == 0);
+    year.to -= DAY;
+    CHECK(!text_segment_year_name(&year, name, sizeof name));
+    year.has_to = false;
+    CHECK(!text_segment_year_name(&year, name, sizeof name));
     filtered_recall_sum = 0;
     filtered_by_lists = 0;
     int64_t before = catalog_text_rank_counts(c).segment;
@@ -564,7 +593,7 @@ static void test_segments(const char *dir)
     /* rows written since the lists were made, some with faces and text */
     put_rows(c, NROWS + 1, NROWS + 41);
     wide = false;
-    CHECK(segment_words_exact(c, path, &short_pages, &in_sibling) >= 90 && short_pages > 0);
+    CHECK(segment_words_exact(c, path, &short_pages) >= 105 && short_pages > 0);
     /* a row on the text segment's lists whose read text is gone (pending
      * since) and that still holds the word elsewhere: checked, not found */
     sqlite3_stmt *st;
@@ -597,7 +626,10 @@ static void test_segments(const char *dir)
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     segments = meta_value(path, "text_segments");
     CHECK(segments &&
-          strcmp(segments, "380 faces\n304 type:png\n1520 folder:/lib/ab\n760 folder:/lib/a") == 0);
+          strcmp(segments, "380 faces\n304 type:png\n405 year:1970\n365 year:1971\n"
+                           "366 year:1972\n365 year:1973\n365 year:1974\n365 year:1975\n"
+                           "366 year:1976\n365 year:1977\n1520 folder:/lib/ab\n"
+                           "760 folder:/lib/a") == 0);
     free(segments);
     catalog_close(c);
     free(path);
