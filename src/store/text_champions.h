@@ -29,7 +29,8 @@ typedef struct text_rank_settings {
  * rows and at most half of them has lists of its own ("segment_champions"),
  * made with the others: a search asking for it reads those, and their
  * bound holds within it. */
-#define TEXT_SEGMENTS_MAX 40
+#define TEXT_SEGMENTS_MAX 64
+#define TEXT_YEAR_SEGMENTS_MAX 24
 #define TEXT_FOLDER_SEGMENTS_MAX 32
 #define TEXT_SEGMENT_NAME_MAX 320
 typedef struct text_segment {
@@ -51,10 +52,10 @@ bool text_segment_required(const cs_filter *filter, const char *name);
 /* Whether `filter` keeps exactly the segment's pictures. */
 bool text_segment_is(const cs_filter *filter, const char *name);
 
-/* The segments that may have lists: faces, text, each type and each year
- * of min_rows to max_rows pictures, and the largest
- * TEXT_FOLDER_SEGMENTS_MAX folders of that many (with their subfolders);
- * at most TEXT_SEGMENTS_MAX in all. */
+/* The segments that may have lists: faces, text, each type of min_rows to
+ * max_rows pictures, the TEXT_YEAR_SEGMENTS_MAX years and the
+ * TEXT_FOLDER_SEGMENTS_MAX folders (with their subfolders) of that many
+ * with the most pictures; at most TEXT_SEGMENTS_MAX in all. */
 cs_status text_segments_candidates(catalog *c, int64_t min_rows, int64_t max_rows,
                                    text_segment *out, int *n, cs_error *err);
 

@@ -113,50 +113,32 @@ static bool fits(const char *prefix, const char *value)
            strlen(prefix) + strlen(value) < TEXT_SEGMENT_NAME_MAX;
 }
 
-static cs_status add_types(catalog *c, int64_t min_rows, int64_t max_rows, text_segment *out,
-                           int *n, cs_error *err)
+/* The segments `prefix` + each value of `sql` (one column; ?1 and ?2 the
+ * least and most rows, ?3 the most values) that name a segment. */
+static cs_status add_grouped(catalog *c, const char *sql, const char *prefix, int64_t min_rows,
+                             int64_t max_rows, int most, text_segment *out, int *n,
+                             cs_error *err)
 {
     sqlite3_stmt *stmt;
-    cs_status rc = catalog_prepare(c, "SELECT format FROM images GROUP BY format"
-                                      " HAVING count(*) BETWEEN ?1 AND ?2", &stmt, err);
+    cs_status rc = catalog_prepare(c, sql, &stmt, err);
     if (rc != CS_OK)
         return rc;
     sqlite3_bind_int64(stmt, 1, min_rows);
     sqlite3_bind_int64(stmt, 2, max_rows);
+    sqlite3_bind_int(stmt, 3, most);
     int step;
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW && *n < TEXT_SEGMENTS_MAX) {
-        const char *format = (const char *)sqlite3_column_text(stmt, 0);
-        if (fits(TYPE_PREFIX, format))
-            snprintf(out[(*n)++].name, TEXT_SEGMENT_NAME_MAX, TYPE_PREFIX "%s", format);
+        const char *value = (const char *)sqlite3_column_text(stmt, 0);
+        cs_filter f;
+        if (fits(prefix, value)) {   /* so prefix and value fit the name */
+            size_t at = strlen(prefix);
+            memcpy(out[*n].name, prefix, at);
+            memcpy(out[*n].name + at, value, strlen(value) + 1);
+            *n += text_segment_filter(out[*n].name, &f);
+        }
     }
     if (step != SQLITE_ROW && step != SQLITE_DONE)
-        rc = catalog_sql_error(c, err, "counting the pictures of each type");
-    sqlite3_finalize(stmt);
-    return rc;
-}
-
-/* Each calendar year of min_rows to max_rows dated pictures. */
-static cs_status add_years(catalog *c, int64_t min_rows, int64_t max_rows, text_segment *out,
-                           int *n, cs_error *err)
-{
-    sqlite3_stmt *stmt;
-    cs_status rc = catalog_prepare(c, "SELECT CAST(strftime('%Y', taken_at, 'unixepoch') AS INTEGER)"
-                                      " AS year FROM images WHERE taken_at IS NOT NULL"
-                                      " GROUP BY year HAVING count(*) BETWEEN ?1 AND ?2",
-                                   &stmt, err);
-    if (rc != CS_OK)
-        return rc;
-    sqlite3_bind_int64(stmt, 1, min_rows);
-    sqlite3_bind_int64(stmt, 2, max_rows);
-    int step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW && *n < TEXT_SEGMENTS_MAX) {
-        long year = (long)sqlite3_column_int64(stmt, 0);
-        int64_t from, to;
-        if (sqlite3_column_type(stmt, 0) != SQLITE_NULL && year_bounds(year, &from, &to))
-            snprintf(out[(*n)++].name, TEXT_SEGMENT_NAME_MAX, YEAR_PREFIX "%ld", year);
-    }
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-        rc = catalog_sql_error(c, err, "counting the pictures of each year");
+        rc = catalog_sql_error(c, err, "counting the pictures of each type and year");
     sqlite3_finalize(stmt);
     return rc;
 }
@@ -254,9 +236,15 @@ cs_status text_segments_candidates(catalog *c, int64_t min_rows, int64_t max_row
     *n = 0;
     snprintf(out[(*n)++].name, TEXT_SEGMENT_NAME_MAX, "faces");
     snprintf(out[(*n)++].name, TEXT_SEGMENT_NAME_MAX, "text");
-    cs_status rc = add_types(c, min_rows, max_rows, out, n, err);
-    if (rc == CS_OK)
-        rc = add_years(c, min_rows, max_rows, out, n, err);
+    cs_status rc = add_grouped(c, "SELECT format FROM images GROUP BY format"
+                                  " HAVING count(*) BETWEEN ?1 AND ?2 LIMIT ?3", TYPE_PREFIX,
+                               min_rows, max_rows, TEXT_SEGMENTS_MAX, out, n, err);
+    if (rc == CS_OK)   /* the most populous years */
+        rc = add_grouped(c, "SELECT year FROM (SELECT strftime('%Y', taken_at, 'unixepoch') AS"
+                            " year, count(*) AS rows FROM images WHERE taken_at IS NOT NULL"
+                            " GROUP BY year) WHERE rows BETWEEN ?1 AND ?2"
+                            " ORDER BY rows DESC, year LIMIT ?3",
+                         YEAR_PREFIX, min_rows, max_rows, TEXT_YEAR_SEGMENTS_MAX, out, n, err);
     if (rc == CS_OK)
         rc = add_folders(c, min_rows, max_rows, out, n, err);
     return rc;

@@ -544,9 +544,10 @@ static void test_segments(const char *dir)
     catalog_set_text_rank_settings(c, &shortl);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     char *segments = meta_value(path, "text_segments");
-    CHECK(segments && strcmp(segments, "375 faces\n250 text\n300 type:png\n365 year:1970\n"
-                                       "365 year:1971\n366 year:1972\n365 year:1973\n"
-                                       "365 year:1974\n365 year:1975\n366 year:1976\n"
+    /* types, the years and the folders, the most populous first */
+    CHECK(segments && strcmp(segments, "375 faces\n250 text\n300 type:png\n366 year:1972\n"
+                                       "366 year:1976\n365 year:1970\n365 year:1971\n"
+                                       "365 year:1973\n365 year:1974\n365 year:1975\n"
                                        "365 year:1977\n1500 folder:/lib/ab\n750 folder:/lib/a\n"
                                        "150 folder:/lib/a/sub") == 0);
     free(segments);
@@ -626,9 +627,9 @@ static void test_segments(const char *dir)
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     segments = meta_value(path, "text_segments");
     CHECK(segments &&
-          strcmp(segments, "380 faces\n304 type:png\n405 year:1970\n365 year:1971\n"
-                           "366 year:1972\n365 year:1973\n365 year:1974\n365 year:1975\n"
-                           "366 year:1976\n365 year:1977\n1520 folder:/lib/ab\n"
+          strcmp(segments, "380 faces\n304 type:png\n405 year:1970\n366 year:1972\n"
+                           "366 year:1976\n365 year:1971\n365 year:1973\n365 year:1974\n"
+                           "365 year:1975\n365 year:1977\n1520 folder:/lib/ab\n"
                            "760 folder:/lib/a") == 0);
     free(segments);
     catalog_close(c);
