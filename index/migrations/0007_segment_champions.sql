@@ -1,5 +1,5 @@
 -- Version 7: champion lists within the pictures with faces, those with text
--- read in them, those of one type and those of a large folder
+-- read in them, those of one type, of one year and of a large folder
 -- (index/FORMAT.md, "segment_champions"),
 -- so that a search filtered to them is ranked from lists of their own. Lists made by
 -- earlier versions stay in use until the next `capsearch index` makes them
