@@ -5,6 +5,8 @@
 #include "store/catalog_internal.h"
 #include "store/fts_bm25.h"
 
+#include "common/array.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,8 @@ typedef struct champion {
 /* A term's best rows so far, worst at [0]; grown as rows come. */
 typedef struct champion_heap {
     champion *h;
-    int n, cap;
+    int n;
+    size_t cap;
     int64_t df;                /* rows offered */
 } champion_heap;
 
@@ -159,14 +162,8 @@ static bool heap_offer(champion_heap *e, int list_len, champion x)
 {
     e->df++;
     if (e->n < list_len) {
-        if (e->n == e->cap) {
-            int cap = e->cap ? 2 * e->cap : 16;
-            champion *h = realloc(e->h, (size_t)(cap < list_len ? cap : list_len) * sizeof *h);
-            if (!h)
-                return false;
-            e->h = h;
-            e->cap = cap < list_len ? cap : list_len;
-        }
+        if (!ARRAY_RESERVE(e->h, e->cap, (size_t)e->n))
+            return false;
         int i = e->n++;
         e->h[i] = x;
         while (i > 0 && worse(&e->h[i], &e->h[(i - 1) / 2])) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "common/dates.h"
 #include "common/strmap.h"
 
@@ -189,17 +190,8 @@ static cs_status add_folders(catalog *c, int64_t min_rows, int64_t max_rows, tex
     int step;
     while (rc == CS_OK && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
         const char *folder = (const char *)sqlite3_column_text(stmt, 0);
-        size_t len = folder ? strlen(folder) : 0;
-        if (len + 1 > buf_cap) {
-            char *grown = realloc(buf, len + 1);
-            if (!grown) {
-                rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory counting folders");
-                break;
-            }
-            buf = grown;
-            buf_cap = len + 1;
-        }
-        if (folder && !count_up(&subtree, folder, sqlite3_column_int64(stmt, 1), buf))
+        if (folder && (!ARRAY_RESERVE(buf, buf_cap, strlen(folder)) ||
+                       !count_up(&subtree, folder, sqlite3_column_int64(stmt, 1), buf)))
             rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory counting folders");
     }
     if (rc == CS_OK && step != SQLITE_DONE)
