@@ -83,6 +83,8 @@ void catalog_set_text_rank_settings(catalog *c, const text_rank_settings *s);
 typedef struct text_rank_counts {
     int64_t champion;        /* the champion lists */
     int64_t segment;         /* ... of which a segment's lists */
+    int64_t proven;          /* ... of which pages proven final (page_final) */
+    int64_t conjunctions;    /* ANDs of listed words read for them */
     int64_t filtered_rows;   /* every row a narrow filter keeps, scored */
     int64_t kept_bitmap;     /* FTS5, checking a bitmap of the filter's images */
     int64_t kept_ranges;     /* ... the rowid ranges it read, summed */

@@ -9,6 +9,7 @@
 #include "store/fts_expr.h"
 #include "store/text_kept.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,17 @@
  * rows), FTS5 about 0.2 us a match read plus a seek per run of rows. */
 #define FILTER_LIST_SHARE 16
 #define SCORE_ROW_NS 7500.0
+
+/* page_final weighs every set of the lists read in part (at most
+ * PARTIAL_LISTS_MAX of them: 2^n sets); a search reads at most
+ * CONJ_READS_MAX ANDs of them. */
+#define PARTIAL_LISTS_MAX 12
+#define CONJ_READS_MAX 16
+
+/* The ANDs read to prove a page final are worth a few lists' rows: past
+ * CONJ_BUDGET_NS of expected cost the page stands on recall. */
+#define CONJ_MATCH_NS 120.0
+#define CONJ_BUDGET_NS 8e6
 
 typedef struct id_set {
     int64_t *ids;
@@ -284,7 +296,7 @@ typedef struct plan {
     fts_expr *expr;
     alternative alts[FTS_EXPR_MAX_PHRASES];
     int alt_ids[FTS_EXPR_MAX_PHRASES];
-    int nalts, nlisted;
+    int nalts;
     double idf[FTS_EXPR_MAX_PHRASES];
     double avgdl;
     id_set cand;        /* read, not yet scored */
@@ -300,8 +312,12 @@ typedef struct plan {
     size_t take;        /* rows read from the start of each list */
     size_t max_take;
     bool final;         /* no row not scored can enter the page (page_final) */
-    bool conj_read;     /* the AND of the listed alternatives was read */
-    bool conj_whole;    /* ... and it returned every one of its rows */
+    int64_t rows;       /* the table's */
+    /* ANDs of listed alternatives (masks of alts) read, and those read
+     * whole; page_final's uncovered sets, the next to read */
+    uint64_t tried[CONJ_READS_MAX], whole[CONJ_READS_MAX], uncovered[CONJ_READS_MAX];
+    int ntried, nwhole, nuncovered;
+    double conj_spent_ns;   /* their expected cost (conjunction_cost_ns) */
     fts_token_list cols[FTS_NCOLUMNS];
     strbuf sb, rare;
 } plan;
@@ -343,14 +359,14 @@ static cs_status add_list_rows(plan *p, size_t from, size_t to, cs_error *err)
     return CS_OK;
 }
 
-/* Rows holding every listed word outrank, for an OR, rows holding one of
- * them, and may be on no list: FTS5's AND of them, rowids only, at most
- * `cap` (in rowid order, so a sample when there are more). */
-static cs_status add_conjunction(catalog *c, plan *p, size_t cap, cs_error *err)
+/* The rows holding every alternative of `mask` (FTS5's AND, rowids
+ * only): at most `cap`, in rowid order, so a sample when there are more. */
+static cs_status add_conjunction(catalog *c, plan *p, uint64_t mask, size_t cap, bool *whole,
+                                 cs_error *err)
 {
     strbuf_reset(&p->rare);
     for (int k = 0; k < p->nalts; k++) {
-        if (!p->alts[k].list)
+        if (!(mask >> k & 1))
             continue;
         render_phrase(&p->expr->phrases[p->alt_ids[k]], &p->sb);
         if (p->rare.len)
@@ -361,8 +377,57 @@ static cs_status add_conjunction(catalog *c, plan *p, size_t cap, cs_error *err)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory building a query");
     size_t before = p->cand.n;
     cs_status rc = add_matches(c, strbuf_str(&p->rare), (int64_t)cap, &p->cand, err);
-    p->conj_read = true;
-    p->conj_whole = rc == CS_OK && p->cand.n - before < cap;
+    *whole = rc == CS_OK && p->cand.n - before < cap;
+    return rc;
+}
+
+/* What reading an AND is expected to cost: FTS5 reads the doclist of its
+ * rarest word (about CONJ_MATCH_NS a row, "old" AND "car" AND "house" at a
+ * million rows), and each row it returns is scored here. */
+static double conjunction_cost_ns(const plan *p, uint64_t mask)
+{
+    double rarest = (double)p->rows, expected = (double)p->rows;
+    for (int k = 0; k < p->nalts; k++)
+        if (mask >> k & 1) {
+            double df = (double)p->alts[k].df;
+            rarest = df < rarest ? df : rarest;
+            expected *= df / (double)p->rows;
+        }
+    if (expected > (double)p->max_take)
+        expected = (double)p->max_take;
+    return rarest * CONJ_MATCH_NS + expected * SCORE_ROW_NS;
+}
+
+/* Reads, each once, the AND of every listed word (rows holding them all
+ * outrank, for an OR, rows holding one, and may be on no list) and the
+ * ANDs page_final left uncovered; *read false when there was none to read. */
+static cs_status read_conjunctions(catalog *c, plan *p, bool *read, cs_error *err)
+{
+    *read = false;
+    cs_status rc = CS_OK;
+    uint64_t listed = 0;
+    for (int k = 0; k < p->nalts; k++)
+        if (p->alts[k].list)
+            listed |= (uint64_t)1 << k;
+    for (int u = -1; rc == CS_OK && u < p->nuncovered && p->ntried < CONJ_READS_MAX; u++) {
+        uint64_t mask = u < 0 ? listed : p->uncovered[u];
+        if (__builtin_popcountll(mask) < 2)
+            continue;
+        bool tried = false;
+        for (int t = 0; t < p->ntried; t++)
+            tried = tried || p->tried[t] == mask;
+        double cost = conjunction_cost_ns(p, mask);
+        if (tried || (u >= 0 && p->conj_spent_ns + cost > CONJ_BUDGET_NS))
+            continue;
+        p->conj_spent_ns += cost;
+        bool whole = false;
+        rc = add_conjunction(c, p, mask, p->max_take, &whole, err);
+        p->tried[p->ntried++] = mask;
+        c->text_paths.conjunctions++;
+        if (rc == CS_OK && whole)
+            p->whole[p->nwhole++] = mask;
+        *read = true;
+    }
     return rc;
 }
 
@@ -396,9 +461,7 @@ static cs_status plan_candidates(catalog *c, plan *p, const char *match, int lim
         rc = classify(c, &p->expr->phrases[p->alt_ids[k]], pending > 0, p->segment, &p->alts[k],
                       &exact, &p->sb, err);
         estimate += p->alts[k].df;
-        if (p->alts[k].list)
-            p->nlisted++;
-        else
+        if (!p->alts[k].list)
             rare_rows += p->alts[k].df;
     }
     /* Scoring a row here costs a few times what FTS5's ranking spends on
@@ -486,57 +549,152 @@ static cs_status score_new(catalog *c, plan *p, const cs_filter *filter, cs_erro
     return rc;
 }
 
-/* Whether the page is final: no row left unread can enter it. A row not
- * read holds none of the rare words (all their rows were read) and, of a
- * listed word, at most the word's bm25 term at the list's last row read
- * (the lists are in that order, ties by rowid); with the AND of the listed
- * words read whole, it lacks one of them. So it scores at most `bound`,
- * and on a tie it has a larger rowid than those last rows. With a
- * segment's lists, the same holds within the segment, and the filter keeps
- * no row outside it. When every list was read whole, every match was
- * scored: the page is final however short. Exact while nothing changed
- * since the lists were made; with changed rows (all read) the lists' order
- * is the old one, as everywhere on this path. */
-static cs_status page_final(catalog *c, plan *p, int limit, bool *final, cs_error *err)
+/* A list read in part: its alternative, and its word's bm25 term at the
+ * last row read, which no row left unread exceeds (ties: larger rowids). */
+typedef struct partial_list {
+    int alt;
+    double bound;
+    int64_t last;
+} partial_list;
+
+/* Whether unread rows holding exactly the words of a set whose bounds sum
+ * to `sum` (the largest last row among them `last`) could enter the page,
+ * whose kth row scores -threshold: above it, or equal with a smaller rowid
+ * than the kth (an unread row scoring exactly `sum` comes after `last` in
+ * each list). The tolerance absorbs the order of the sums. */
+static bool could_enter(double sum, int64_t last, double threshold, int64_t kth_id)
 {
-    *final = false;
-    double bound = 0, least = 0;
-    int64_t first_boundary = INT64_MAX;
-    int terms = 0;
+    double tol = 1e-9 * fabs(threshold);
+    return sum > threshold + tol || (sum >= threshold - tol && kth_id > last);
+}
+
+/* The lists' partial bounds; *n 0 when every list was read whole, -1
+ * when a row changed since the lists were made (no bound). */
+static cs_status partial_bounds(catalog *c, plan *p, partial_list *part, int *n, cs_error *err)
+{
+    *n = 0;
     for (int k = 0; k < p->nalts; k++) {
         const alternative *a = &p->alts[k];
         if (!a->list || (p->take >= a->list_n && (int64_t)a->list_n >= a->list_df))
             continue;   /* every row of the word was read */
-        if (p->nfound < (size_t)limit)
-            return CS_OK;
         size_t last = (p->take < a->list_n ? p->take : a->list_n) - 1;
         int64_t id = list_id(a, last);
         bool matched;
         double freq[FTS_EXPR_MAX_PHRASES], doc_len = 0;
         cs_status rc = eval_row(c, p->expr, id, p->cols, &matched, freq, &doc_len, err);
         int ph = p->alt_ids[k];
-        if (rc != CS_OK || !matched || freq[ph] <= 0)
-            return rc;   /* the row changed: no bound */
-        double t = fts_bm25_term(p->idf[ph], freq[ph], doc_len, p->avgdl);
-        bound += t;
-        least = terms++ == 0 || t < least ? t : least;
-        if (id < first_boundary)
-            first_boundary = id;
+        if (rc != CS_OK || !matched || freq[ph] <= 0) {
+            *n = -1;
+            return rc;
+        }
+        part[(*n)++] = (partial_list){k, fts_bm25_term(p->idf[ph], freq[ph], doc_len, p->avgdl),
+                                      id};
     }
-    if (terms == 0) {
+    return CS_OK;
+}
+
+/* Whether the page is final: no row left unread can enter it. A row not
+ * read holds none of the rare words (all their rows were read) nor a word
+ * whose list was read whole; of a word whose list was read in part, it
+ * scores at most the word's bm25 term at the last row read (the lists are
+ * in that order, ties by rowid). So a row holding the set W of those words
+ * scores at most the sum of W's bounds. Each set W whose sum could enter
+ * the page must contain a set whose AND was read whole (the row was then
+ * read). Sets that could enter, are left uncovered, and whose every
+ * smaller set could not, go in p->uncovered: the ANDs to read next. With
+ * a segment's lists, the same holds within the segment, and the filter
+ * keeps no row outside it. When every list was read whole, every match was
+ * scored: the page is final however short. Exact while nothing changed
+ * since the lists were made; with changed rows (all read) the lists' order
+ * is the old one, as everywhere on this path. */
+static cs_status page_final(catalog *c, plan *p, int limit, bool *final, cs_error *err)
+{
+    *final = false;
+    p->nuncovered = 0;
+    partial_list part[FTS_EXPR_MAX_PHRASES];
+    int np;
+    cs_status rc = partial_bounds(c, p, part, &np, err);
+    if (rc != CS_OK || np < 0)
+        return rc;
+    if (np == 0) {
         *final = true;
         return CS_OK;
     }
-    if (p->conj_whole && terms == p->nlisted && terms >= 2)
-        bound -= least;
+    if (p->nfound < (size_t)limit || np > PARTIAL_LISTS_MAX)
+        return CS_OK;   /* deeper, or recall rather than proof */
+    /* the ANDs read whole, as sets of part[] (one holding a word read whole
+     * holds no unread row) */
+    uint64_t covering[CONJ_READS_MAX];
+    int ncovering = 0;
+    for (int w = 0; w < p->nwhole; w++) {
+        uint64_t m = 0, left = p->whole[w];
+        for (int i = 0; i < np; i++)
+            if (left >> part[i].alt & 1) {
+                m |= (uint64_t)1 << i;
+                left &= ~((uint64_t)1 << part[i].alt);
+            }
+        if (!left)
+            covering[ncovering++] = m;
+    }
+    size_t nsets = (size_t)1 << np;
+    double *sum = malloc(nsets * sizeof *sum), *expected = malloc(nsets * sizeof *expected);
+    int64_t *last = malloc(nsets * sizeof *last);
+    if (!sum || !expected || !last) {
+        free(sum);
+        free(expected);
+        free(last);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory bounding the page");
+    }
+    sum[0] = 0;
+    last[0] = INT64_MIN;
+    expected[0] = (double)p->rows;
+    for (size_t set = 1; set < nsets; set++) {
+        int low = __builtin_ctzll(set);
+        size_t rest = set & (set - 1);
+        sum[set] = sum[rest] + part[low].bound;
+        last[set] = last[rest] > part[low].last ? last[rest] : part[low].last;
+        /* the rows of the AND, the words taken as independent */
+        expected[set] = expected[rest] * (double)p->alts[part[low].alt].df / (double)p->rows;
+    }
     const scored *kth = &p->found[limit - 1];
-    *final = -kth->score > bound || (-kth->score == bound && kth->id <= first_boundary);
+    double threshold = -kth->score;
+    bool open = false;
+    for (size_t set = 1; set < nsets; set++) {
+        if (!could_enter(sum[set], last[set], threshold, kth->id))
+            continue;
+        bool covered = false;
+        for (int w = 0; w < ncovering && !covered; w++)
+            covered = (covering[w] & ~(uint64_t)set) == 0;
+        if (covered)
+            continue;
+        open = true;
+        /* to read next: an AND of two or more words expected to be read
+         * whole, none of whose smaller sets is one */
+        bool next = __builtin_popcountll(set) >= 2 && expected[set] <= (double)p->max_take;
+        for (int i = 0; i < np && next; i++) {
+            size_t less = set & ~((size_t)1 << i);
+            next = !(set >> i & 1) || __builtin_popcountll(less) < 2 ||
+                   expected[less] > (double)p->max_take ||
+                   !could_enter(sum[less], last[less], threshold, kth->id);
+        }
+        if (next && p->nuncovered < CONJ_READS_MAX) {
+            uint64_t mask = 0;
+            for (int i = 0; i < np; i++)
+                if (set >> i & 1)
+                    mask |= (uint64_t)1 << part[i].alt;
+            p->uncovered[p->nuncovered++] = mask;
+        }
+    }
+    free(sum);
+    free(expected);
+    free(last);
+    *final = !open;
     return CS_OK;
 }
 
 /* Scores rounds of candidates until the page is final or the lists were
- * read max_take deep: first the lists' first rows, then the AND of the
- * listed words, then each list twice as deep. */
+ * read max_take deep: first the lists' first rows, then the ANDs the
+ * page's bound leaves open (page_final), then each list twice as deep. */
 static cs_status rank_candidates(catalog *c, plan *p, const cs_filter *filter, int limit,
                                  cs_error *err)
 {
@@ -546,15 +704,17 @@ static cs_status rank_candidates(catalog *c, plan *p, const cs_filter *filter, i
             rc = page_final(c, p, limit, &p->final, err);
         if (rc != CS_OK || p->final)
             return rc;
-        if (!p->conj_read && p->nlisted >= 2) {
-            rc = add_conjunction(c, p, p->max_take, err);
-        } else if (p->take < p->max_take) {
-            size_t deeper = 2 * p->take < p->max_take ? 2 * p->take : p->max_take;
-            rc = add_list_rows(p, p->take, deeper, err);
-            p->take = deeper;
-        } else {
+        bool read = false;
+        rc = read_conjunctions(c, p, &read, err);
+        if (rc != CS_OK)
+            return rc;
+        if (read)
+            continue;   /* score their rows, weigh the page again */
+        if (p->take >= p->max_take)
             return CS_OK;   /* the page as it stands: recall, not proof */
-        }
+        size_t deeper = 2 * p->take < p->max_take ? 2 * p->take : p->max_take;
+        rc = add_list_rows(p, p->take, deeper, err);
+        p->take = deeper;
         if (rc != CS_OK)
             return rc;
     }
@@ -678,6 +838,7 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
     strbuf_init(&p.sb);
     strbuf_init(&p.rare);
     p.avgdl = stats.avgdl;
+    p.rows = stats.rows;
     text_segment segment;
     rc = text_segment_serving(c, filter, &segment, err);
     p.segment = segment.rows > 0 ? segment.name : NULL;
@@ -733,6 +894,8 @@ static cs_status search_in_read(catalog *c, const char *match, const cs_filter *
             (*(filter_first ? &c->text_paths.filtered_rows : &c->text_paths.champion))++;
             if (!filter_first && p.segment)
                 c->text_paths.segment++;
+            if (!filter_first && p.final)
+                c->text_paths.proven++;
         }
     }
     plan_free(&p);

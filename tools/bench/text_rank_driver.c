@@ -6,7 +6,8 @@
  * line of ids per query) so later runs of the same queries skip them: read
  * when the file exists, written otherwise. --filter compares the filtered
  * rankings (FTS5's reference joined to the same condition in SQL): faces,
- * text, type=T, camera=T or folder=F.
+ * text, type=T, camera=T or folder=F. Each query's line names the path
+ * that answered it, "(proven)" when its page was proven final.
  * usage: text_rank_driver CATALOG_DB [--rebuild] [--k K] [--exact FILE]
  *                         [--filter F] */
 #include <sqlite3.h>
@@ -174,7 +175,7 @@ int main(int argc, char **argv)
     double *times = bench_xmalloc(times_cap * sizeof *times);
     double sum10 = 0, sumk = 0, t_exact = 0, t_fast = 0;
     int paths[NPATHS] = {0};
-    int nq = 0;
+    int nq = 0, proven_pages = 0;
     while (fgets(line, sizeof line, stdin)) {
         line[strcspn(line, "\n")] = '\0';
         char *match = NULL;
@@ -203,8 +204,12 @@ int main(int argc, char **argv)
         double r10 = recall(want, nw, got, ng, 10), rk = recall(want, nw, got, ng, (size_t)k);
         int path = answered_by(&before, c);
         paths[path]++;
-        printf("%-32s exact %7.1f ms  champion %6.1f ms  recall@10 %.2f  recall@%d %.3f  %s\n",
-               line, (t1 - t0) * 1e3, (t2 - t1) * 1e3, r10, k, rk, path_names[path]);
+        text_rank_counts after = catalog_text_rank_counts(c);
+        bool proven = after.proven > before.proven;
+        proven_pages += proven;
+        printf("%-32s exact %7.1f ms  champion %6.1f ms  recall@10 %.2f  recall@%d %.3f  %s%s"
+               "\n", line, (t1 - t0) * 1e3, (t2 - t1) * 1e3, r10, k, rk, path_names[path],
+               proven ? " (proven)" : "");
         sum10 += r10;
         sumk += rk;
         t_exact += t1 - t0;
@@ -233,7 +238,7 @@ int main(int argc, char **argv)
     printf("answered by:");
     for (int i = 0; i < NPATHS; i++)
         printf(" %s %d", path_names[i], paths[i]);
-    printf("\n");
+    printf("; pages proven final %d\n", proven_pages);
     if (cache_in)
         fclose(cache_in);
     if (cache_out && fclose(cache_out) != 0)

@@ -5,8 +5,9 @@
  * single words exactly, OR'ed words at recall@10 >= 0.95, and three common
  * words whose rows holding all three are on no list exactly; changed and
  * deleted rows, a rebuild, a catalog from version 4, odd input; filtered
- * searches on every path against FTS5's filtered ranking, and the lists of
- * the pictures with faces and with text.
+ * searches on every path against FTS5's filtered ranking, the lists of
+ * the pictures with faces and with text; OR'ed words led by rows holding
+ * two of them, proven final by reading those two words' AND.
  * usage: test_text_rank TMPDIR */
 #include <math.h>
 #include <sqlite3.h>
@@ -636,6 +637,54 @@ static void test_segments(const char *dir)
     free(path);
 }
 
+/* 9. OR'ed words where rows holding two of them lead but no row holds all
+ * three: long rows with two less common words each (on neither list), the
+ * OR of those two and a common word. Reading the AND of the two (a set
+ * page_final leaves uncovered) finds them and proves the page; the AND of
+ * the common word and one of the two holds more rows than a search reads,
+ * so that set stays open until the lists are read deeper. Every page
+ * equals FTS5's, and most are proven. */
+static void test_pair_conjunctions(const char *dir)
+{
+    char *path = fs_path_join(dir, "pairs.db");
+    unlink(path);
+    cs_error err = {0};
+    catalog *c;
+    CHECK_OK(catalog_open(path, false, &c, &err), &err);
+    put_rows(c, 0, NROWS);
+    char two[64];
+    for (int a = 24; a < 34; a += 2) {
+        snprintf(two, sizeof two, "%s %s", words[a], words[a + 1]);
+        put_padded_rows(c, NROWS + a * 3, NROWS + a * 3 + 3, two);
+    }
+    text_rank_settings brief = {100, 60, 300, 50};
+    catalog_set_text_rank_settings(c, &brief);
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
+    text_rank_counts before = catalog_text_rank_counts(c);
+    int queries = 0, led = 0;
+    char q[128];
+    for (int a = 24; a < 34; a += 2) {
+        snprintf(q, sizeof q, "\"%s\" OR \"%s\" OR \"%s\"", words[10], words[a], words[a + 1]);
+        int64_t top[10];
+        double top_s[10];
+        size_t n = fts5_rank(path, q, 10, top, top_s);
+        for (size_t i = 0; i < n; i++)
+            led += top[i] > NROWS;   /* a padded row */
+        compare(c, path, q, 10, true);
+        queries++;
+    }
+    text_rank_counts after = catalog_text_rank_counts(c);
+    printf("pairs: %d queries, %d padded rows in FTS5's pages, %lld proven, %lld ANDs read\n",
+           queries, led, (long long)(after.proven - before.proven),
+           (long long)(after.conjunctions - before.conjunctions));
+    CHECK(led >= queries);   /* the padded rows do lead */
+    CHECK_INT_EQ(after.champion - before.champion, queries);
+    CHECK(after.proven - before.proven >= queries - 1);
+    CHECK(after.conjunctions - before.conjunctions > queries);   /* more than the AND of all */
+    catalog_close(c);
+    free(path);
+}
+
 /* A row's size record: its columns' varints summed; a damaged one is -1
  * (the size is then looked up by FTS5), never a wrong size. Checked
  * against the catalog's own records, summed with SQLite's varint rule. */
@@ -843,5 +892,6 @@ int main(int argc, char **argv)
     test_filtered(argv[1]);
     test_kept_ranges(argv[1]);
     test_segments(argv[1]);
+    test_pair_conjunctions(argv[1]);
     CHECK_DONE();
 }
