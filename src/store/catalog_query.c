@@ -360,8 +360,8 @@ static int part_alone(int which)
 }
 
 /* Whether the part alone surely keeps more than max images: the faces,
- * text, type and folder parts, and dates that are one calendar year, are
- * segments whose rows may be known (text_segment_above). */
+ * text, type and folder parts, and dates that are one calendar year or
+ * month, are segments whose rows may be known (text_segment_above). */
 static cs_status part_above(catalog *c, const cs_filter *filter, int which, int64_t max,
                             bool *above, cs_error *err)
 {
@@ -375,7 +375,7 @@ static cs_status part_above(catalog *c, const cs_filter *filter, int which, int6
                   ? snprintf(name, sizeof name, "folder:%.*s",
                              (int)catalog_filter_folder_len(filter), filter->folder)
                   : -1;
-    if (which == STMT_FILTER_IDS_IN_DATES && text_segment_year_name(filter, name, sizeof name))
+    if (which == STMT_FILTER_IDS_IN_DATES && text_segment_dates_name(filter, name, sizeof name))
         len = (int)strlen(name);
     if (len < 0 || (size_t)len >= sizeof name)
         return CS_OK;   /* no segment, or a name no segment has */

@@ -17,34 +17,47 @@ typedef struct text_rank_settings {
     int list_len;      /* rows per list (R) */
     int exact_below;   /* fewer estimated matches: FTS5's own ranking */
     int pending_max;   /* more rows written since the lists: FTS5's own ranking */
+    /* a scattered segment (below) gets lists when ranking it without them
+     * is expected to cost more than this (us); 0: always */
+    int scattered_us;
 } text_rank_settings;
 
-#define TEXT_RANK_DEFAULTS ((text_rank_settings){2000, 1000, 2000, 1000})
+#define TEXT_RANK_DEFAULTS ((text_rank_settings){2000, 1000, 2000, 1000, 15000})
+
+/* Scoring one candidate row in C (reading its text, tokenizing, bm25):
+ * about this much at a million rows (measured). */
+#define TEXT_SCORE_ROW_NS 7500.0
 
 /* Segments: the pictures a filter part keeps, when it keeps too many to be
  * listed at search time: those with faces ("faces"), with text read in
  * them ("text"), of one type ("type:png"), taken in a calendar year
  * ("year:2015"), in a folder and below ("folder:/photos/2015", the
- * largest folders). Each with at least min_df
- * rows and at most half of them has lists of its own ("segment_champions"),
- * made with the others: a search asking for it reads those, and their
- * bound holds within it. */
-#define TEXT_SEGMENTS_MAX 64
+ * largest folders). Each with at least min_df rows and at most half of
+ * them has lists of its own ("segment_champions"), made with the others: a
+ * search asking for it reads those, and their bound holds within it.
+ * Smaller folders and calendar months ("month:2015-03") get lists too when
+ * their pictures are scattered among the others' rows, as when a library
+ * was indexed in another order: ranking them otherwise means scoring each
+ * of their rows or reading every match of the query. */
+#define TEXT_SEGMENTS_MAX 512
 #define TEXT_YEAR_SEGMENTS_MAX 24
 #define TEXT_FOLDER_SEGMENTS_MAX 32
+#define TEXT_SEGMENT_CANDIDATES_MAX 1024
 #define TEXT_SEGMENT_NAME_MAX 320
 typedef struct text_segment {
     char name[TEXT_SEGMENT_NAME_MAX];
     int64_t rows;
+    bool if_scattered;   /* a candidate that needs lists only when scattered */
 } text_segment;
 
 /* The filter keeping exactly the segment's pictures (its type points into
  * name); false for a name that is no segment. */
 bool text_segment_filter(const char *name, cs_filter *out);
 
-/* The name of the year segment whose bounds are exactly the filter's
- * dates ("year:2015"), false when they are no calendar year. */
-bool text_segment_year_name(const cs_filter *filter, char *name, size_t cap);
+/* The name of the year or month segment whose bounds are exactly the
+ * filter's dates ("year:2015", "month:2015-03"), false when they are no
+ * calendar year or month. */
+bool text_segment_dates_name(const cs_filter *filter, char *name, size_t cap);
 
 /* Whether `filter` keeps only pictures of the segment. */
 bool text_segment_required(const cs_filter *filter, const char *name);
@@ -55,7 +68,9 @@ bool text_segment_is(const cs_filter *filter, const char *name);
 /* The segments that may have lists: faces, text, each type of min_rows to
  * max_rows pictures, the TEXT_YEAR_SEGMENTS_MAX years and the
  * TEXT_FOLDER_SEGMENTS_MAX folders (with their subfolders) of that many
- * with the most pictures; at most TEXT_SEGMENTS_MAX in all. */
+ * with the most pictures; then, if_scattered, the other folders and the
+ * months of that many, the most populous first; at most
+ * TEXT_SEGMENT_CANDIDATES_MAX in all (out has room for that many). */
 cs_status text_segments_candidates(catalog *c, int64_t min_rows, int64_t max_rows,
                                    text_segment *out, int *n, cs_error *err);
 

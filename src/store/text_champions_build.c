@@ -3,6 +3,7 @@
  * frequent term a heap of its list_len best rows, and one of its best rows
  * within each segment (text_champions.h) large enough to have lists. */
 #include "store/catalog_internal.h"
+#include "store/text_kept.h"
 #include "store/fts_bm25.h"
 
 #include "common/array.h"
@@ -158,20 +159,19 @@ static void sift_down(champion *h, int n, int i)
     }
 }
 
+/* Keeps the list_len best rows offered: appended in any order until
+ * full (most heaps of small segments never are), a heap with the worst on
+ * top from then on. */
 static bool heap_offer(champion_heap *e, int list_len, champion x)
 {
     e->df++;
     if (e->n < list_len) {
         if (!ARRAY_RESERVE(e->h, e->cap, (size_t)e->n))
             return false;
-        int i = e->n++;
-        e->h[i] = x;
-        while (i > 0 && worse(&e->h[i], &e->h[(i - 1) / 2])) {
-            champion tmp = e->h[i];
-            e->h[i] = e->h[(i - 1) / 2];
-            e->h[(i - 1) / 2] = tmp;
-            i = (i - 1) / 2;
-        }
+        e->h[e->n++] = x;
+        if (e->n == list_len)
+            for (int i = e->n / 2 - 1; i >= 0; i--)
+                sift_down(e->h, e->n, i);
     } else if (worse(&e->h[0], &x)) {
         e->h[0] = x;
         sift_down(e->h, e->n, 0);
@@ -262,16 +262,16 @@ static cs_status scan_rows(catalog *c, row_pass *rp, double avgdl, int list_len,
                     rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory making champion lists");
             }
         }
-        bool in_segment[TEXT_SEGMENTS_MAX];
+        int holding[TEXT_SEGMENTS_MAX], nholding = 0;   /* the segments holding the row */
         for (int s = 0; s < rp->nsegments; s++)
-            in_segment[s] = segment_has(rp, s, id);
+            if (segment_has(rp, s, id))
+                holding[nholding++] = s;
         for (size_t k = 0; rc == CS_OK && k < rp->ntouched; k++) {
             term_entry *e = rp->touched[k];
             champion x = {fts_bm25_term(1.0, e->freq, doc_len, avgdl), id};
             bool ok = heap_offer(&e->all, list_len, x);
-            for (int s = 0; s < rp->nsegments; s++)
-                if (ok && in_segment[s])
-                    ok = heap_offer(&e->in_segment[s], list_len, x);
+            for (int h = 0; ok && h < nholding; h++)
+                ok = heap_offer(&e->in_segment[holding[h]], list_len, x);
             if (!ok)
                 rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory making champion lists");
         }
@@ -344,22 +344,39 @@ static cs_status write_lists(catalog *c, term_table *t, const row_pass *rp, int6
     return rc;
 }
 
+/* Whether a scattered candidate's rows cost enough to rank without lists:
+ * the cheaper of scoring each of them and FTS5 reading a common word's
+ * matches among them (one row in ten). */
+static bool scattered_enough(const text_rank_settings *set, int64_t rows,
+                             const catalog_listed *l)
+{
+    if (set->scattered_us <= 0)
+        return true;
+    double kept = text_kept_cost_ns(rows / 10, rows, l->ids, l->n);
+    double scored = (double)l->n * TEXT_SCORE_ROW_NS;
+    return (kept < scored ? kept : scored) > (double)set->scattered_us * 1e3;
+}
+
 /* Lists the rows of each segment with at least min_df of them (smaller
  * ones hold no term often enough for a list of their own) and at most half
- * the table's (the table's lists serve a filter keeping more). */
-static cs_status list_segments(catalog *c, int min_df, int64_t rows, row_pass *rp,
-                               cs_error *err)
+ * the table's (the table's lists serve a filter keeping more); a candidate
+ * kept only when scattered is kept when scattered_enough. */
+static cs_status list_segments(catalog *c, int64_t rows, row_pass *rp, cs_error *err)
 {
-    int64_t least = min_df > 1 ? min_df : 1;
-    text_segment candidates[TEXT_SEGMENTS_MAX];
+    const text_rank_settings *set = &c->text_rank;
+    int64_t least = set->min_df > 1 ? set->min_df : 1;
+    text_segment *candidates = malloc(TEXT_SEGMENT_CANDIDATES_MAX * sizeof *candidates);
+    if (!candidates)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory choosing the segments");
     int n = 0;
     cs_status rc = text_segments_candidates(c, least, rows / 2, candidates, &n, err);
-    for (int s = 0; rc == CS_OK && s < n; s++) {
+    for (int s = 0; rc == CS_OK && s < n && rp->nsegments < TEXT_SEGMENTS_MAX; s++) {
         catalog_listed *l = &rp->members[rp->nsegments];
         cs_filter f;
         text_segment_filter(candidates[s].name, &f);
         rc = catalog_filter_ids(c, &f, -1, &l->ids, &l->n, NULL, err);
-        if (rc == CS_OK && (int64_t)l->n >= least && (int64_t)l->n <= rows / 2) {
+        if (rc == CS_OK && (int64_t)l->n >= least && (int64_t)l->n <= rows / 2 &&
+            (!candidates[s].if_scattered || scattered_enough(set, rows, l))) {
             rp->segments[rp->nsegments] = candidates[s];
             rp->segments[rp->nsegments++].rows = (int64_t)l->n;
         } else {
@@ -367,6 +384,7 @@ static cs_status list_segments(catalog *c, int min_df, int64_t rows, row_pass *r
             *l = (catalog_listed){0};
         }
     }
+    free(candidates);
     return rc;
 }
 
@@ -393,7 +411,7 @@ static cs_status rebuild(catalog *c, cs_error *err)
         rc = index_table(&table, err);
     row_pass rp = {.table = &table};
     if (rc == CS_OK && table.n > 0)
-        rc = list_segments(c, set->min_df, stats.rows, &rp, err);
+        rc = list_segments(c, stats.rows, &rp, err);
     if (rc == CS_OK && table.n > 0)
         rc = scan_rows(c, &rp, stats.avgdl, set->list_len, err);
     if (rc == CS_OK)

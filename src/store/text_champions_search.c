@@ -24,10 +24,9 @@
  * of all rows for the lists' candidates to fill a page (1 in
  * FILTER_LIST_SHARE), is listed. Its rows are then scored here when that
  * costs less than FTS5 reading the matches among them (text_kept.h):
- * scoring a row here costs about SCORE_ROW_NS (measured at a million
+ * scoring a row here costs about TEXT_SCORE_ROW_NS (measured at a million
  * rows), FTS5 about 0.2 us a match read plus a seek per run of rows. */
 #define FILTER_LIST_SHARE 16
-#define SCORE_ROW_NS 7500.0
 
 /* page_final weighs every set of the lists read in part (at most
  * PARTIAL_LISTS_MAX of them: 2^n sets); a search reads at most
@@ -395,7 +394,7 @@ static double conjunction_cost_ns(const plan *p, uint64_t mask)
         }
     if (expected > (double)p->max_take)
         expected = (double)p->max_take;
-    return rarest * CONJ_MATCH_NS + expected * SCORE_ROW_NS;
+    return rarest * CONJ_MATCH_NS + expected * TEXT_SCORE_ROW_NS;
 }
 
 /* Reads, each once, the AND of every listed word (rows holding them all
@@ -761,7 +760,7 @@ static cs_status rank_filtered_rows(catalog *c, plan *p, int64_t rows, const cs_
         free(ids);
         return rc;
     }
-    if ((double)n * SCORE_ROW_NS > text_kept_cost_ns(p->estimate, rows, ids, n)) {
+    if ((double)n * TEXT_SCORE_ROW_NS > text_kept_cost_ns(p->estimate, rows, ids, n)) {
         *kept = ids;
         *nkept = n;
         return CS_OK;

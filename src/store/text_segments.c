@@ -13,30 +13,41 @@
 #define TYPE_PREFIX "type:"
 #define FOLDER_PREFIX "folder:"
 #define YEAR_PREFIX "year:"
+#define MONTH_PREFIX "month:"
 
-/* The first and last second of a calendar year, as date filters give
- * them (dates_parse_day). */
-static bool year_bounds(long year, int64_t *from, int64_t *to)
+/* The first and last second of a calendar month (month 0: the whole
+ * year), as date filters give them (dates_parse_day). */
+static bool calendar_bounds(long year, long month, int64_t *from, int64_t *to)
 {
-    if (year < 1 || year > 9999)
+    if (year < 1 || year > 9999 || month < 0 || month > 12)
         return false;
     char first[32], last[32];
-    snprintf(first, sizeof first, "%04ld-01-01", year);
-    snprintf(last, sizeof last, "%04ld-12-31", year);
-    return dates_parse_day(first, false, from) && dates_parse_day(last, true, to);
+    snprintf(first, sizeof first, "%04ld-%02ld-01", year, month ? month : 1);
+    if (!dates_parse_day(first, false, from))
+        return false;
+    for (int day = 31; day >= 28; day--) {   /* the month's last day */
+        snprintf(last, sizeof last, "%04ld-%02ld-%02d", year, month ? month : 12, day);
+        if (dates_parse_day(last, true, to))
+            return true;
+    }
+    return false;
 }
 
-bool text_segment_year_name(const cs_filter *filter, char *name, size_t cap)
+bool text_segment_dates_name(const cs_filter *filter, char *name, size_t cap)
 {
     if (!filter || !filter->has_from || !filter->has_to)
         return false;
-    /* the year of `from`: its bounds must be the filter's exactly */
+    /* the year of `from`: a year's or a month's bounds must be the filter's */
     long year = (long)(filter->from / 31556952) + 1970;   /* mean Gregorian year */
-    for (long y = year - 1; y <= year + 1; y++) {
-        int64_t from, to;
-        if (year_bounds(y, &from, &to) && from == filter->from && to == filter->to)
-            return (size_t)snprintf(name, cap, YEAR_PREFIX "%ld", y) < cap;
-    }
+    for (long y = year - 1; y <= year + 1; y++)
+        for (long m = 0; m <= 12; m++) {
+            int64_t from, to;
+            if (!calendar_bounds(y, m, &from, &to) || from != filter->from || to != filter->to)
+                continue;
+            int len = m ? snprintf(name, cap, MONTH_PREFIX "%04ld-%02ld", y, m)
+                        : snprintf(name, cap, YEAR_PREFIX "%ld", y);
+            return len > 0 && (size_t)len < cap;
+        }
     return false;
 }
 
@@ -60,7 +71,16 @@ bool text_segment_filter(const char *name, cs_filter *out)
     else if (after_prefix(name, YEAR_PREFIX)) {
         char *end;
         long year = strtol(after_prefix(name, YEAR_PREFIX), &end, 10);
-        if (*end || !year_bounds(year, &out->from, &out->to))
+        if (*end || !calendar_bounds(year, 0, &out->from, &out->to))
+            return false;
+        out->has_from = out->has_to = true;
+    } else if (after_prefix(name, MONTH_PREFIX)) {
+        const char *text = after_prefix(name, MONTH_PREFIX);
+        char *end;
+        long year = strtol(text, &end, 10), month = 0;
+        if (end - text == 4 && *end == '-' && end[1] >= '0' && end[1] <= '9')
+            month = strtol(end + 1, &end, 10);
+        if (*end || month < 1 || !calendar_bounds(year, month, &out->from, &out->to))
             return false;
         out->has_from = out->has_to = true;
     } else {
@@ -117,8 +137,8 @@ static bool fits(const char *prefix, const char *value)
 /* The segments `prefix` + each value of `sql` (one column; ?1 and ?2 the
  * least and most rows, ?3 the most values) that name a segment. */
 static cs_status add_grouped(catalog *c, const char *sql, const char *prefix, int64_t min_rows,
-                             int64_t max_rows, int most, text_segment *out, int *n,
-                             cs_error *err)
+                             int64_t max_rows, int most, bool if_scattered, text_segment *out,
+                             int *n, cs_error *err)
 {
     sqlite3_stmt *stmt;
     cs_status rc = catalog_prepare(c, sql, &stmt, err);
@@ -128,18 +148,20 @@ static cs_status add_grouped(catalog *c, const char *sql, const char *prefix, in
     sqlite3_bind_int64(stmt, 2, max_rows);
     sqlite3_bind_int(stmt, 3, most);
     int step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW && *n < TEXT_SEGMENTS_MAX) {
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW && *n < TEXT_SEGMENT_CANDIDATES_MAX) {
         const char *value = (const char *)sqlite3_column_text(stmt, 0);
         cs_filter f;
         if (fits(prefix, value)) {   /* so prefix and value fit the name */
             size_t at = strlen(prefix);
             memcpy(out[*n].name, prefix, at);
             memcpy(out[*n].name + at, value, strlen(value) + 1);
+            out[*n].rows = 0;
+            out[*n].if_scattered = if_scattered;
             *n += text_segment_filter(out[*n].name, &f);
         }
     }
     if (step != SQLITE_ROW && step != SQLITE_DONE)
-        rc = catalog_sql_error(c, err, "counting the pictures of each type and year");
+        rc = catalog_sql_error(c, err, "counting the pictures of each type, year and month");
     sqlite3_finalize(stmt);
     return rc;
 }
@@ -215,8 +237,10 @@ static cs_status add_folders(catalog *c, int64_t min_rows, int64_t max_rows, tex
     }
     if (nfound)
         qsort(found, nfound, sizeof *found, by_rows_desc);
-    for (size_t i = 0; i < nfound && i < TEXT_FOLDER_SEGMENTS_MAX && *n < TEXT_SEGMENTS_MAX; i++)
+    for (size_t i = 0; i < nfound && *n < TEXT_SEGMENT_CANDIDATES_MAX; i++) {
+        found[i].if_scattered = i >= TEXT_FOLDER_SEGMENTS_MAX;
         out[(*n)++] = found[i];
+    }
     free(found);
     strmap_free(&subtree);
     return rc;
@@ -226,19 +250,27 @@ cs_status text_segments_candidates(catalog *c, int64_t min_rows, int64_t max_row
                                    text_segment *out, int *n, cs_error *err)
 {
     *n = 0;
-    snprintf(out[(*n)++].name, TEXT_SEGMENT_NAME_MAX, "faces");
-    snprintf(out[(*n)++].name, TEXT_SEGMENT_NAME_MAX, "text");
+    out[(*n)++] = (text_segment){.name = "faces"};
+    out[(*n)++] = (text_segment){.name = "text"};
     cs_status rc = add_grouped(c, "SELECT format FROM images GROUP BY format"
                                   " HAVING count(*) BETWEEN ?1 AND ?2 LIMIT ?3", TYPE_PREFIX,
-                               min_rows, max_rows, TEXT_SEGMENTS_MAX, out, n, err);
+                               min_rows, max_rows, TEXT_SEGMENTS_MAX, false, out, n, err);
     if (rc == CS_OK)   /* the most populous years */
         rc = add_grouped(c, "SELECT year FROM (SELECT strftime('%Y', taken_at, 'unixepoch') AS"
                             " year, count(*) AS rows FROM images WHERE taken_at IS NOT NULL"
                             " GROUP BY year) WHERE rows BETWEEN ?1 AND ?2"
                             " ORDER BY rows DESC, year LIMIT ?3",
-                         YEAR_PREFIX, min_rows, max_rows, TEXT_YEAR_SEGMENTS_MAX, out, n, err);
+                         YEAR_PREFIX, min_rows, max_rows, TEXT_YEAR_SEGMENTS_MAX, false, out, n,
+                         err);
     if (rc == CS_OK)
         rc = add_folders(c, min_rows, max_rows, out, n, err);
+    if (rc == CS_OK)   /* the most populous months */
+        rc = add_grouped(c, "SELECT month FROM (SELECT strftime('%Y-%m', taken_at, 'unixepoch')"
+                            " AS month, count(*) AS rows FROM images WHERE taken_at IS NOT NULL"
+                            " GROUP BY month) WHERE rows BETWEEN ?1 AND ?2"
+                            " ORDER BY rows DESC, month LIMIT ?3",
+                         MONTH_PREFIX, min_rows, max_rows, TEXT_SEGMENT_CANDIDATES_MAX, true, out,
+                         n, err);
     return rc;
 }
 

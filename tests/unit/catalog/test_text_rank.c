@@ -72,8 +72,18 @@ static void words_into(char *buf, size_t cap, int n)
  * /lib/a/sub), every odd one in /lib/ab (a name /lib/a begins), the others
  * in /lib, taken on day i % NROWS, every 8th with a face, every 12th with
  * text read in it, every 10th a PNG. */
-static bool spread, blocks, wide;
+static bool spread, blocks, wide, monthly;
 #define DAY 86400
+
+/* With `monthly`, row i is in /lib/pN (N = i % 10) and taken in month N+1
+ * of 1971, both scattered over the rows, except rows 1000-1299: in
+ * /lib/block and taken in December 1971, together. */
+static const int month_first_day[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+static int64_t monthly_day(int i)
+{
+    int month = i >= 1000 && i < 1300 ? 11 : i % 10;
+    return 365 + month_first_day[month] + (i / 10) % 28;
+}
 
 static void put_rows(catalog *c, int from, int to)
 {
@@ -90,6 +100,9 @@ static void put_rows(catalog *c, int from, int to)
                      i % 750 == 5 ? "/lib/blocks/sub" : i % 750 < 40 ? "/lib/blocks"
                      : i % 750 < 45 ? "/lib/blocks-old" : i % 750 < 50 ? "/lib/blocks.x"
                      : "/lib/rest");
+        else if (monthly)
+            snprintf(folder, sizeof folder, i >= 1000 && i < 1300 ? "/lib/block" : "/lib/p%d",
+                     i % 10);
         else if (!spread)
             snprintf(folder, sizeof folder, "/lib");
         else if (i % 100 == 0)
@@ -112,8 +125,9 @@ static void put_rows(catalog *c, int from, int to)
         catalog_image im = {.path = path, .folder = folder, .size = 1, .mtime_ns = 1,
                             .content_hash = "00112233445566778899aabbccddeeff", .width = 4,
                             .height = 4, .format = (spread && i % 23 == 0) || (wide && i % 10 == 0) ? "png" : "jpeg",
-                            .has_taken_at = spread || blocks || wide,
-                            .taken_at = (int64_t)(wide ? i % NROWS : i) * DAY};
+                            .has_taken_at = spread || blocks || wide || monthly,
+                            .taken_at = monthly ? monthly_day(i) * DAY
+                                                : (int64_t)(wide ? i % NROWS : i) * DAY};
         catalog_text text = {cap, tags, ocr, pw, ex, rel};
         catalog_tag face = {"face", "face", 0.9f};
         int64_t id;
@@ -354,7 +368,7 @@ static void test_filtered(const char *dir)
     spread = true;
     put_rows(c, 1, NROWS + 1);
     spread = false;
-    text_rank_settings shortl = {100, 200, 300, 50};
+    text_rank_settings shortl = {100, 200, 300, 50, 0};
     catalog_set_text_rank_settings(c, &shortl);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     text_rank_counts before = catalog_text_rank_counts(c);
@@ -425,7 +439,7 @@ static void test_kept_ranges(const char *dir)
     blocks = true;
     put_rows(c, 1, NROWS + 1);
     blocks = false;
-    text_rank_settings shortl = {100, 200, 300, 50};
+    text_rank_settings shortl = {100, 200, 300, 50, 0};
     catalog_set_text_rank_settings(c, &shortl);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     /* the folder and its subfolder, not its siblings -old and .x */
@@ -541,7 +555,7 @@ static void test_segments(const char *dir)
     CHECK_OK(catalog_open(path, false, &c, &err), &err);
     wide = true;
     put_rows(c, 1, NROWS + 1);
-    text_rank_settings shortl = {100, 200, 300, 50};
+    text_rank_settings shortl = {100, 200, 300, 50, 0};
     catalog_set_text_rank_settings(c, &shortl);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     char *segments = meta_value(path, "text_segments");
@@ -572,11 +586,11 @@ static void test_segments(const char *dir)
     /* dates that are a calendar year name its segment; others none */
     char name[TEXT_SEGMENT_NAME_MAX];
     cs_filter year = {.has_from = true, .from = 365 * DAY, .has_to = true, .to = 730 * DAY - 1};
-    CHECK(text_segment_year_name(&year, name, sizeof name) && strcmp(name, "year:1971") == 0);
+    CHECK(text_segment_dates_name(&year, name, sizeof name) && strcmp(name, "year:1971") == 0);
     year.to -= DAY;
-    CHECK(!text_segment_year_name(&year, name, sizeof name));
+    CHECK(!text_segment_dates_name(&year, name, sizeof name));
     year.has_to = false;
-    CHECK(!text_segment_year_name(&year, name, sizeof name));
+    CHECK(!text_segment_dates_name(&year, name, sizeof name));
     filtered_recall_sum = 0;
     filtered_by_lists = 0;
     int64_t before = catalog_text_rank_counts(c).segment;
@@ -623,7 +637,7 @@ static void test_segments(const char *dir)
     also = ALSO_NOTHING;
     CHECK(catalog_text_rank_counts(c).segment == answered_before + 1);
     /* a segment with fewer rows than min_df has no lists */
-    text_rank_settings high = {300, 200, 300, 50};
+    text_rank_settings high = {300, 200, 300, 50, 0};
     catalog_set_text_rank_settings(c, &high);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     segments = meta_value(path, "text_segments");
@@ -632,6 +646,71 @@ static void test_segments(const char *dir)
                            "366 year:1976\n365 year:1971\n365 year:1973\n365 year:1974\n"
                            "365 year:1975\n365 year:1977\n1520 folder:/lib/ab\n"
                            "760 folder:/lib/a") == 0);
+    free(segments);
+    catalog_close(c);
+    free(path);
+}
+
+/* 10. folders and calendar months scattered over the rows (as when a
+ * library was indexed in another order) get lists of their own; a month
+ * whose rows are together does not (FTS5 reads them as one rowid range).
+ * Single words filtered to a month equal FTS5's filtered ranking rank by
+ * rank, from the month's lists. */
+static void test_scattered_segments(const char *dir)
+{
+    char *path = fs_path_join(dir, "scattered.db");
+    unlink(path);
+    cs_error err = {0};
+    catalog *c;
+    CHECK_OK(catalog_open(path, false, &c, &err), &err);
+    monthly = true;
+    put_rows(c, 0, NROWS);
+    monthly = false;
+    /* 3000 rows: FTS5 reads a scattered month's 270 rows as one range over
+     * every row (about 86 us), December's 300 as one of 300 (27 us) */
+    text_rank_settings scattered = {100, 200, 300, 50, 50};
+    catalog_set_text_rank_settings(c, &scattered);
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
+    char *segments = meta_value(path, "text_segments");
+    CHECK(segments != NULL);
+    for (int m = 1; segments && m <= 10; m++) {
+        char line[64];
+        snprintf(line, sizeof line, " month:1971-%02d", m);
+        CHECK(strstr(segments, line) != NULL);
+    }
+    CHECK(segments && !strstr(segments, "month:1971-12"));
+    CHECK(segments && strstr(segments, " folder:/lib/p3\n"));
+    free(segments);
+    /* a month's bounds name its segment; a day less names none */
+    char name[TEXT_SEGMENT_NAME_MAX];
+    cs_filter march = {.has_from = true, .from = (365 + 59) * DAY, .has_to = true,
+                       .to = (365 + 90) * DAY - 1};
+    CHECK(text_segment_dates_name(&march, name, sizeof name) &&
+          strcmp(name, "month:1971-03") == 0);
+    march.to -= DAY;
+    CHECK(!text_segment_dates_name(&march, name, sizeof name));
+    int64_t before = catalog_text_rank_counts(c).segment;
+    lists_exact = true;
+    to_end_of_day = true;
+    for (int r = 0; r < 12; r++) {
+        char q[64];
+        snprintf(q, sizeof q, "\"%.16s\"", words[r]);
+        CHECK(compare_filtered(c, path, q, "", 365 + 59, 365 + 89, 20) > 0);    /* March */
+        CHECK(compare_filtered(c, path, q, "", 365 + 334, 365 + 364, 20) > 0);  /* December */
+        CHECK(compare_filtered(c, path, q, "/lib/p3", 0, NROWS, 20) > 0);
+    }
+    to_end_of_day = false;
+    lists_exact = false;
+    int64_t by_lists = catalog_text_rank_counts(c).segment - before;
+    printf("single words in a scattered month and folder: %lld of 24 by their lists\n",
+           (long long)by_lists);
+    CHECK(by_lists >= 20);
+    /* with no cost to weigh, December gets lists too */
+    scattered.scattered_us = 0;
+    catalog_set_text_rank_settings(c, &scattered);
+    CHECK_OK(catalog_rebuild_champions(c, &err), &err);
+    segments = meta_value(path, "text_segments");
+    CHECK(segments && strstr(segments, " month:1971-12"));
     free(segments);
     catalog_close(c);
     free(path);
@@ -657,7 +736,7 @@ static void test_pair_conjunctions(const char *dir)
         snprintf(two, sizeof two, "%s %s", words[a], words[a + 1]);
         put_padded_rows(c, NROWS + a * 3, NROWS + a * 3 + 3, two);
     }
-    text_rank_settings brief = {100, 60, 300, 50};
+    text_rank_settings brief = {100, 60, 300, 50, 0};
     catalog_set_text_rank_settings(c, &brief);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     text_rank_counts before = catalog_text_rank_counts(c);
@@ -774,7 +853,7 @@ int main(int argc, char **argv)
     put_padded_rows(c, NROWS, NROWS + 5, three);
 
     /* 1. lists that hold every match: own bm25 == FTS5's bm25 */
-    text_rank_settings all = {50, 4000, 0, 1000};
+    text_rank_settings all = {50, 4000, 0, 1000, 0};
     catalog_set_text_rank_settings(c, &all);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     const char *shapes[] = {
@@ -792,7 +871,7 @@ int main(int argc, char **argv)
     CHECK(champion_answers(c) - before >= 8);
 
     /* 2. short lists: single words exact, OR'ed words by recall */
-    text_rank_settings shortl = {100, 200, 300, 50};
+    text_rank_settings shortl = {100, 200, 300, 50, 0};
     catalog_set_text_rank_settings(c, &shortl);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     before = champion_answers(c);
@@ -814,7 +893,7 @@ int main(int argc, char **argv)
     CHECK(sum / nq >= 0.95);
     /* three common words: the padded rows (ids NROWS+1..NROWS+5) are on no
      * (60-row) list, FTS5 ranks them first, and so must the champion path */
-    text_rank_settings brief = {100, 60, 300, 50};
+    text_rank_settings brief = {100, 60, 300, 50, 0};
     catalog_set_text_rank_settings(c, &brief);
     CHECK_OK(catalog_rebuild_champions(c, &err), &err);
     int64_t padded = NROWS + 1;
@@ -893,5 +972,6 @@ int main(int argc, char **argv)
     test_kept_ranges(argv[1]);
     test_segments(argv[1]);
     test_pair_conjunctions(argv[1]);
+    test_scattered_segments(argv[1]);
     CHECK_DONE();
 }
