@@ -6,7 +6,8 @@
  * line of ids per query) so later runs of the same queries skip them: read
  * when the file exists, written otherwise. --filter compares the filtered
  * rankings (FTS5's reference joined to the same condition in SQL): faces,
- * text, type=T, camera=T or folder=F. Each query's line names the path
+ * text, type=T, camera=T, folder=F or dates=YYYY-MM-DD..YYYY-MM-DD (days
+ * taken, inclusive). Each query's line names the path
  * that answered it, "(proven)" when its page was proven final.
  * usage: text_rank_driver CATALOG_DB [--rebuild] [--k K] [--exact FILE]
  *                         [--filter F] */
@@ -19,6 +20,7 @@
 #define BENCH_NAME "text_rank_driver"
 #include "bench_util.h"
 
+#include "common/dates.h"
 #include "search/ftsquery.h"
 #include "store/catalog.h"
 #include "store/text_champions.h"
@@ -52,8 +54,23 @@ static bench_filter parse_filter(const char *spec)
     } else if (!strncmp(spec, "folder=", 7)) {
         b.filter.folder = b.text = spec + 7;
         b.sql = "(SELECT folder = ?3 OR folder LIKE ?3 || '/%' FROM images WHERE id = f.rowid)";
+    } else if (!strncmp(spec, "dates=", 6) && strlen(spec) == 6 + 22 && spec[16] == '.' &&
+               spec[17] == '.') {
+        char from[11], to[11];
+        memcpy(from, spec + 6, 10);
+        memcpy(to, spec + 18, 10);
+        from[10] = to[10] = '\0';
+        if (!dates_parse_day(from, false, &b.filter.from) ||
+            !dates_parse_day(to, true, &b.filter.to))
+            bench_die(spec, "dates=FROM..TO takes two days, YYYY-MM-DD");
+        b.filter.has_from = b.filter.has_to = true;
+        static char sql[160];
+        snprintf(sql, sizeof sql, "(SELECT taken_at BETWEEN %lld AND %lld FROM images"
+                 " WHERE id = f.rowid)", (long long)b.filter.from, (long long)b.filter.to);
+        b.sql = sql;
     } else {
-        bench_die(spec, "--filter takes faces, text, type=T, camera=T or folder=F");
+        bench_die(spec, "--filter takes faces, text, type=T, camera=T, folder=F or "
+                        "dates=YYYY-MM-DD..YYYY-MM-DD");
     }
     return b;
 }
