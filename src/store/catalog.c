@@ -111,6 +111,7 @@ void catalog_close(catalog *c)
     catalog_finalize_statements(c);
     if (c->db)
         sqlite3_close_v2(c->db);
+    text_segment_record_free(&c->segments);
     free(c->path);
     free(c);
 }

@@ -99,6 +99,7 @@ struct catalog {
     fts_tokenizer *tokenizer;        /* opened on first use */
     text_rank_settings text_rank;
     text_rank_counts text_paths;     /* which path answered (tests) */
+    text_segment_record segments;    /* meta.text_segments as last read, parsed */
 };
 
 /* The FTS columns in schema order, and their bm25 weights (FTS_RANK_EXPR). */

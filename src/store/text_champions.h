@@ -75,8 +75,18 @@ cs_status text_segments_candidates(catalog *c, int64_t min_rows, int64_t max_row
                                    text_segment *out, int *n, cs_error *err);
 
 /* The segments with lists and their rows when the lists were made
- * (meta.text_segments), at most TEXT_SEGMENTS_MAX; write records them. */
-cs_status text_segments_read(catalog *c, text_segment *out, int *n, cs_error *err);
+ * (meta.text_segments), at most TEXT_SEGMENTS_MAX, each with the filter
+ * keeping its pictures. A handle keeps the record parsed until its text
+ * changes: a search reads it several times, and parsing hundreds of names
+ * costs more than the search's other bookkeeping. */
+typedef struct text_segment_record {
+    char *text;             /* the meta value parsed below (NULL: none yet) */
+    text_segment *segments;
+    cs_filter *filters;     /* their filters, pointing into segments' names */
+    int n;
+} text_segment_record;
+cs_status text_segments_read(catalog *c, const text_segment_record **out, cs_error *err);
+void text_segment_record_free(text_segment_record *r);
 cs_status text_segments_write(catalog *c, const text_segment *segments, int n, cs_error *err);
 
 /* The segment whose lists serve `filter` (*chosen; rows 0: none): of those

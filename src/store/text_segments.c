@@ -97,17 +97,21 @@ static bool folder_within(const cs_filter *filter, const char *folder)
            (n == len || filter->folder[len] == '/');
 }
 
+/* Whether `filter` keeps only pictures of the segment whose filter is f. */
+static bool requires(const cs_filter *filter, const cs_filter *f)
+{
+    return f->has_faces  ? filter->has_faces
+           : f->has_text ? filter->has_text
+           : f->type     ? filter->type && strcmp(filter->type, f->type) == 0
+           : f->folder   ? folder_within(filter, f->folder)
+                         : filter->has_from && filter->has_to && filter->from >= f->from &&
+                               filter->to <= f->to;
+}
+
 bool text_segment_required(const cs_filter *filter, const char *name)
 {
     cs_filter f;
-    if (!filter || !text_segment_filter(name, &f))
-        return false;
-    return f.has_faces  ? filter->has_faces
-           : f.has_text ? filter->has_text
-           : f.type     ? filter->type && strcmp(filter->type, f.type) == 0
-           : f.folder   ? folder_within(filter, f.folder)
-                        : filter->has_from && filter->has_to && filter->from >= f.from &&
-                              filter->to <= f.to;
+    return filter && text_segment_filter(name, &f) && requires(filter, &f);
 }
 
 bool text_segment_is(const cs_filter *filter, const char *name)
@@ -274,25 +278,65 @@ cs_status text_segments_candidates(catalog *c, int64_t min_rows, int64_t max_row
     return rc;
 }
 
-/* meta.text_segments: one line per segment, "ROWS NAME". */
-cs_status text_segments_read(catalog *c, text_segment *out, int *n, cs_error *err)
+void text_segment_record_free(text_segment_record *r)
 {
-    *n = 0;
-    char *meta = NULL;
-    cs_status rc = catalog_meta_get(c, "text_segments", &meta, err);
-    for (char *line = meta; line && *line && *n < TEXT_SEGMENTS_MAX;) {
+    free(r->text);
+    free(r->segments);
+    free(r->filters);
+    *r = (text_segment_record){0};
+}
+
+/* Parses meta.text_segments, one line per segment, "ROWS NAME", into r
+ * (empty on failure to allocate: no segment serves, as without lists). */
+static cs_status parse_record(char *text, text_segment_record *r, cs_error *err)
+{
+    size_t lines = 1;
+    for (const char *t = text; *t; t++)
+        lines += *t == '\n';
+    if (lines > TEXT_SEGMENTS_MAX)
+        lines = TEXT_SEGMENTS_MAX;
+    r->text = text;
+    r->segments = malloc(lines * sizeof *r->segments);
+    r->filters = malloc(lines * sizeof *r->filters);
+    if (!r->segments || !r->filters) {
+        text_segment_record_free(r);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory reading the segments");
+    }
+    char *line = text;
+    while (line && *line && (size_t)r->n < lines) {
         char *end = strchr(line, '\n'), *name;
-        if (end)
-            *end = '\0';
+        size_t len = end ? (size_t)(end - line) : strlen(line);
         long long rows = strtoll(line, &name, 10);
-        if (name != line && *name == ' ' && fits("", name + 1)) {
-            snprintf(out[*n].name, TEXT_SEGMENT_NAME_MAX, "%s", name + 1);
-            out[(*n)++].rows = rows;
+        text_segment *seg = &r->segments[r->n];
+        size_t name_len = len - (size_t)(name - line);
+        if (name != line && *name == ' ' && name_len > 1 && name_len <= TEXT_SEGMENT_NAME_MAX) {
+            memcpy(seg->name, name + 1, name_len - 1);
+            seg->name[name_len - 1] = '\0';
+            seg->rows = rows;
+            seg->if_scattered = false;
+            r->n += text_segment_filter(seg->name, &r->filters[r->n]);
         }
         line = end ? end + 1 : NULL;
     }
-    free(meta);
-    return rc;
+    return CS_OK;
+}
+
+cs_status text_segments_read(catalog *c, const text_segment_record **out, cs_error *err)
+{
+    *out = &c->segments;
+    char *text = NULL;
+    cs_status rc = catalog_meta_get(c, "text_segments", &text, err);
+    if (rc != CS_OK || !text) {
+        free(text);
+        text_segment_record_free(&c->segments);
+        return rc;
+    }
+    if (c->segments.text && strcmp(c->segments.text, text) == 0) {
+        free(text);
+        return CS_OK;
+    }
+    text_segment_record_free(&c->segments);
+    return parse_record(text, &c->segments, err);
 }
 
 cs_status text_segments_write(catalog *c, const text_segment *segments, int n, cs_error *err)
@@ -314,13 +358,12 @@ cs_status text_segment_above(catalog *c, const char *name, int64_t max, bool *ab
                              cs_error *err)
 {
     *above = false;
-    text_segment segments[TEXT_SEGMENTS_MAX];
-    int n;
-    cs_status rc = text_segments_read(c, segments, &n, err);
+    const text_segment_record *r;
+    cs_status rc = text_segments_read(c, &r, err);
     int64_t rows = -1;
-    for (int s = 0; s < n; s++)
-        if (strcmp(segments[s].name, name) == 0)
-            rows = segments[s].rows;
+    for (int s = 0; rc == CS_OK && s < r->n; s++)
+        if (strcmp(r->segments[s].name, name) == 0)
+            rows = r->segments[s].rows;
     if (rc != CS_OK || rows <= max)
         return rc;
     sqlite3_stmt *stmt;
@@ -344,13 +387,12 @@ cs_status text_segment_serving(catalog *c, const cs_filter *filter, text_segment
     if (!filter || !(filter->has_faces || filter->has_text || (filter->type && *filter->type) ||
                      catalog_filter_folder_len(filter) || (filter->has_from && filter->has_to)))
         return CS_OK;
-    text_segment segments[TEXT_SEGMENTS_MAX];
-    int n;
-    cs_status rc = text_segments_read(c, segments, &n, err);
-    for (int s = 0; rc == CS_OK && s < n; s++)
-        if (segments[s].rows > 0 && text_segment_required(filter, segments[s].name) &&
-            (chosen->rows == 0 || segments[s].rows < chosen->rows))
-            *chosen = segments[s];
+    const text_segment_record *r;
+    cs_status rc = text_segments_read(c, &r, err);
+    for (int s = 0; rc == CS_OK && s < r->n; s++)
+        if (r->segments[s].rows > 0 && requires(filter, &r->filters[s]) &&
+            (chosen->rows == 0 || r->segments[s].rows < chosen->rows))
+            *chosen = r->segments[s];
     return rc;
 }
 

@@ -712,6 +712,14 @@ static void test_scattered_segments(const char *dir)
     segments = meta_value(path, "text_segments");
     CHECK(segments && strstr(segments, " month:1971-12"));
     free(segments);
+    /* the handle read the record before: it serves December now */
+    before = catalog_text_rank_counts(c).segment;
+    lists_exact = true;
+    to_end_of_day = true;
+    CHECK(compare_filtered(c, path, "\"waa\"", "", 365 + 334, 365 + 364, 20) > 0);
+    to_end_of_day = false;
+    lists_exact = false;
+    CHECK(catalog_text_rank_counts(c).segment == before + 1);
     catalog_close(c);
     free(path);
 }
