@@ -48,6 +48,7 @@
  * FAISS asks for (it warns on stderr below 39). */
 #define IVF_LISTS_PER_SQRT 4.0
 #define IVF_TRAIN_PER_LIST 40
+#define SELECTED_LISTS_FACTOR 4.0   /* vectors_search_among */
 /* nprobe is the smallest value on a 1.5x ladder whose recall@10 (the query
  * itself left out) against exact search reaches IVF_TARGET_RECALL on
  * IVF_CALIBRATION_QUERIES of the indexed vectors: a margin over the 0.95
@@ -1226,10 +1227,21 @@ cs_status vectors_search_among(const vectors *v, const float *query, int k,
     if ((size_t)want > nallowed)
         want = (idx_t)nallowed;
     /* Few allowed ids are spread over many lists: start from the nprobe
-     * the index was calibrated with and widen until the page is found. */
+     * the index was calibrated with, or from as many lists as hold
+     * SELECTED_LISTS_FACTOR times `want` of them on average, and widen until
+     * `want` are found. The nearest allowed ids lie in more lists than the
+     * first `want` found: at a million vectors, recall@20 (of 400 asked)
+     * against the exact ranking of a month, a place and a type went from
+     * 0.995, 0.897 and 0.825 with a factor of 4/3 (5 ms) to 0.995, 0.965
+     * and 0.955 with 4 (7-11 ms); 6 gave 0.995, 0.98 and 0.975 (9-10 ms). */
     size_t nprobe = v->kind == VECTORS_EXACT ? 0 : (size_t)v->nprobe;
-    if (v->kind != VECTORS_EXACT && nprobe == 0)
-        nprobe = 1;
+    if (v->kind != VECTORS_EXACT) {
+        double lists = (double)want * (double)v->nlist / (double)nallowed * SELECTED_LISTS_FACTOR;
+        if (lists > (double)nprobe)
+            nprobe = lists < (double)v->nlist ? (size_t)lists : v->nlist;
+        if (nprobe == 0)
+            nprobe = 1;
+    }
     for (;;) {
         char msg[256];
         if (cs_faiss_search_among(v->idx, nprobe, query, want, allowed, nallowed, scores, ids,
