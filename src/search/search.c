@@ -52,15 +52,10 @@
 /* A search with a narrow filter and a vector ranking lists the filter's
  * images once, for both rankings, when they are at most 1 in LISTED_SHARE
  * of the library (as many as the text ranking would list itself) or
- * STORED_RANKING_MAX: with the list, the vector ranking checks its
- * candidates without catalog lookups (thousands for a filter keeping a few
- * in a thousand) and runs beside the text ranking. */
+ * STORED_RANKING_MAX: with the list, the vector ranking searches the index
+ * among them alone (SELECTOR_DEPTH), needs no catalog lookups and runs
+ * beside the text ranking. */
 #define LISTED_SHARE 16
-/* Checking one vector candidate against a filter in the catalog, and
- * listing one of the filter's images from a catalog index (working
- * figures, measured at a million images: 3-9 us and 0.1-0.2 us). */
-#define FILTER_CHECK_NS 5000.0
-#define FILTER_LIST_NS 150.0
 
 typedef struct search_params {
     int k, offset, rrf_k;
@@ -357,16 +352,7 @@ static cs_status list_for_rankings(catalog *reader, const vectors *v, const sear
     if (!vector_ranking_runs(v, p) || !catalog_filter_active(&p->filter) ||
         !catalog_filter_narrow(&p->filter))
         return CS_OK;
-    int64_t total = vectors_count(v), max = total / LISTED_SHARE;
-    if (!both_rankings(v, p)) {
-        /* For the vector ranking alone, n listed images spare checking
-         * about 2 * need * total / n candidates (first_round): worth it
-         * while n * FILTER_LIST_NS < that * FILTER_CHECK_NS. */
-        double need = (double)p->offset + (double)p->k;
-        double worth = sqrt(2.0 * need * (double)total * FILTER_CHECK_NS / FILTER_LIST_NS);
-        if (worth < (double)max)
-            max = (int64_t)worth;
-    }
+    int64_t max = vectors_count(v) / LISTED_SHARE;
     if (max < STORED_RANKING_MAX)
         max = STORED_RANKING_MAX;
     bool more = false;
