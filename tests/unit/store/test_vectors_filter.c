@@ -3,7 +3,9 @@
  * the brute-force top k among the allowed ids only, for subsets from one
  * id to most of the index; the exact index stays right after removals
  * (its selector sees positions, which removals compact); allowed ids that
- * are not in the index, duplicates and an empty list are harmless. */
+ * are not in the index, duplicates and an empty list are harmless, with
+ * the allowed ids held in a bitmap or, when one would be too large beside
+ * them, hashed. */
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -47,7 +49,10 @@ static int reference(const float *q, const bool *allowed_row, int k, int64_t *ou
 
 /* One random subset of `nallowed` rows, k results: exact order for the
  * exact index (ties aside), recall for IVF-SQ8 (8-bit scores). */
-static void check_subset(const vectors *v, test_rng *rng, size_t nallowed, int k, bool exact)
+/* `far`: the id not in the index is far above the others (the selector
+ * hashes the allowed ids), else just above them (a bitmap of them). */
+static void check_subset(const vectors *v, test_rng *rng, size_t nallowed, int k, bool exact,
+                         bool far)
 {
     bool *allowed_row = calloc(N, sizeof *allowed_row);
     int64_t *allowed = malloc((nallowed + 2) * sizeof *allowed);
@@ -68,7 +73,7 @@ static void check_subset(const vectors *v, test_rng *rng, size_t nallowed, int k
         allowed_row[row] = true;
         allowed[n++] = ids[row];
     }
-    allowed[n++] = 999999999;   /* not in the index */
+    allowed[n++] = far ? 999999999 : ids[N - 1] + 7;   /* not in the index */
     allowed[n++] = allowed[0];  /* a repeat */
     float q[DIM];
     rng_unit_vector(rng, q, DIM);
@@ -106,7 +111,7 @@ static void check_index(const vectors *v, bool exact)
     const size_t sizes[] = {1, 3, 10, 60, 400, 2500};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
         for (int round = 0; round < 4; round++)
-            check_subset(v, &rng, sizes[s], round % 2 ? 10 : 100, exact);
+            check_subset(v, &rng, sizes[s], round % 2 ? 10 : 100, exact, round < 2);
 }
 
 static void test_edges(const vectors *v)
