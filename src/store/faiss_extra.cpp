@@ -116,7 +116,8 @@ int cs_faiss_search_among(const FaissIndex *index, size_t nprobe, const float *x
         auto *base = reinterpret_cast<const faiss::Index *>(index);
         /* A bitmap of the allowed ids when it is small beside them (ids
          * are image ids, dense): built in microseconds, where the batch
-         * selector hashes every id (about 3 ms for 50,000). */
+         * selector hashes every id (a 5% filter at a million: 14 ms for the
+         * whole filtered search in the index, 5.3 ms with the bitmap). */
         idx_t max_id = -1;
         for (size_t i = 0; i < nallowed; i++)
             max_id = allowed[i] > max_id ? allowed[i] : max_id;
