@@ -613,7 +613,8 @@ static cs_status selected_ranking(catalog *reader, const vectors *v, const float
         allowed = malloc((listed->n ? listed->n : 1) * sizeof *allowed);
         if (!allowed)
             return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
-        memcpy(allowed, listed->ids, listed->n * sizeof *allowed);
+        if (listed->n)   /* none listed: ids may be NULL */
+            memcpy(allowed, listed->ids, listed->n * sizeof *allowed);
         nallowed = listed->n;
     } else {
         rc = catalog_filter_ids(reader, &p->filter, -1, &allowed, &nallowed, NULL, err);
