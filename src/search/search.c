@@ -629,14 +629,15 @@ static cs_status selected_ranking(catalog *reader, const vectors *v, const float
     return rc;
 }
 
-/* The `want` nearest of the listed images, searched SELECTOR_DEPTH times
- * as deep (*ids_out and *scores_out malloc'd). */
-static cs_status deep_selected_ranking(catalog *reader, const vectors *v, const float *query,
-                                       int64_t exclude, const search_params *p,
-                                       const catalog_listed *listed, int want, int64_t **ids_out,
-                                       double **scores_out, size_t *n_out, cs_error *err)
+/* The `want` nearest of the images the filter keeps, searched `depth`
+ * times as deep (*ids_out and *scores_out malloc'd). */
+static cs_status selected_list(catalog *reader, const vectors *v, const float *query,
+                               int64_t exclude, const search_params *p,
+                               const catalog_listed *listed, int want, int depth,
+                               int64_t **ids_out, double **scores_out, size_t *n_out,
+                               cs_error *err)
 {
-    int deep = want <= INT_MAX / SELECTOR_DEPTH ? want * SELECTOR_DEPTH : INT_MAX;
+    int deep = want <= INT_MAX / depth ? want * depth : INT_MAX;
     int64_t *ids = malloc((size_t)deep * sizeof *ids);
     float *found_scores = malloc((size_t)deep * sizeof *found_scores);
     double *scores = malloc((size_t)want * sizeof *scores);
@@ -817,8 +818,8 @@ static cs_status vector_ranking(catalog *reader, const vectors *v, const float *
     }
     if (filtered && vectors_get_kind(v) != VECTORS_EXACT && listed_whole(listed)) {
         results->vector_filter = "id-selector";
-        return deep_selected_ranking(reader, v, query, exclude, p, listed, want, ids_out,
-                                     scores_out, n_out, err);
+        return selected_list(reader, v, query, exclude, p, listed, want, SELECTOR_DEPTH,
+                             ids_out, scores_out, n_out, err);
     }
     cs_status rc = filtered ? first_round(reader, p, listed, need, total, &want, err) : CS_OK;
     if (rc != CS_OK)
@@ -840,13 +841,10 @@ static cs_status vector_ranking(catalog *reader, const vectors *v, const float *
     }
     if (rc == CS_OK && filtered && kept < need && want < total) {
         results->vector_filter = "id-selector";
-        float *selected = malloc((size_t)want * sizeof *selected);
-        rc = selected ? selected_ranking(reader, v, query, exclude, p, listed, want, ids,
-                                         selected, &found, err)
-                      : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
-        for (kept = 0; rc == CS_OK && kept < (size_t)found; kept++)
-            scores[kept] = selected[kept];
-        free(selected);
+        free(ids);
+        free(scores);
+        return selected_list(reader, v, query, exclude, p, listed, want, 1, ids_out,
+                             scores_out, n_out, err);
     }
     if (rc != CS_OK) {
         free(ids);

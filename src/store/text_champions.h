@@ -59,9 +59,6 @@ bool text_segment_filter(const char *name, cs_filter *out);
  * calendar year or month. */
 bool text_segment_dates_name(const cs_filter *filter, char *name, size_t cap);
 
-/* Whether `filter` keeps only pictures of the segment. */
-bool text_segment_required(const cs_filter *filter, const char *name);
-
 /* Whether `filter` keeps exactly the segment's pictures. */
 bool text_segment_is(const cs_filter *filter, const char *name);
 

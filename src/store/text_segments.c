@@ -108,11 +108,6 @@ static bool requires(const cs_filter *filter, const cs_filter *f)
                                filter->to <= f->to;
 }
 
-bool text_segment_required(const cs_filter *filter, const char *name)
-{
-    cs_filter f;
-    return filter && text_segment_filter(name, &f) && requires(filter, &f);
-}
 
 bool text_segment_is(const cs_filter *filter, const char *name)
 {
