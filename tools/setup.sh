@@ -11,7 +11,7 @@ PACKAGES="
   meson ninja-build pkg-config gcc g++ cmake
   libsqlite3-dev libuv1-dev libjansson-dev libxxhash-dev
   libfaiss-dev libopenblas-dev liblapack-dev
-  libturbojpeg0-dev libstb-dev libwebp-dev libexif-dev libheif-dev
+  libturbojpeg0-dev libjpeg62-turbo-dev libstb-dev libwebp-dev libexif-dev libheif-dev
   libhttp-parser-dev libutf8proc-dev libcurl4-openssl-dev libssl-dev libdnnl-dev
   wordnet-dev wordnet-base libtesseract-dev tesseract-ocr-eng fonts-dejavu-core
   python3 python3-numpy python3-pil python3-regex python3-torch imagemagick sqlite3 dpkg

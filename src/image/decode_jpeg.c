@@ -1,6 +1,6 @@
 /* JPEG through TurboJPEG, decoded straight at a reduced DCT scale when the
  * caller needs fewer pixels (a 12 MP photo at 1/8 costs a fraction of a
- * full decode).
+ * full decode; a progressive one, without its AC scans, less still).
  *
  * Damaged data: libjpeg recovers from truncated or corrupt entropy data with
  * a warning, and every block it could not read comes out mid-gray. Such a
@@ -114,14 +114,19 @@ cs_status image_decode_jpeg(const decode_request *req, cs_decoded *out, cs_error
     /* LIMITSCANS refuses progressive files with absurd scan counts, a known
      * way to make decoding take minutes. */
     int flags = TJFLAG_LIMITSCANS | TJFLAG_ACCURATEDCT;
-    int result = tjDecompress2(tj, data, len, is_cmyk ? cmyk : out->image.pixels, w, 0, h,
-                               is_cmyk ? TJPF_CMYK : TJPF_RGB, flags);
+    uint8_t *target = is_cmyk ? cmyk : out->image.pixels;
+    int result = 0;
+    bool dc_only = scale.num == 1 && scale.denom == 8 &&
+                   image_jpeg_decode_dc(data, len, is_cmyk, w, h, target);
+    if (!dc_only)
+        result = tjDecompress2(tj, data, len, target, w, 0, h, is_cmyk ? TJPF_CMYK : TJPF_RGB,
+                               flags);
     if (result != 0) {
         if (tjGetErrorCode(tj) != TJERR_WARNING) {
             rc = cs_error_set(err, CS_ERR_CORRUPT, "damaged JPEG data: %s", tjGetErrorStr2(tj));
             goto done;
         }
-        int decoded = h - filled_rows(is_cmyk ? cmyk : out->image.pixels, w, h, is_cmyk ? 4 : 3);
+        int decoded = h - filled_rows(target, w, h, is_cmyk ? 4 : 3);
         if (image_jpeg_scan_bytes(data, len) == 0) {
             rc = cs_error_set(err, CS_ERR_CORRUPT, "JPEG has no image data (%s)",
                               tjGetErrorStr2(tj));

@@ -67,6 +67,19 @@ cs_status image_alloc(cs_image *image, int width, int height, cs_error *err);
 void image_rgba_over_white(const uint8_t *rgba, size_t rgba_stride, int width, int height,
                            uint8_t *rgb);
 
+/* One step through a JPEG's marker segments. At *at (just past SOI at the
+ * start, or at the marker after a scan's data), finds the next marker with a
+ * length field: returns its code, the payload and moves *at past it. Returns
+ * 0 at the end, on damage, or at EOI (then *at is just past the marker). */
+int image_jpeg_next_segment(const uint8_t *data, size_t len, size_t *at,
+                            const uint8_t **payload, size_t *payload_len);
+/* Decodes a progressive JPEG at 1/8 scale from its DC scans alone
+ * (jpeg_dc_scans.c) into width x height pixels, RGB or (cmyk) CMYK, exactly
+ * as a whole decode at that scale. False when the file is not one it can do
+ * so with certainty (baseline, truncated, damaged): decode it whole then. */
+bool image_jpeg_decode_dc(const uint8_t *data, size_t len, bool cmyk, int width, int height,
+                          uint8_t *pixels);
+
 /* Metadata blocks inside containers; each returns true and points into
  * `data` when found. */
 bool image_jpeg_find_segment(const uint8_t *data, size_t len, int app_marker,

@@ -4,12 +4,8 @@
 
 #include "image/image_internal.h"
 
-/* One step through the JPEG segments that precede the first scan. At *at
- * (just past SOI at the start), finds the next marker with a length field:
- * returns its code, the payload and moves *at past it. Returns 0 at the end,
- * on damage, or at SOS/EOI (then *at is just past the marker). */
-static int next_segment(const uint8_t *data, size_t len, size_t *at,
-                        const uint8_t **payload, size_t *payload_len)
+int image_jpeg_next_segment(const uint8_t *data, size_t len, size_t *at,
+                            const uint8_t **payload, size_t *payload_len)
 {
     while (len - *at >= 2) {
         if (data[*at] != 0xFF)
@@ -46,7 +42,7 @@ bool image_jpeg_find_segment(const uint8_t *data, size_t len, int app_marker,
     const uint8_t *p;
     size_t n;
     int marker;
-    while ((marker = next_segment(data, len, &at, &p, &n)) != 0 && marker != 0xDA) {
+    while ((marker = image_jpeg_next_segment(data, len, &at, &p, &n)) != 0 && marker != 0xDA) {
         if (marker == app_marker && n >= prefix_len && memcmp(p, prefix, prefix_len) == 0) {
             *payload = p;
             *payload_len = n;
@@ -64,7 +60,7 @@ size_t image_jpeg_scan_bytes(const uint8_t *data, size_t len)
     const uint8_t *p;
     size_t n;
     int marker;
-    while ((marker = next_segment(data, len, &at, &p, &n)) != 0)
+    while ((marker = image_jpeg_next_segment(data, len, &at, &p, &n)) != 0)
         if (marker == 0xDA) {
             size_t left = len - at;
             bool ends_with_eoi = left >= 2 && data[len - 2] == 0xFF && data[len - 1] == 0xD9;

@@ -225,6 +225,32 @@ def lossless_reference(m, name, source_rgb):
     return m.write_raw(name + ".rgb", ref)
 
 
+def draft_eighth(m, name):
+    """PIL's decode at 1/8 scale (draft mode) as the raw RGB reference."""
+    im = Image.open(m.path(name))
+    im.draft(im.mode, (im.size[0] // 8, im.size[1] // 8))
+    assert im.size == (500, 375), f"draft mode did not reduce {name}"
+    return m.write_raw(name + ".rgb", over_white(np.asarray(im.convert("RGBA"))))
+
+
+def jpeg_scans(data):
+    """(start, end, first component id, Ss) of each scan's entropy-coded
+    data, in file order."""
+    scans, at = [], 2
+    while at + 4 <= len(data) and data[at] == 0xFF:
+        marker = data[at + 1]
+        if marker == 0xD9:
+            break
+        seg = struct.unpack(">H", data[at + 2:at + 4])[0]
+        at += 2 + seg
+        if marker == 0xDA:
+            header, start = data[at - seg + 2:at], at
+            while not (data[at] == 0xFF and data[at + 1] not in (0x00, *range(0xD0, 0xD8))):
+                at += 1
+            scans.append((start, at, header[1], header[1 + 2 * header[0]]))
+    return scans
+
+
 def add_decode(m, name, ref, target, max_diff, mean_diff, shape, full, fmt):
     m.add("decode", name, ref, target, max_diff, mean_diff, shape[1], shape[0], full[1], full[0], fmt)
 
@@ -282,6 +308,35 @@ def gen_decode(m, args):
     im.draft("RGB", (500, 375))
     ref = m.write_raw("big_rot6.jpg.rgb", np.asarray(ImageOps.exif_transpose(im).convert("RGB")))
     add_decode(m, "big_rot6.jpg", ref, 256, 3, 0.5, (500, 375), (4000, 3000), "jpeg")
+    # A progressive file at 1/8 is decoded from its DC scans alone: the same
+    # pixels as PIL's whole decode at that scale, to the bit, whatever the
+    # chroma layout.
+    for name, opts in [("prog420.jpg", {"quality": 85, "progressive": True}),
+                       ("prog422.jpg", {"quality": 80, "progressive": True, "subsampling": 1}),
+                       ("prog444.jpg", {"quality": 92, "progressive": True, "subsampling": 0})]:
+        save_jpeg(m, name, big, **opts)
+        add_decode(m, name, draft_eighth(m, name), 256, 0, 0, (375, 500), (3000, 4000), "jpeg")
+    Image.fromarray(big).convert("L").save(m.path("prog_gray.jpg"), quality=85, progressive=True)
+    add_decode(m, "prog_gray.jpg", draft_eighth(m, "prog_gray.jpg"), 256, 0, 0, (375, 500),
+               (3000, 4000), "jpeg")
+    # CMYK: PIL's CMYK to RGB differs from ours by rounding (as cmyk.jpg).
+    Image.fromarray(big).convert("CMYK").save(m.path("prog_cmyk.jpg"), quality=90,
+                                              progressive=True)
+    add_decode(m, "prog_cmyk.jpg", draft_eighth(m, "prog_cmyk.jpg"), 256, 3, 0.6, (375, 500),
+               (3000, 4000), "jpeg")
+    # A luma AC scan damaged: all-ones bits (stuffed 0xFF bytes) are no
+    # Huffman code, so a whole decode warns (the result would be partial);
+    # a decode from the DC scans never reads them. Pixels are those of the
+    # intact file.
+    with open(m.path("prog420.jpg"), "rb") as f:
+        data = bytearray(f.read())
+    start, end = next((s, e) for s, e, comp, ss in jpeg_scans(bytes(data)) if ss > 0 and comp == 1)
+    middle = (start + end) // 2
+    data[middle:middle + 64] = b"\xff\x00" * 32
+    with open(m.path("prog_ac_damaged.jpg"), "wb") as f:
+        f.write(bytes(data))
+    add_decode(m, "prog_ac_damaged.jpg", "prog420.jpg.rgb", 256, 0, 0, (375, 500),
+               (3000, 4000), "jpeg")
     # A PNG much larger than needed is reduced to target on its short side by
     # area averaging. At an integer ratio that is exactly PIL's BOX filter (up
     # to rounding); at a fractional one PIL's BOX samples pixels whole where
@@ -758,6 +813,11 @@ def gen_hostile(m, args):
                  "small.webp", "small_ll.webp", "small.ppm", "small2.tga", "small_plain.ppm"):
         m.add("prefixes", name, 7)
         m.add("mutate", name, 400, sum(map(ord, name)))
+    # Large enough to decode at 1/8 (target 64), so from its DC scans when
+    # whole: every cut and byte damage lands in that path or its fallback.
+    save_jpeg(m, "eighth_prog.jpg", pattern(600, 528, seed=9), quality=75, progressive=True)
+    m.add("prefixes", "eighth_prog.jpg", 101)
+    m.add("mutate", "eighth_prog.jpg", 400, 1234)
     # Known-bad samples, when there are any: a clear result, no crash.
     root = os.environ.get("CAPSEARCH_SAMPLES", "")
     bad = os.path.join(root, "known-bad") if root else ""
