@@ -476,6 +476,13 @@ typedef struct cs_results {
                                      scored by their stored embeddings);
                                      NULL when no filtered vector ranking
                                      ran */
+    const char *filter_list;      /* a filter keeping too many images to list
+                                     for every search, listed for the vector
+                                     ranking of an IVF index: "listed" (by
+                                     this search) or "kept" (the list of an
+                                     earlier search of this handle, the
+                                     catalog unchanged since); NULL
+                                     otherwise */
 } cs_results;
 
 /* Restricts results; unset fields (NULL / has_* = 0) do not filter. */

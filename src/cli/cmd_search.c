@@ -59,6 +59,8 @@ static void print_results(const search_args *a, const cs_results *res)
                res->embeddings_cached);
     if (a->options.explain && res->vector_filter)
         printf("vector filter: %s\n", res->vector_filter);
+    if (a->options.explain && res->filter_list)
+        printf("filter list: %s\n", res->filter_list);
 }
 
 static void usage(FILE *out, const char *command)

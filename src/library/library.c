@@ -15,6 +15,7 @@
 #include "common/fsutil.h"
 #include "image/image.h"
 #include "library/clip_model.h"
+#include "library/filter_lists.h"
 #include "library/query_cache.h"
 
 const char *cs_version(void)
@@ -85,6 +86,8 @@ cs_status cs_library_open(const char *dir, const cs_open_options *options,
     cs_status rc = library_paths(lib, dir, err);
     if (rc == CS_OK)
         rc = query_cache_new(CS_QUERY_CACHE_SIZE, &lib->query_cache, err);
+    if (rc == CS_OK)
+        rc = filter_lists_new(&lib->filter_lists, err);
     if (rc == CS_OK && options->must_exist && fs_file_size(lib->catalog_path) < 0)
         rc = cs_error_set(err, CS_ERR_NOT_FOUND,
                           "no library in '%s' yet: index a folder first (capsearch index DIR)",
@@ -122,6 +125,7 @@ void cs_library_close(cs_library *lib)
     library_clip_close(lib);
     pthread_mutex_destroy(&lib->clip_mu);
     query_cache_free(lib->query_cache);
+    filter_lists_free(lib->filter_lists);
     tagger_session_free(lib->tagger_session);
     tagger_free(lib->tagger);
     free(lib->dir);

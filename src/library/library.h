@@ -42,6 +42,7 @@ struct cs_library {
     cs_error clip_error;      /* why it failed, kept until the id changes */
     pthread_mutex_t clip_mu;  /* guards the three: a model runs one call at a time */
     struct query_cache *query_cache;   /* query text embeddings (query_cache.h) */
+    struct filter_lists *filter_lists; /* broad filters' images (filter_lists.h) */
     catalog **readers;        /* idle reader connections */
     size_t nreaders, capreaders;
 };

@@ -16,6 +16,7 @@
 #include "common/fsutil.h"
 #include "image/image.h"
 #include "library/clip_model.h"
+#include "library/filter_lists.h"
 #include "library/library.h"
 #include "search/composed.h"
 #include "search/fusion.h"
@@ -344,10 +345,41 @@ static void text_job_start(text_job *j, catalog *reader, const vectors *v, const
         j->running = pthread_create(&j->thread, NULL, text_job_run, j) == 0;
 }
 
+/* A filter keeping more than LISTED_SHARE, listed whole for the vector
+ * ranking of an IVF index, which then searches among its images alone
+ * (SELECTOR_DEPTH): once per catalog generation, kept in the library's
+ * filter lists. At a million images the faces filter (1 in 10) costs about
+ * 11 ms to list, and recall@20 goes from 0.56 to 0.9x. */
+static cs_status list_broad(cs_library *lib, catalog *reader, const search_params *p,
+                            catalog_listed *listed, cs_results *results, cs_error *err)
+{
+    char *key = filter_lists_key(&p->filter);   /* NULL: no memory, nothing kept */
+    int64_t generation = 0, *ids = NULL;
+    size_t n = 0;
+    cs_status rc = catalog_generation(reader, &generation, err);
+    bool kept = rc == CS_OK && filter_lists_get(lib->filter_lists, key, generation, &ids, &n);
+    if (rc == CS_OK && !kept) {
+        rc = catalog_filter_ids(reader, &p->filter, INT64_MAX, &ids, &n, NULL, err);
+        if (rc == CS_OK)
+            filter_lists_put(lib->filter_lists, key, generation, ids, n);
+    }
+    free(key);
+    if (rc != CS_OK) {
+        free(ids);
+        return rc;
+    }
+    free(listed->ids);
+    *listed = (catalog_listed){.ids = ids, .n = n, .max = (int64_t)n, .more = false};
+    results->filter_list = kept ? "kept" : "listed";
+    return CS_OK;
+}
+
 /* Lists a narrow filter's images for the rankings (LISTED_SHARE) when the
- * vector ranking runs; *listed untouched (no list) otherwise. */
-static cs_status list_for_rankings(catalog *reader, const vectors *v, const search_params *p,
-                                   catalog_listed *listed, cs_error *err)
+ * vector ranking runs, or a broader one for the vector ranking alone
+ * (list_broad); *listed untouched (no list) otherwise. */
+static cs_status list_for_rankings(cs_library *lib, catalog *reader, const vectors *v,
+                                   const search_params *p, catalog_listed *listed,
+                                   cs_results *results, cs_error *err)
 {
     if (!vector_ranking_runs(v, p) || !catalog_filter_active(&p->filter) ||
         !catalog_filter_narrow(&p->filter))
@@ -360,7 +392,9 @@ static cs_status list_for_rankings(catalog *reader, const vectors *v, const sear
                                       err);
     listed->max = max;
     listed->more = more;
-    return rc;
+    if (rc != CS_OK || !more || vectors_get_kind(v) == VECTORS_EXACT)
+        return rc;
+    return list_broad(lib, reader, p, listed, results, err);
 }
 
 /* Whether the vector ranking can run beside the text job: it touches the
@@ -505,7 +539,7 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
     catalog_listed listed = {0};
     if (rc == CS_OK && words) {
         v = library_acquire_vectors(lib);
-        rc = list_for_rankings(reader, v, &p, &listed, err);
+        rc = list_for_rankings(lib, reader, v, &p, &listed, results, err);
     }
     if (rc == CS_OK && words) {
         text_job_start(&job, reader, v, results->fts_query, &p, &listed);

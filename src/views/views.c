@@ -85,6 +85,8 @@ static void add_query_explain(json_t *doc, const cs_results *res)
     }
     if (res->vector_filter)
         json_object_set_new(doc, "vector_filter", json_string(res->vector_filter));
+    if (res->filter_list)
+        json_object_set_new(doc, "filter_list", json_string(res->filter_list));
     const cs_search_timings *t = &res->timings;
     json_object_set_new(doc, "timings_ms",
                         json_pack("{s:f, s:f, s:f, s:f}", "text", t->text_ms, "embed",

@@ -25,8 +25,9 @@ typedef struct view_links {
 
 /* {"query"?, "took_ms", "candidates", "results": [...], "fts_query"?}; with
  * explain also "query_embedding"? ("computed", "cached", "partly cached"),
- * "terms"? (a composed query's [{"text", "weight"}]) and "vector_filter"?
- * ("post-filter", "id-selector") */
+ * "terms"? (a composed query's [{"text", "weight"}]), "vector_filter"?
+ * ("post-filter", "id-selector", "stored") and "filter_list"? ("listed",
+ * "kept") */
 json_t *view_results(const cs_results *results, const char *query, bool explain,
                      const view_links *links);
 json_t *view_image_info(const cs_image_info *info, const view_links *links);
