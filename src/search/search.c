@@ -377,15 +377,15 @@ static cs_status list_broad(cs_library *lib, catalog *reader, const search_param
     return CS_OK;
 }
 
-/* Lists a narrow filter's images for the rankings (LISTED_SHARE) when the
- * vector ranking runs, or a broader one, or one no catalog index serves (a
- * camera), for the vector ranking of an IVF index alone (list_broad);
- * *listed untouched (no list) otherwise. */
-static cs_status list_for_rankings(cs_library *lib, catalog *reader, const vectors *v,
-                                   const search_params *p, catalog_listed *listed,
-                                   cs_results *results, cs_error *err)
+/* Lists a narrow filter's images for the rankings (LISTED_SHARE), or a
+ * broader one, or one no catalog index serves (a camera), for the vector
+ * ranking of an IVF index alone (list_broad); *listed untouched (no list)
+ * otherwise. */
+static cs_status list_filter(cs_library *lib, catalog *reader, const vectors *v,
+                             const search_params *p, catalog_listed *listed,
+                             cs_results *results, cs_error *err)
 {
-    if (!vector_ranking_runs(v, p) || !catalog_filter_active(&p->filter))
+    if (!catalog_filter_active(&p->filter))
         return CS_OK;
     if (!catalog_filter_narrow(&p->filter))
         return vectors_get_kind(v) == VECTORS_EXACT
@@ -401,6 +401,15 @@ static cs_status list_for_rankings(cs_library *lib, catalog *reader, const vecto
     if (rc != CS_OK || !more || vectors_get_kind(v) == VECTORS_EXACT)
         return rc;
     return list_broad(lib, reader, p, listed, results, err);
+}
+
+/* list_filter for a text search whose vector ranking runs. */
+static cs_status list_for_rankings(cs_library *lib, catalog *reader, const vectors *v,
+                                   const search_params *p, catalog_listed *listed,
+                                   cs_results *results, cs_error *err)
+{
+    return vector_ranking_runs(v, p) ? list_filter(lib, reader, v, p, listed, results, err)
+                                     : CS_OK;
 }
 
 /* Whether the vector ranking can run beside the text job: it touches the
@@ -905,10 +914,13 @@ static cs_status search_by_vector(cs_library *lib, catalog *reader, const vector
     int64_t *ids = NULL;
     double *scores = NULL;
     size_t n = 0;
-    (void)lib;
+    catalog_listed listed = {0};
     double started = fs_now_seconds();
-    cs_status rc = vector_ranking(reader, v, query, exclude, p, NULL, &ids, &scores, &n, results,
-                                  err);
+    cs_status rc = list_filter(lib, reader, v, p, &listed, results, err);
+    if (rc == CS_OK)
+        rc = vector_ranking(reader, v, query, exclude, p, &listed, &ids, &scores, &n, results,
+                            err);
+    free(listed.ids);
     results->timings.vector_ms = (fs_now_seconds() - started) * 1000.0;
     started = fs_now_seconds();
     fusion_list vector = {"vector", 1.0, n, ids, scores};

@@ -104,6 +104,15 @@ class FilterListsTest(unittest.TestCase):
                     self.assertEqual(doc.get("filter_list"), "kept", name)
                     self.assertLessEqual({r["id"] for r in doc["results"]}, set(kept), name)
                 self.assertGreaterEqual(np.mean(recall), 0.9, (name, recall))
+                # "more like this" among them: the same kept list, the
+                # picture itself left out
+                probe = sorted(kept)[7]
+                q = urllib.parse.urlencode({"k": K, "explain": 1, **filters})
+                doc = server.json(f"/api/images/{probe}/similar?{q}")
+                self.assertEqual(doc.get("filter_list"), "kept", name)
+                self.assertEqual(doc.get("vector_filter"), "id-selector", name)
+                others = {i: e for i, e in kept.items() if i != probe}
+                self.assertGreaterEqual(self.check_ranking(doc, others, kept[probe]), 0.8, name)
             # a picture indexed: the catalog's generation moves on, the list
             # is made again
             photos = os.path.join(self.tmp, "new")
