@@ -30,6 +30,10 @@ CREATE INDEX images_content_hash ON images(content_hash);
 CREATE INDEX images_folder ON images(folder);
 CREATE INDEX images_taken_at ON images(taken_at);
 CREATE INDEX images_format ON images(format);
+-- the camera filter's text (lower(make || ' ' || model)): listing a camera's
+-- pictures scans this index instead of every row
+CREATE INDEX images_camera
+    ON images(lower(coalesce(camera_make, '') || ' ' || coalesce(camera_model, '')));
 
 CREATE TABLE captions (
     image_id   INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,

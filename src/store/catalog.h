@@ -16,7 +16,7 @@
 #include "common/error.h"
 #include "common/strbuf.h"
 
-#define CATALOG_SCHEMA_VERSION 7
+#define CATALOG_SCHEMA_VERSION 8
 
 typedef struct catalog catalog;
 

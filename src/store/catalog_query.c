@@ -451,6 +451,8 @@ cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, i
     }
     if (alone)
         which = part_alone(which);
+    else if (nparts == 0 && camera)
+        which = STMT_FILTER_ONLY_CAMERA;   /* the camera is the whole filter */
     sqlite3_stmt *stmt;
     rc = catalog_stmt(c, which, &stmt, err);
     if (rc != CS_OK)

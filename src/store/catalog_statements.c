@@ -71,6 +71,12 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_FILTER_ONLY_WITH_FACES] = "SELECT DISTINCT image_id FROM tags WHERE kind = 'face' LIMIT ?1",
     [STMT_FILTER_ONLY_WITH_TEXT] = "SELECT image_id FROM captions WHERE ocr <> '' LIMIT ?1",
     [STMT_FILTER_ONLY_OF_TYPE] = "SELECT id FROM images WHERE format = ?13 LIMIT ?1",
+    /* a camera alone: FILTER_SQL's test on the images_camera index's
+     * entries (the same expression), not on every row */
+    [STMT_FILTER_ONLY_CAMERA] =
+        "SELECT id FROM images INDEXED BY images_camera"
+        " WHERE instr(lower(coalesce(camera_make, '') || ' ' || coalesce(camera_model, '')),"
+        " lower(?14)) > 0 LIMIT ?1",
     [STMT_FILL_RESULT] =
         "SELECT i.path, i.width, i.height, i.taken_at, c.caption, c.tags"
         " FROM images i LEFT JOIN captions c ON c.image_id = i.id WHERE i.id = ?1",

@@ -2,7 +2,10 @@
  * deletes, related words, the generation counter, and refusing catalogs it
  * must not touch.
  * usage: test_catalog TMPDIR MIGRATION_0001_SQL MIGRATION_0002_SQL */
+#include <ctype.h>
 #include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,6 +518,75 @@ static void test_related_walk(void)
     free(path);
 }
 
+/* Whether `needle` is in "make model" ignoring ASCII case: the camera
+ * filter's rule, written here apart from the catalog's SQL. */
+static bool camera_has(const char *make, const char *model, const char *needle)
+{
+    char text[128];
+    snprintf(text, sizeof text, "%s %s", make ? make : "", model ? model : "");
+    size_t n = strlen(needle);
+    for (const char *at = text; *at; at++) {
+        size_t i = 0;
+        while (i < n && at[i] && tolower((unsigned char)at[i]) == tolower((unsigned char)needle[i]))
+            i++;
+        if (i == n)
+            return true;
+    }
+    return n == 0;
+}
+
+/* A camera alone is listed from the images_camera index: the same pictures,
+ * ascending, as the rule above and as the per-picture check. */
+static void test_camera_listing(void)
+{
+    char *path = temp_path("camera.db");
+    cs_error err;
+    catalog *c = NULL;
+    CHECK_OK(catalog_open(path, false, &c, &err), &err);
+    if (!c)
+        return;
+    const char *makes[] = {"Canon", "NIKON CORPORATION", NULL, "Apple", "OLYMPUS IMAGING CORP."};
+    const char *models[] = {"Canon EOS 5D", "NIKON D750", "E-M1", NULL, "E-M10 Mark II"};
+    enum { PICTURES = 60 };
+    int64_t ids[PICTURES];
+    CHECK_OK(catalog_begin(c, &err), &err);
+    for (int i = 0; i < PICTURES; i++) {
+        char file[64], hash[33];
+        snprintf(file, sizeof file, "/photos/p%02d.jpg", i);
+        snprintf(hash, sizeof hash, "%032d", i);
+        catalog_image im = sample_image(file, hash);
+        im.camera_make = makes[(i * 7) % 5];   /* not in id order */
+        im.camera_model = models[(i * 3) % 5];
+        catalog_text text = {"a picture", "", "", "", "", ""};
+        CHECK_OK(catalog_put_image(c, &im, &text, NULL, 0, NULL, &ids[i], &err), &err);
+    }
+    CHECK_OK(catalog_commit(c, &err), &err);
+    const char *needles[] = {"canon", "EOS 5", "nikon d", "e-m1", "apple", " ", "corp. e-m10",
+                             "no such camera", "%", "_"};
+    for (size_t k = 0; k < sizeof needles / sizeof needles[0]; k++) {
+        cs_filter f = {.camera = needles[k]};
+        int64_t *got = NULL;
+        size_t n = 0;
+        bool more = true;
+        CHECK_OK(catalog_filter_ids(c, &f, INT64_MAX, &got, &n, &more, &err), &err);
+        CHECK(!more);
+        size_t want = 0;
+        for (int i = 0; i < PICTURES; i++) {
+            bool keep = camera_has(makes[(i * 7) % 5], models[(i * 3) % 5], needles[k]), matches;
+            CHECK_OK(catalog_filter_matches(c, ids[i], &f, &matches, &err), &err);
+            CHECK(matches == keep);
+            if (keep) {
+                CHECK(want < n && got && got[want] == ids[i]);   /* ascending, all of them */
+                want++;
+            }
+        }
+        CHECK(n == want);
+        free(got);
+    }
+    catalog_close(c);
+    free(path);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -532,5 +604,6 @@ int main(int argc, char **argv)
     test_refuses();
     test_write_copy_delete();
     test_related_walk();
+    test_camera_listing();
     CHECK_DONE();
 }
