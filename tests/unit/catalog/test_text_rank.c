@@ -959,7 +959,7 @@ int main(int argc, char **argv)
                      "DROP TABLE text_pending; DROP TABLE segment_champions;"
                      "DELETE FROM meta WHERE key IN ('text_champions', 'text_segments');"
                      "DROP INDEX images_format; DROP INDEX tags_kind;"
-                     "DROP INDEX captions_with_text;"
+                     "DROP INDEX captions_with_text; DROP INDEX images_camera;"
                      "PRAGMA user_version = 4", NULL, NULL, NULL);
     sqlite3_close(db);
     CHECK_OK(catalog_open(path, false, &c, &err), &err);
