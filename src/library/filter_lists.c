@@ -3,11 +3,11 @@
 
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "common/strbuf.h"
 
 typedef struct filter_list {
     char *key;            /* NULL: free slot */
@@ -54,20 +54,16 @@ char *filter_lists_key(const cs_filter *f)
     const char *folder = f->folder ? f->folder : "";
     const char *type = f->type ? f->type : "";
     const char *camera = f->camera ? f->camera : "";
-    /* \x1f (unit separator) cannot be confused with a path's or name's bytes
-     * in practice, and the lengths make the key unambiguous anyway. */
-    const char *format = "%zu:%s\x1f%d:%" PRId64 "\x1f%d:%" PRId64 "\x1f%zu:%s\x1f%zu:%s\x1f%d\x1f%d";
-    int len = snprintf(NULL, 0, format, strlen(folder), folder, f->has_from ? 1 : 0,
-                       f->has_from ? f->from : 0, f->has_to ? 1 : 0, f->has_to ? f->to : 0,
-                       strlen(type), type, strlen(camera), camera, f->has_text ? 1 : 0,
-                       f->has_faces ? 1 : 0);
-    char *key = len >= 0 ? malloc((size_t)len + 1) : NULL;
-    if (key)
-        snprintf(key, (size_t)len + 1, format, strlen(folder), folder, f->has_from ? 1 : 0,
-                 f->has_from ? f->from : 0, f->has_to ? 1 : 0, f->has_to ? f->to : 0,
-                 strlen(type), type, strlen(camera), camera, f->has_text ? 1 : 0,
-                 f->has_faces ? 1 : 0);
-    return key;
+    /* lengths before the strings keep any bytes in them from running into
+     * the next field */
+    strbuf key;
+    strbuf_init(&key);
+    strbuf_appendf(&key,
+                   "%zu:%s\x1f%d:%" PRId64 "\x1f%d:%" PRId64 "\x1f%zu:%s\x1f%zu:%s\x1f%d\x1f%d",
+                   strlen(folder), folder, f->has_from ? 1 : 0, f->has_from ? f->from : 0,
+                   f->has_to ? 1 : 0, f->has_to ? f->to : 0, strlen(type), type,
+                   strlen(camera), camera, f->has_text ? 1 : 0, f->has_faces ? 1 : 0);
+    return strbuf_take(&key);   /* NULL when out of memory */
 }
 
 static filter_list *find(filter_lists *lists, const char *key)
