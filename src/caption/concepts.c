@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caption/concept_lineage.h"
 #include "caption/lexicon.h"
 #include "common/array.h"
 #include "common/strmap.h"
@@ -100,6 +101,18 @@ static const concept_group groups[] = {
     {"camping", NULL, CONCEPT_ACTIVITY, STYLE_SPORT, 0, true, false, NULL, T_SPORT, 0},
     /* things */
     {"person", NULL, CONCEPT_OBJECT, STYLE_COUNT, 0, false, false, NULL, T_THING, 0},
+    /* who is in a photo, by the words people search with; WordNet's
+     * hyponyms of "person" are mostly occupations and roles */
+    {"man", NULL, CONCEPT_OBJECT, STYLE_COUNT, 0, true, false, NULL, T_THING, 0},
+    {"woman", NULL, CONCEPT_OBJECT, STYLE_COUNT, 0, true, false, NULL, T_THING, 0},
+    {"child", NULL, CONCEPT_OBJECT, STYLE_COUNT, 0, true, false, NULL, T_THING, 0},
+    {"boy", NULL, CONCEPT_OBJECT, STYLE_COUNT, 0, true, false, NULL, T_THING, 0},
+    {"girl", NULL, CONCEPT_OBJECT, STYLE_COUNT, 0, true, false, NULL, T_THING, 0},
+    {"baby", NULL, CONCEPT_OBJECT, STYLE_COUNT, 0, true, false, NULL, T_THING, 0},
+    {"teenager", NULL, CONCEPT_OBJECT, STYLE_COUNT, 0, true, false, NULL, T_THING, 0},
+    {"bride", NULL, CONCEPT_OBJECT, STYLE_COUNT, 0, true, false, NULL, T_THING, 0},
+    {"family", NULL, CONCEPT_OBJECT, STYLE_COUNT, 0, true, false, NULL, T_THING, 0},
+    {"couple", NULL, CONCEPT_OBJECT, STYLE_COUNT, 0, true, false, NULL, T_THING, 0},
     {"crowd", NULL, CONCEPT_OBJECT, STYLE_COUNT, 0, true, false, NULL, T_THING, 0},
     {"animal", NULL, CONCEPT_OBJECT, STYLE_COUNT, 12, false, false, NULL, T_ANIMAL, 1200},
     {"flower", "angiosperm", CONCEPT_OBJECT, STYLE_COUNT, 3, false, false, NULL, T_FLOWER, 150},
@@ -164,12 +177,16 @@ bool concepts_add(concept_vocab *v, const char *word, const concept_group *group
     concept *c = &v->items[v->n++];
     memcpy(c->word, word, len + 1);
     c->group = group;
+    c->synset = -1;
+    c->lineage_at = 0;
+    c->lineage_n = 0;
     return true;
 }
 
 void concepts_free(concept_vocab *v)
 {
     free(v->items);
+    free(v->lineage);
     *v = (concept_vocab){0};
 }
 
@@ -302,6 +319,7 @@ typedef struct walk_item {
 
 typedef struct found {
     char word[CONCEPT_WORD_MAX];
+    long offset;             /* its synset */
     bool tagged;
     bool single;             /* one word: "giraffe", not "sheep frog" */
     int depth;
@@ -350,6 +368,7 @@ static cs_status walk_group(const concept_group *g, concept_vocab *v, strmap *se
             } else {
                 found *f = &words[nwords];
                 memcpy(f->word, word, sizeof word);
+                f->offset = it.offset;
                 /* the root itself always makes it */
                 f->tagged = fam >= 2 || it.depth == 0;
                 f->single = !strchr(word, ' ') && !strchr(word, '-');
@@ -379,6 +398,8 @@ static cs_status walk_group(const concept_group *g, concept_vocab *v, strmap *se
         size_t before = v->n;
         if (!concepts_add(v, words[i].word, g))
             rc = CS_ERR_NOMEM;
+        else if (v->n > before)
+            v->items[v->n - 1].synset = words[i].offset;
         taken += v->n > before;
     }
     free(words);
@@ -401,6 +422,8 @@ cs_status concepts_build(concept_vocab *out, cs_error *err)
         else
             rc = walk_group(&groups[i], out, &seen);
     }
+    if (rc == CS_OK)
+        rc = concepts_fill_lineage(out);
     lexicon_unlock();
     strmap_free(&seen);
     if (rc != CS_OK) {

@@ -78,6 +78,16 @@ zs_rule zs_rule_default(void)
     return rule;
 }
 
+/* Whether `concept` names the same thing as an earlier pick, one a kind of
+ * the other. */
+static bool restates_pick(const concept_vocab *v, const zs_caption *out, size_t concept)
+{
+    for (int i = 0; i < out->npicks; i++)
+        if (concepts_related(v, out->picks[i].concept, concept))
+            return true;
+    return false;
+}
+
 static void pick(const concept_vocab *v, const float *probs, const zs_rule *rule,
                  zs_caption *out)
 {
@@ -92,13 +102,24 @@ static void pick(const concept_vocab *v, const float *probs, const zs_rule *rule
     }
     float best[CONCEPT_NKINDS + 1] = {0};
     int count[CONCEPT_NKINDS + 1] = {0};
+    int restated = 0;
     bool indoor = false;
     for (int i = 0; i < nabove; i++) {
         const concept *c = &v->items[above[i].concept];
         int s = slot(c);
         if (count[s] == 0)
             best[s] = above[i].prob;
-        if (count[s] >= kind_limit(c->group->kind) || above[i].prob < rule->rel_to_best * best[s])
+        if (above[i].prob < rule->rel_to_best * best[s])
+            continue;
+        /* "puppy" after "dog": a tag, but not a second thing seen */
+        if (restates_pick(v, out, above[i].concept)) {
+            if (restated < ZS_MAX_RESTATED && out->npicks < ZS_MAX_PICKS) {
+                restated++;
+                out->picks[out->npicks++] = above[i];
+            }
+            continue;
+        }
+        if (count[s] >= kind_limit(c->group->kind))
             continue;
         count[s]++;
         if (c->group->kind == CONCEPT_SCENE && c->group->indoor)
@@ -144,22 +165,29 @@ typedef struct parts {
 static void sort_parts(const concept_vocab *v, const zs_caption *z, parts *p)
 {
     *p = (parts){0};
+    size_t first_object = 0;
     for (int i = 0; i < z->npicks; i++) {
         const concept *c = &v->items[z->picks[i].concept];
         switch (c->group->kind) {
         case CONCEPT_OBJECT:
-            if (p->nobjects < 2)
+            /* the first of each thing: "a dog", never "a dog and a puppy" */
+            if (p->nobjects == 0 ||
+                (p->nobjects == 1 && !concepts_related(v, first_object, z->picks[i].concept))) {
+                if (p->nobjects == 0)
+                    first_object = z->picks[i].concept;
                 p->objects[p->nobjects++] = c;
+            }
             break;
-        case CONCEPT_SCENE: p->scene = c; break;
-        case CONCEPT_ACTIVITY: p->activity = c; break;
-        case CONCEPT_EVENT: p->event = c; break;
-        case CONCEPT_WEATHER: p->weather = c; break;
+        /* picks come best first; a later one of a kind restates it */
+        case CONCEPT_SCENE: p->scene = p->scene ? p->scene : c; break;
+        case CONCEPT_ACTIVITY: p->activity = p->activity ? p->activity : c; break;
+        case CONCEPT_EVENT: p->event = p->event ? p->event : c; break;
+        case CONCEPT_WEATHER: p->weather = p->weather ? p->weather : c; break;
         case CONCEPT_PICTURE:
             if (c->group->style == STYLE_CONTENT)
-                p->content = c;
+                p->content = p->content ? p->content : c;
             /* a photo is what a caption assumes: it is not said */
-            else if (strcmp(c->word, "photo") != 0)
+            else if (strcmp(c->word, "photo") != 0 && !p->medium)
                 p->medium = c;
             break;
         default: break;

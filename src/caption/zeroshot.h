@@ -9,7 +9,11 @@
  * least ZS_MIN_PROB and at least ZS_REL_TO_BEST of the best of its kind,
  * within the first few of its kind (two objects; one scene, activity,
  * event, weather; one medium and one content among the picture kinds).
- * An indoor scene rules out the weather. The kept concepts become tags.
+ * A concept that is a kind of an earlier pick, or the other way round
+ * ("puppy" after "dog", "person" after "woman": WordNet's hypernyms), is
+ * kept as a tag without taking a place (at most ZS_MAX_RESTATED of them),
+ * and sentences never name it as a second thing. An indoor scene rules
+ * out the weather. The kept concepts become tags.
  *
  * Sentences: subjects (the activity's "a person skiing", the first object
  * alone, as a plural and with the second, the picture's content "a
@@ -33,6 +37,7 @@
 #define ZS_MIN_PROB 0.05f
 #define ZS_REL_TO_BEST 0.25f
 #define ZS_MAX_PICKS 8
+#define ZS_MAX_RESTATED 2   /* picks that name an earlier pick again ("puppy") */
 #define ZS_MAX_CANDIDATES 8
 #define ZS_TOP 10
 #define ZS_TEXT_MAX 192

@@ -16,6 +16,14 @@ static bool has(const concept_vocab *v, const char *word, concept_kind kind)
     return false;
 }
 
+static size_t index_of(const concept_vocab *v, const char *word)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (strcmp(v->items[i].word, word) == 0)
+            return i;
+    return v->n;
+}
+
 int main(void)
 {
     concept_vocab v;
@@ -51,6 +59,9 @@ int main(void)
         {"night", CONCEPT_WEATHER}, {"photo", CONCEPT_PICTURE},
         {"screenshot", CONCEPT_PICTURE}, {"document", CONCEPT_PICTURE},
         {"drawing", CONCEPT_PICTURE}, {"diagram", CONCEPT_PICTURE},
+        {"man", CONCEPT_OBJECT}, {"woman", CONCEPT_OBJECT}, {"child", CONCEPT_OBJECT},
+        {"boy", CONCEPT_OBJECT}, {"girl", CONCEPT_OBJECT}, {"baby", CONCEPT_OBJECT},
+        {"family", CONCEPT_OBJECT},
     };
     for (size_t i = 0; i < sizeof expected / sizeof *expected; i++)
         if (!has(&v, expected[i].word, expected[i].kind)) {
@@ -58,6 +69,30 @@ int main(void)
                     concept_kind_name(expected[i].kind));
             check_failures++;
         }
+    /* WordNet's hypernyms (as `wn WORD -hypen` shows them): a kind of the
+     * other is related, two kinds of one thing are not */
+    const struct { const char *a, *b; bool related; } pairs[] = {
+        {"dog", "puppy", true}, {"puppy", "dog", true}, {"dog", "animal", true},
+        {"car", "vehicle", true}, {"person", "woman", true}, {"child", "person", true},
+        {"girl", "woman", true}, {"dog", "cat", false}, {"car", "truck", false},
+        {"man", "woman", false}, {"dog", "beach", false}, {"rose", "pizza", false},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        size_t a = index_of(&v, pairs[i].a), b = index_of(&v, pairs[i].b);
+        if (a == v.n || b == v.n || concepts_related(&v, a, b) != pairs[i].related) {
+            fprintf(stderr, "%s and %s: expected %s\n", pairs[i].a, pairs[i].b,
+                    pairs[i].related ? "related" : "distinct");
+            check_failures++;
+        }
+    }
+    size_t with_synset = 0;
+    for (size_t i = 0; i < v.n; i++)
+        if (v.items[i].synset >= 0) {
+            with_synset++;
+            CHECK(v.items[i].lineage_n > 0);   /* every noun but "entity" has one */
+        }
+    CHECK(with_synset + 20 >= v.n);
+
     /* obscure senses stay out: "box" is not a room, "head" not an animal */
     CHECK(!has(&v, "box", CONCEPT_SCENE));
     CHECK(!has(&v, "head", CONCEPT_OBJECT));

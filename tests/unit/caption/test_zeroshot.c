@@ -56,6 +56,17 @@ static void build_vocab(void)
     add("drawing", "drawing");
     add("document", "document");
     add("map", "map");
+    add("hound", "animal");
+    add("retriever", "animal");
+    /* Made-up synsets: a puppy and a hound are kinds of dog, the mountain
+     * (for the test) a kind of beach; the cat and the rest stand apart. */
+    CHECK(concepts_set_lineage(&vocab, index_of("dog"), 100, (const long[]){50, 10}, 2));
+    CHECK(concepts_set_lineage(&vocab, index_of("puppy"), 200, (const long[]){10, 100, 50}, 3));
+    CHECK(concepts_set_lineage(&vocab, index_of("hound"), 210, (const long[]){100, 10, 50}, 3));
+    CHECK(concepts_set_lineage(&vocab, index_of("retriever"), 220, (const long[]){100}, 1));
+    CHECK(concepts_set_lineage(&vocab, index_of("cat"), 300, (const long[]){60, 10}, 2));
+    CHECK(concepts_set_lineage(&vocab, index_of("beach"), 400, (const long[]){40}, 1));
+    CHECK(concepts_set_lineage(&vocab, index_of("mountain"), 410, (const long[]){400, 40}, 2));
 }
 
 /* Probabilities: the named concepts get theirs, the rest share what is
@@ -189,6 +200,57 @@ static void test_one_scene(void)
     const char *w4[] = {"sea", "evening"};
     z = compose(w4, (const float[]){0.5f, 0.3f}, 2);
     CHECK(has_sentence(&z, "The sea in the evening.", NULL));
+}
+
+static void test_related(void)
+{
+    size_t dog = index_of("dog"), puppy = index_of("puppy"), hound = index_of("hound"),
+           cat = index_of("cat"), owl = index_of("owl");
+    CHECK(concepts_related(&vocab, dog, puppy) && concepts_related(&vocab, puppy, dog));
+    CHECK(!concepts_related(&vocab, puppy, hound));   /* two kinds of dog */
+    CHECK(!concepts_related(&vocab, dog, cat));        /* a common hypernym only */
+    CHECK(!concepts_related(&vocab, dog, owl));        /* owl has no lineage */
+    CHECK(!concepts_related(&vocab, owl, index_of("bus")));
+    CHECK(concepts_related(&vocab, dog, dog));
+    CHECK(!concepts_related(&vocab, dog, vocab.n));     /* out of range */
+
+    /* the puppy restates the dog: a tag, not a second thing; the cat is */
+    const char *w[] = {"dog", "puppy", "cat"};
+    zs_caption z = compose(w, (const float[]){0.4f, 0.3f, 0.2f}, 3);
+    CHECK(picked(&z, "dog") && picked(&z, "puppy") && picked(&z, "cat"));
+    CHECK(has_sentence(&z, "A dog and a cat.", "a photo of a dog and a cat."));
+    CHECK(!any_mentions(&z, "pupp"));
+    /* the puppy first: its sentences name it, never the dog too */
+    z = compose(w, (const float[]){0.3f, 0.4f, 0.2f}, 3);
+    CHECK(has_sentence(&z, "A puppy and a cat.", NULL));
+    CHECK(has_sentence(&z, "Puppies.", NULL));
+    for (int i = 0; i < z.ncandidates; i++)
+        CHECK(!strstr(z.candidates[i].sentence, "dog"));
+    /* a restated pick takes no place: the owl still counts as the second */
+    const char *w2[] = {"dog", "puppy", "hound", "owl"};
+    z = compose(w2, (const float[]){0.3f, 0.25f, 0.2f, 0.15f}, 4);
+    CHECK(picked(&z, "puppy") && picked(&z, "hound") && picked(&z, "owl"));
+    CHECK(has_sentence(&z, "A dog and an owl.", NULL));
+    CHECK(!any_mentions(&z, "hound") && !any_mentions(&z, "pupp"));
+    /* at most ZS_MAX_RESTATED of them */
+    const char *w3[] = {"dog", "puppy", "hound", "retriever", "cat"};
+    z = compose(w3, (const float[]){0.25f, 0.2f, 0.17f, 0.15f, 0.13f}, 5);
+    CHECK(ZS_MAX_RESTATED == 2);
+    CHECK_INT_EQ(z.npicks, 4);
+    CHECK(!picked(&z, "retriever") && picked(&z, "cat"));
+    /* a second scene of the same kind stays a tag: the sentence keeps the first */
+    const char *w4[] = {"dog", "beach", "mountain"};
+    z = compose(w4, (const float[]){0.4f, 0.3f, 0.25f}, 3);
+    CHECK(picked(&z, "beach") && picked(&z, "mountain"));
+    CHECK(has_sentence(&z, "A dog on a beach.", NULL));
+    CHECK(!any_mentions(&z, "mountain"));
+    /* without a lineage nothing is related: both dogs' words make a pair */
+    concept_vocab plain = {0};
+    CHECK(concepts_add(&plain, "dog", vocab.items[dog].group));
+    CHECK(concepts_add(&plain, "puppy", vocab.items[puppy].group));
+    CHECK(!concepts_related(&plain, 0, 1));
+    CHECK(!concepts_set_lineage(&plain, 2, 1, NULL, 0));
+    concepts_free(&plain);
 }
 
 static void test_plurals(void)
@@ -343,6 +405,7 @@ int main(void)
     test_dog_on_beach();
     test_relative_rule_and_limits();
     test_one_scene();
+    test_related();
     test_plurals();
     test_articles_and_phrases();
     test_picture_kinds();
