@@ -242,6 +242,50 @@ static void setting(const parts *p, char *out, size_t size)
     }
 }
 
+/* The most probable concept of a kind, when it is within
+ * ZS_UNSURE_LOGIT_GAP of the best concept of all; NULL otherwise. */
+static const concept *unsure_best(const concept_vocab *v, const float *probs, concept_kind kind)
+{
+    size_t best = v->n, top = v->n;
+    for (size_t i = 0; i < v->n; i++) {
+        if (top == v->n || probs[i] > probs[top])
+            top = i;
+        if (v->items[i].group->kind == kind && (best == v->n || probs[i] > probs[best]))
+            best = i;
+    }
+    if (best == v->n || !(probs[best] >= probs[top] * expf(-ZS_UNSURE_LOGIT_GAP)))
+        return NULL;
+    return &v->items[best];
+}
+
+/* Settings too unsure for a tag still make candidates: the first subject
+ * in the likeliest scene, and at the likeliest time or weather ("a dog on a
+ * beach", "a dog at sunset"). CLIP's ranking then keeps them only when they
+ * fit the picture better than the subject alone. */
+static void add_unsure_settings(const concept_vocab *v, const float *probs, const parts *p,
+                                const char *subject, zs_caption *out)
+{
+    char where[ZS_TEXT_MAX], phrase[ZS_TEXT_MAX];
+    const concept *scene = p->scene ? NULL : unsure_best(v, probs, CONCEPT_SCENE);
+    bool indoor = (p->scene && p->scene->group->indoor) || (scene && scene->group->indoor);
+    const concept *weather = p->weather || indoor ? NULL
+                                                  : unsure_best(v, probs, CONCEPT_WEATHER);
+    if (scene && !(scene->group->indoor && p->weather)) {
+        parts q = *p;
+        q.scene = scene;
+        setting(&q, where, sizeof where);
+        join(phrase, sizeof phrase, subject, " ", where, NULL);
+        add_candidate(out, p, phrase);
+    }
+    if (weather) {
+        parts q = *p;
+        q.weather = weather;
+        setting(&q, where, sizeof where);
+        join(phrase, sizeof phrase, subject, " ", where, NULL);
+        add_candidate(out, p, phrase);
+    }
+}
+
 void zs_compose(const concept_vocab *v, const float *probs, const zs_rule *rule,
                 zs_caption *out)
 {
@@ -307,6 +351,8 @@ void zs_compose(const concept_vocab *v, const float *probs, const zs_rule *rule,
     }
     if (out->ncandidates == 0 && p.medium)
         add_candidate(out, &p, concept_with_article(p.medium, a, sizeof a));
+    if (nsubjects > 0)
+        add_unsure_settings(v, probs, &p, subjects[0], out);
 }
 
 void zs_rank(zs_caption *c, const float *image, const float *prompts, int dim)

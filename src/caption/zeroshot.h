@@ -22,7 +22,14 @@
  * a photo goes in front ("a screenshot of a document"). Each candidate has
  * the prompt CLIP embeds ("a photo of a dog on a beach at sunset.") and the
  * sentence stored ("A dog on a beach at sunset."); zs_rank keeps the one
- * whose prompt is nearest the image. */
+ * whose prompt is nearest the image.
+ *
+ * One probability for the whole vocabulary lets the main subject take most
+ * of it, so a scene or time of day that is plainly there can fall short of
+ * the threshold: without a scene (or weather) kept, the likeliest one still
+ * makes a candidate with the first subject when it is not far behind
+ * (ZS_UNSURE_LOGIT_GAP). It is no tag; the sentence holds it only when CLIP
+ * ranks that candidate first. */
 #ifndef CS_CAPTION_ZEROSHOT_H
 #define CS_CAPTION_ZEROSHOT_H
 
@@ -38,7 +45,11 @@
 #define ZS_REL_TO_BEST 0.25f
 #define ZS_MAX_PICKS 8
 #define ZS_MAX_RESTATED 2   /* picks that name an earlier pick again ("puppy") */
-#define ZS_MAX_CANDIDATES 8
+#define ZS_MAX_CANDIDATES 10
+/* An unsure scene or weather still makes a candidate when its logit is
+ * within this of the best concept's (probability at least e^-4 = 1.8% of
+ * the best's); CLIP's ranking of the candidates decides. */
+#define ZS_UNSURE_LOGIT_GAP 4.0f
 #define ZS_TOP 10
 #define ZS_TEXT_MAX 192
 

@@ -69,15 +69,13 @@ static void build_vocab(void)
     CHECK(concepts_set_lineage(&vocab, index_of("mountain"), 410, (const long[]){400, 40}, 2));
 }
 
-/* Probabilities: the named concepts get theirs, the rest share what is
- * left evenly (far below the threshold). */
+/* Probabilities: the named concepts get theirs, the rest 1e-4 each, as in
+ * a vocabulary of thousands (far below the threshold, and too far behind
+ * to be an unsure setting). */
 static void probs_of(float *p, const char *const *words, const float *values, size_t n)
 {
-    float used = 0;
-    for (size_t i = 0; i < n; i++)
-        used += values[i];
     for (size_t i = 0; i < vocab.n; i++)
-        p[i] = (1.0f - used) / (float)(vocab.n - n);
+        p[i] = 1e-4f;
     for (size_t i = 0; i < n; i++)
         p[index_of(words[i])] = values[i];
 }
@@ -253,6 +251,50 @@ static void test_related(void)
     concepts_free(&plain);
 }
 
+static bool any_sentence_has(const zs_caption *z, const char *a, const char *b)
+{
+    for (int i = 0; i < z->ncandidates; i++)
+        if (strstr(z->candidates[i].sentence, a) && (!b || strstr(z->candidates[i].sentence, b)))
+            return true;
+    return false;
+}
+
+static void test_unsure_settings(void)
+{
+    /* the beach and the sunset below the threshold, but close enough: a
+     * candidate each with the subject; no tag; the kitchen too far behind */
+    const char *w[] = {"dog", "beach", "sunset", "kitchen"};
+    zs_caption z = compose(w, (const float[]){0.5f, 0.02f, 0.015f, 0.005f}, 4);
+    CHECK_INT_EQ(z.npicks, 1);
+    CHECK(picked(&z, "dog") && !picked(&z, "beach") && !picked(&z, "sunset"));
+    CHECK(has_sentence(&z, "A dog.", "a photo of a dog."));
+    CHECK(has_sentence(&z, "A dog on a beach.", "a photo of a dog on a beach."));
+    CHECK(has_sentence(&z, "A dog at sunset.", NULL));
+    CHECK(!any_mentions(&z, "kitchen"));
+    CHECK(!any_sentence_has(&z, "beach", "sunset"));   /* one unsure setting at a time */
+    CHECK(!any_sentence_has(&z, "Dogs", "beach"));     /* with the first subject only */
+    /* the gap is to the best concept: e^-4 of 0.5 is 0.00916 */
+    z = compose(w, (const float[]){0.5f, 0.0095f, 0.0088f, 0.001f}, 4);
+    CHECK(any_sentence_has(&z, "beach", NULL) && !any_sentence_has(&z, "sunset", NULL));
+    /* a kept scene: no unsure one, but the unsure time goes with it */
+    z = compose(w, (const float[]){0.5f, 0.2f, 0.02f, 0.019f}, 4);
+    CHECK(has_sentence(&z, "A dog on a beach at sunset.", NULL));
+    CHECK(!any_mentions(&z, "kitchen"));
+    /* an unsure indoor scene brings no weather, and none comes with it */
+    z = compose(w, (const float[]){0.5f, 0.001f, 0.015f, 0.02f}, 4);
+    CHECK(has_sentence(&z, "A dog in a kitchen.", NULL));
+    CHECK(!any_sentence_has(&z, "sunset", NULL));
+    /* a kept weather keeps an unsure indoor scene out */
+    z = compose(w, (const float[]){0.5f, 0.001f, 0.2f, 0.02f}, 4);
+    CHECK(has_sentence(&z, "A dog at sunset.", NULL));
+    CHECK(!any_mentions(&z, "kitchen"));
+    /* no subject: no unsure settings */
+    const char *w2[] = {"screenshot", "beach"};
+    z = compose(w2, (const float[]){0.6f, 0.02f}, 2);
+    CHECK(!any_mentions(&z, "beach"));
+    CHECK(z.ncandidates <= ZS_MAX_CANDIDATES);
+}
+
 static void test_plurals(void)
 {
     const char *cases[][2] = {
@@ -406,6 +448,7 @@ int main(void)
     test_relative_rule_and_limits();
     test_one_scene();
     test_related();
+    test_unsure_settings();
     test_plurals();
     test_articles_and_phrases();
     test_picture_kinds();
