@@ -139,6 +139,11 @@ int faiss_Index_search(const FaissIndex *index, idx_t n, const float *x, idx_t k
     return guarded([&] { cxx(index)->search(n, x, k, distances, labels); });
 }
 
+int faiss_Index_reconstruct(const FaissIndex *index, idx_t key, float *recons)
+{
+    return guarded([&] { cxx(index)->reconstruct(key, recons); });
+}
+
 int faiss_Index_remove_ids(FaissIndex *index, const FaissIDSelector *sel, size_t *n_removed)
 {
     return guarded([&] {
@@ -178,6 +183,11 @@ void faiss_IndexIDMap2_id_map(FaissIndexIDMap2 *index, idx_t **p_id_map, size_t 
 FaissIndexIVF *faiss_IndexIVF_cast(FaissIndex *index)
 {
     return c_handle(dynamic_cast<faiss::IndexIVF *>(cxx(index)));
+}
+
+FaissIndex *faiss_IndexIVF_quantizer(const FaissIndexIVF *index)
+{
+    return c_handle(ivf(index)->quantizer);
 }
 
 size_t faiss_IndexIVF_nlist(const FaissIndexIVF *index)

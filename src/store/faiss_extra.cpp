@@ -95,9 +95,16 @@ const faiss::IndexIVFScalarQuantizer *own_scan_index(const faiss::IndexIVF *ivf)
 // component decodes to vmin + (c + 0.5) / 255 * vdiff, and a residual code
 // adds its list's centroid score, so the inner product with the query is
 // centroid + sum(q * vmin + q * vdiff * 0.5 / 255) + sum(q * vdiff / 255 * c).
-void own_scan_search(const faiss::IndexIVFScalarQuantizer &index, size_t nprobe, const float *x,
-                     int64_t k, const faiss::IDSelector *sel, float *distances,
-                     int64_t *labels)
+//
+// Past the first nprobe lists, up to max_probe: the next list is scanned
+// while its centroid score plus `margin` reaches the k-th best score found,
+// i.e. while it may still hold a better vector (margin: how far the query's
+// dot product with a decoded residual can lift a code above its centroid). A query like the indexed vectors has its k
+// best far above every other list and stops at nprobe; one unlike them
+// (a direction the index's clusters do not follow) goes on.
+void own_scan_search(const faiss::IndexIVFScalarQuantizer &index, size_t nprobe,
+                     size_t max_probe, float margin, const float *x, int64_t k,
+                     const faiss::IDSelector *sel, float *distances, int64_t *labels)
 {
     const size_t d = static_cast<size_t>(index.d), nlist = index.nlist;
     auto *coarse = static_cast<const faiss::IndexFlat *>(index.quantizer);
@@ -105,13 +112,14 @@ void own_scan_search(const faiss::IndexIVFScalarQuantizer &index, size_t nprobe,
     cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(nlist), static_cast<int>(d), 1.0f,
                 coarse->get_xb(), static_cast<int>(d), x, 1, 0.0f, centroid_scores.data(), 1);
     nprobe = std::min(std::max<size_t>(nprobe, 1), nlist);
+    max_probe = margin > 0.0f ? std::min(std::max(max_probe, nprobe), nlist) : nprobe;
     std::vector<size_t> lists(nlist);
     std::iota(lists.begin(), lists.end(), size_t{0});
     auto nearer = [&](size_t a, size_t b) {
         return centroid_scores[a] != centroid_scores[b] ? centroid_scores[a] > centroid_scores[b]
                                                         : a < b;
     };
-    std::partial_sort(lists.begin(), lists.begin() + static_cast<long>(nprobe), lists.end(),
+    std::partial_sort(lists.begin(), lists.begin() + static_cast<long>(max_probe), lists.end(),
                       nearer);
     const float *vmin = index.sq.trained.data(), *vdiff = vmin + d;
     std::vector<float> weights(d);
@@ -121,8 +129,11 @@ void own_scan_search(const faiss::IndexIVFScalarQuantizer &index, size_t nprobe,
         folded += x[i] * (vmin[i] + 0.5f * vdiff[i] / 255.0f);
     }
     faiss::minheap_heapify(static_cast<size_t>(k), distances, labels);
-    for (size_t p = 0; p < nprobe; p++) {
+    for (size_t p = 0; p < max_probe; p++) {
         size_t list = lists[p];
+        // distances[0] is the k-th best so far (-inf until k are found)
+        if (p >= nprobe && centroid_scores[list] + margin < distances[0])
+            break;
         size_t n = index.invlists->list_size(list);
         if (n == 0)
             continue;
@@ -144,13 +155,13 @@ void own_scan_search(const faiss::IndexIVFScalarQuantizer &index, size_t nprobe,
 // An IVF search of n queries with `nprobe` lists: the own scan when the
 // index is of its kind, FAISS's otherwise.
 void ivf_search(const faiss::IndexIVF &ivf, int64_t n, const float *x, int64_t k,
-                size_t nprobe, const faiss::IDSelector *sel, float *distances,
-                int64_t *labels)
+                size_t nprobe, size_t max_probe, float margin, const faiss::IDSelector *sel,
+                float *distances, int64_t *labels)
 {
     if (auto *own = own_scan_index(&ivf)) {
         for (int64_t q = 0; q < n; q++)
-            own_scan_search(*own, nprobe, x + q * ivf.d, k, sel, distances + q * k,
-                            labels + q * k);
+            own_scan_search(*own, nprobe, max_probe, margin, x + q * ivf.d, k, sel,
+                            distances + q * k, labels + q * k);
         return;
     }
     faiss::SearchParametersIVF params;
@@ -166,12 +177,61 @@ extern "C" {
 int cs_faiss_ivf_search(const FaissIndex *ivf, idx_t n, const float *x, idx_t k, size_t nprobe,
                         float *distances, idx_t *labels, char *msg, size_t msg_size)
 {
+    return cs_faiss_ivf_search_deeper(ivf, n, x, k, nprobe, nprobe, 0.0f, distances, labels, msg,
+                                      msg_size);
+}
+
+int cs_faiss_ivf_search_deeper(const FaissIndex *ivf, idx_t n, const float *x, idx_t k,
+                               size_t nprobe, size_t max_probe, float margin, float *distances,
+                               idx_t *labels, char *msg, size_t msg_size)
+{
     return guarded(msg, msg_size, [&] {
         auto *index = dynamic_cast<const faiss::IndexIVF *>(
                 reinterpret_cast<const faiss::Index *>(ivf));
         if (!index)
             throw std::invalid_argument("not an IVF index");
-        ivf_search(*index, n, x, k, nprobe, nullptr, distances, labels);
+        ivf_search(*index, n, x, k, nprobe, max_probe, margin, nullptr, distances, labels);
+    });
+}
+
+int cs_faiss_ivf_residual_spread(const FaissIndex *ivf, size_t sample, float *spread, char *msg,
+                                 size_t msg_size)
+{
+    return guarded(msg, msg_size, [&] {
+        *spread = 0.0f;
+        auto *base = dynamic_cast<const faiss::IndexIVF *>(
+                reinterpret_cast<const faiss::Index *>(ivf));
+        auto *index = base ? own_scan_index(base) : nullptr;
+        if (!index || !index->by_residual || index->ntotal <= 0 || sample == 0)
+            return;
+        // every step-th code, counted across the lists in order
+        const size_t d = static_cast<size_t>(index->d), total = index->ntotal;
+        const size_t step = std::max<size_t>(total / sample, 1);
+        const float *vmin = index->sq.trained.data(), *vdiff = vmin + d;
+        double sum = 0.0;
+        size_t count = 0, next = 0, seen = 0;
+        for (size_t list = 0; list < index->nlist; list++) {
+            size_t n = index->invlists->list_size(list);
+            if (next >= seen + n) {
+                seen += n;
+                continue;
+            }
+            faiss::InvertedLists::ScopedCodes codes(index->invlists, list);
+            for (; next < seen + n; next += step) {
+                const uint8_t *code = codes.get() + (next - seen) * d;
+                double norm2 = 0.0;
+                for (size_t i = 0; i < d; i++) {
+                    double r = vmin[i] + (code[i] + 0.5) / 255.0 * vdiff[i];
+                    norm2 += r * r;
+                }
+                sum += norm2;
+                count++;
+            }
+            seen += n;
+        }
+        if (count)
+            *spread = static_cast<float>(std::sqrt(sum / static_cast<double>(count) /
+                                                   static_cast<double>(d)));
     });
 }
 
@@ -256,7 +316,7 @@ int cs_faiss_search_among(const FaissIndex *index, size_t nprobe, const float *x
         auto *ivf = dynamic_cast<const faiss::IndexIVF *>(base);
         if (!ivf)
             throw std::invalid_argument("this kind of vector index cannot search a subset");
-        ivf_search(*ivf, 1, x, k, nprobe, &selected, distances, labels);
+        ivf_search(*ivf, 1, x, k, nprobe, nprobe, 0.0f, &selected, distances, labels);
     });
 }
 

@@ -19,6 +19,22 @@ extern "C" {
 int cs_faiss_ivf_search(const FaissIndex *ivf, idx_t n, const float *x, idx_t k, size_t nprobe,
                         float *distances, idx_t *labels, char *msg, size_t msg_size);
 
+/* The same, probing past the first nprobe lists (up to max_probe) while
+ * the next list's centroid score plus `margin` reaches the k-th best score
+ * found: lists that may still hold a better vector. margin 0: nprobe lists
+ * exactly. Indexes the own scan does not handle get nprobe lists. */
+int cs_faiss_ivf_search_deeper(const FaissIndex *ivf, idx_t n, const float *x, idx_t k,
+                               size_t nprobe, size_t max_probe, float margin, float *distances,
+                               idx_t *labels, char *msg, size_t msg_size);
+
+/* The root mean square of one component of the residuals (vector minus its
+ * list's centroid) over about `sample` codes spread over the lists: the
+ * standard deviation of a unit query's dot product with a residual pointing
+ * anywhere. 0 for an index kind the own scan does not handle or an empty
+ * one. */
+int cs_faiss_ivf_residual_spread(const FaissIndex *ivf, size_t sample, float *spread, char *msg,
+                                 size_t msg_size);
+
 /* One query against an exact index (an IndexIDMap2 over an inner-product
  * flat index): the scores by one cblas_sgemv over the stored vectors, the
  * best k (ties by insertion order) with their ids, -1 padding. FAISS's own

@@ -42,6 +42,21 @@
 #define VEC_DIM_MAX 65536
 #define VEC_NLIST_MAX ((uint64_t)1 << 24)
 
+/* Past its nprobe lists an IVF search goes on, up to IVF_DEEPER_FACTOR
+ * times as many, while the next list may still hold a better vector than
+ * the k-th found: its centroid's score plus IVF_MARGIN_SPREADS residual
+ * spreads (cs_faiss_ivf_residual_spread: the deviation of a query's dot
+ * product with a residual) reaches that score. A query like the indexed
+ * vectors (what nprobe is calibrated on) has its best far above the other
+ * lists and stops at nprobe; one in a direction the clusters do not follow
+ * (a text query to pictures can be) goes deeper. A million clustered
+ * vectors, random directions as queries, recall@10: 0.52 at nprobe 16;
+ * 0.84, 0.93, 0.97 with up to 4, 8, 16 times as many lists (2.3, 4.3,
+ * 8.2 ms; exact search 90 ms). Clustered queries: 0.968 -> 0.971. */
+#define IVF_DEEPER_FACTOR 8
+#define IVF_MARGIN_SPREADS 4.0f
+#define IVF_SPREAD_SAMPLE 4096
+
 /* IVF parameters. nlist ~ 4 sqrt(n) (FAISS's guideline is 4..16 sqrt(n):
  * the low end, because training and adding cost grow with nlist) and at
  * most n / IVF_TRAIN_PER_LIST, so that k-means gets the points per centroid
@@ -90,12 +105,25 @@ struct vectors {
     vectors_kind kind;
     size_t nlist;          /* IVF: lists; 0 for exact */
     size_t nprobe;         /* IVF: lists searched per query, also set in FAISS */
+    float probe_margin;    /* IVF: see ivf_search; 0 = nprobe lists exactly */
     int64_t trained_for;   /* IVF: vectors it was trained for */
     int64_t generation;
     idset ids;
     bool ids_stale;    /* a failed FAISS call left `ids` unsynchronised */
     atomic_int refs;   /* readers holding it (see vectors_retain) */
 };
+
+/* v->probe_margin from the residuals of the index's codes. */
+static cs_status set_probe_margin(vectors *v, cs_error *err)
+{
+    float spread = 0.0f;
+    char msg[256];
+    if (cs_faiss_ivf_residual_spread(v->idx, IVF_SPREAD_SAMPLE, &spread, msg, sizeof msg) != 0)
+        return cs_error_set(err, CS_ERR_VECTOR, "cannot measure the vector index's lists: %s",
+                            msg);
+    v->probe_margin = IVF_MARGIN_SPREADS * spread;
+    return CS_OK;
+}
 
 /* ---- id set ---- */
 
@@ -446,6 +474,7 @@ cs_status vectors_replace(vectors *v, vectors *fresh, cs_error *err)
     v->kind = fresh->kind;
     v->nlist = fresh->nlist;
     v->nprobe = fresh->nprobe;
+    v->probe_margin = fresh->probe_margin;
     v->trained_for = fresh->trained_for;
     fresh->idx = old_idx;
     fresh->ids = old_ids;
@@ -877,6 +906,8 @@ static cs_status load_file(FILE *f, const char *path, vectors **out, cs_error *e
         v->trained_for = (int64_t)trained_for;
         rc = sync_ids(v, path, err);
     }
+    if (rc == CS_OK && v->kind == VECTORS_IVF_SQ8)
+        rc = set_probe_margin(v, err);
     if (rc != CS_OK) {
         vectors_free(v);
         return rc;
@@ -1153,8 +1184,9 @@ static cs_status ivf_search(const vectors *v, const float *query, idx_t want, in
         if (nprobe > v->nlist)
             nprobe = v->nlist;
         char msg[256];
-        if (cs_faiss_ivf_search(v->idx, 1, query, want, nprobe, scores, ids, msg,
-                                sizeof msg) != 0)
+        size_t deeper = nprobe * IVF_DEEPER_FACTOR;
+        if (cs_faiss_ivf_search_deeper(v->idx, 1, query, want, nprobe, deeper, v->probe_margin,
+                                       scores, ids, msg, sizeof msg) != 0)
             return cs_error_set(err, CS_ERR_VECTOR, "vector search failed: %s", msg);
         if (ids[want - 1] >= 0 || nprobe == v->nlist)
             return CS_OK;   /* results come best first, -1 padding last */
@@ -1409,6 +1441,7 @@ static cs_status ivf_calibrate(vectors *v, size_t n, const int64_t *ids, const f
     if (rc == CS_OK) {
         v->nprobe = nprobe;
         faiss_IndexIVF_set_nprobe(faiss_IndexIVF_cast(v->idx), nprobe);
+        rc = set_probe_margin(v, err);
     }
     free(queries);
     free(dist);

@@ -5,11 +5,13 @@
  *
  * usage: scale_vectors_driver N [--dim D] [--clusters C] [--spread S]
  *                               [--queries Q] [--seed X] [--dir DIR]
+ *                               [--random-queries]
  *
  * Vectors: C centres drawn uniformly on the unit sphere; a vector is a
  * centre plus Gaussian noise of total norm about S (per coordinate
  * S / sqrt(D)), L2-normalised. Queries are Q more vectors drawn the same
- * way (not in the index). Ids are 3 * row + 1, so they differ from rows. */
+ * way (not in the index), or with --random-queries directions drawn
+ * uniformly, which the clusters do not help to find. Ids are 3 * row + 1, so they differ from rows. */
 #include <errno.h>
 #include <malloc.h>
 #include <math.h>
@@ -96,7 +98,7 @@ int main(int argc, char **argv)
     cs_blas_restart_if_generic(argv);   /* OpenBLAS's fast kernels (capsearch.h) */
     if (argc < 2) {
         fprintf(stderr, "usage: scale_vectors_driver N [--dim D] [--clusters C] [--spread S] "
-                        "[--queries Q] [--seed X] [--dir DIR]\n");
+                        "[--queries Q] [--seed X] [--dir DIR] [--random-queries]\n");
         return 2;
     }
     size_t n = strtoull(argv[1], NULL, 10);
@@ -104,8 +106,15 @@ int main(int argc, char **argv)
     double spread = 0.75;
     const char *dir = "/tmp";
     rng_state = 42;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--dim"))
+    bool random_queries = false;
+    for (int i = 2; i < argc; i += 2) {
+        if (!strcmp(argv[i], "--random-queries")) {
+            random_queries = true;
+            i--;
+        } else if (i + 1 >= argc) {
+            fprintf(stderr, "scale_vectors_driver: %s needs a value\n", argv[i]);
+            return 2;
+        } else if (!strcmp(argv[i], "--dim"))
             dim = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--clusters"))
             nclusters = atoi(argv[i + 1]);
@@ -145,8 +154,15 @@ int main(int argc, char **argv)
         draw(centres, nclusters, dim, spread, data + r * (size_t)dim);
         ids[r] = (int64_t)r * 3 + 1;
     }
-    for (int q = 0; q < nq; q++)
-        draw(centres, nclusters, dim, spread, queries + (size_t)q * dim);
+    for (int q = 0; q < nq; q++) {
+        float *o = queries + (size_t)q * dim;
+        draw(centres, nclusters, dim, spread, o);
+        if (random_queries) {
+            for (int i = 0; i < dim; i++)
+                o[i] = (float)rng_normal();
+            normalise(o, dim);
+        }
+    }
 
     cs_error err;
     double mem0 = allocated_bytes();

@@ -1,8 +1,9 @@
 /* The own scan of IVF-SQ8 lists (faiss_extra.cpp) against FAISS's own
  * scanner: the same nprobe lists give the same results, best first, scores
  * within float rounding, with and without an id selector, and the same -1
- * padding when the probed lists hold fewer than k. Dimensions that are not
- * a multiple of 16 exercise the scan's tail. */
+ * padding when the probed lists hold fewer than k; the deeper search's
+ * stopping rule list by list; the residual spread against the residuals.
+ * Dimensions that are not a multiple of 16 exercise the scan's tail. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -34,6 +35,88 @@ static void same_results(const float *want_d, const idx_t *want_l, const float *
                     (i + 1 < k && fabsf(want_d[i] - want_d[i + 1]) <= TOL);
         CHECK(tied);
     }
+}
+
+/* cs_faiss_ivf_search_deeper against FAISS's scanner: the lists it probes
+ * are the first P in centroid order, P the first count from nprobe on at
+ * which the next centroid's score plus the margin falls below the k-th
+ * best of FAISS's search of P lists (or max_probe). Centroid scores come
+ * from FAISS's quantizer, the k-th best from FAISS's own search. */
+static void check_deeper(FaissIndex *idx, int dim, int nlist, test_rng *rng)
+{
+    FaissIndex *quantizer = faiss_IndexIVF_quantizer(faiss_IndexIVF_cast(idx));
+    float *cent_d = malloc((size_t)nlist * sizeof *cent_d);
+    idx_t *cent_l = malloc((size_t)nlist * sizeof *cent_l);
+    CHECK(quantizer && cent_d && cent_l);
+    if (!quantizer || !cent_d || !cent_l)
+        goto done;
+    const float margins[] = {0.0f, 0.02f, 0.05f, 0.1f, 1e30f};
+    int went_deeper = 0, stopped_early = 0;
+    for (int q = 0; q < 40; q++) {
+        float x[128], want_d[K], got_d[K];
+        idx_t want_l[K], got_l[K];
+        char msg[256];
+        rng_unit_vector(rng, x, dim);
+        size_t nprobe = 1 + (size_t)(q % 4), max_probe = nprobe * (2 + (size_t)(q % 5));
+        if (max_probe > (size_t)nlist)
+            max_probe = (size_t)nlist;
+        float margin = margins[q % 5];
+        CHECK_INT_EQ(faiss_Index_search(quantizer, 1, x, nlist, cent_d, cent_l), 0);
+        size_t probes = nprobe;
+        for (;;) {
+            faiss_IndexIVF_set_nprobe(faiss_IndexIVF_cast(idx), probes);
+            CHECK_INT_EQ(faiss_Index_search(idx, 1, x, K, want_d, want_l), 0);
+            float kth = want_l[K - 1] >= 0 ? want_d[K - 1] : -INFINITY;
+            if (margin == 0.0f || probes >= max_probe || cent_d[probes] + margin < kth)
+                break;
+            probes++;
+        }
+        went_deeper += probes > nprobe;
+        stopped_early += margin > 0.0f && probes < max_probe;
+        CHECK_INT_EQ(cs_faiss_ivf_search_deeper(idx, 1, x, K, nprobe, max_probe, margin, got_d,
+                                                got_l, msg, sizeof msg), 0);
+        same_results(want_d, want_l, got_d, got_l, K);
+    }
+    /* both ways of the rule were taken */
+    CHECK(went_deeper > 0);
+    CHECK(stopped_early > 0);
+done:
+    free(cent_d);
+    free(cent_l);
+}
+
+/* cs_faiss_ivf_residual_spread against the residuals themselves: every
+ * vector minus its list's centroid (FAISS's assignment), RMS per component.
+ * The codes are 8-bit, so the two agree to about 1%. */
+static void check_spread(FaissIndex *idx, int dim)
+{
+    FaissIndex *quantizer = faiss_IndexIVF_quantizer(faiss_IndexIVF_cast(idx));
+    float spread = -1.0f;
+    char msg[256];
+    CHECK_INT_EQ(cs_faiss_ivf_residual_spread(idx, N, &spread, msg, sizeof msg), 0);
+    /* the vectors again, as check_dim drew them */
+    test_rng rng = {(uint32_t)dim};
+    float *v = malloc((size_t)dim * sizeof *v), *c = malloc((size_t)dim * sizeof *c);
+    CHECK(v && c);
+    double sum = 0.0;
+    for (int i = 0; v && c && i < N; i++) {
+        rng_unit_vector(&rng, v, dim);
+        float d;
+        idx_t list;
+        CHECK_INT_EQ(faiss_Index_search(quantizer, 1, v, 1, &d, &list), 0);
+        CHECK_INT_EQ(faiss_Index_reconstruct(quantizer, list, c), 0);
+        for (int j = 0; j < dim; j++)
+            sum += ((double)v[j] - c[j]) * ((double)v[j] - c[j]);
+    }
+    double want = sqrt(sum / N / dim);
+    CHECK(spread > 0.0f);
+    CHECK(fabs(spread - want) <= 0.02 * want);
+    /* a sample of a tenth says about the same */
+    float sampled = -1.0f;
+    CHECK_INT_EQ(cs_faiss_ivf_residual_spread(idx, N / 10, &sampled, msg, sizeof msg), 0);
+    CHECK(fabs(sampled - want) <= 0.05 * want);
+    free(v);
+    free(c);
 }
 
 static void check_dim(int dim, int nlist)
@@ -90,6 +173,8 @@ static void check_dim(int dim, int nlist)
                                            msg, sizeof msg), 0);
         same_results(want_d, want_l, got_d, got_l, K);
     }
+    check_deeper(idx, dim, nlist, &rng);
+    check_spread(idx, dim);
 done:
     faiss_Index_free(idx);
     free(data);

@@ -330,7 +330,20 @@ int main(int argc, char **argv)
     double r1 = subset_recall(v, 0.01, 4), r4 = subset_recall(v, 0.04, 4);
     printf("IVF among 1%% / 4%% of the ids: recall@%d %.4f / %.4f\n", K, r1, r4);
     CHECK(r1 >= 0.95 && r4 >= 0.95);
+    /* Queries in directions the clusters do not follow (random ones, the
+     * far end of a text query to pictures): the search goes past nprobe
+     * while a list may still beat the k-th best. */
+    static float clustered[Q * D];
+    memcpy(clustered, queries, sizeof queries);
+    for (int q = 0; q < Q; q++)
+        rng_unit_vector(&rng, queries + q * D, D);
     brute_force(NULL);
+    double rr = recall(v, got, got_s);
+    printf("IVF, random directions: recall@%d %.4f\n", K, rr);
+    CHECK(rr >= 0.85);
+    memcpy(queries, clustered, sizeof queries);
+    brute_force(NULL);
+    CHECK(recall(v, got, got_s) == r);   /* got: the clustered queries' again */
 
     /* Save and load: the same kind, parameters and results, bit for bit. */
     char *file = fs_path_join(dir, "ivf.vec");
