@@ -37,6 +37,12 @@
 
 #include "caption/concepts.h"
 
+/* Changes with anything in the rules, the sentences or the vocabulary
+ * that changes what a caption says: an index run makes captions of other
+ * versions again, from the stored embeddings. 2: related concepts, people
+ * words, unsure settings. */
+#define ZS_RULES_VERSION "2"
+
 #define ZS_LOGIT_SCALE 100.0f
 /* Not calibrated on real CLIP weights yet (none are available here): with
  * several thousand concepts a picture's clear subject takes a good part of

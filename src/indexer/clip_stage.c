@@ -71,13 +71,42 @@ static cs_status collect(const catalog_file *f, void *user, cs_error *err)
     return CS_OK;
 }
 
-/* s->uncaptioned = s->have minus the ids with a zero-shot caption. */
+/* The meta key saying under which rules (ZS_RULES_VERSION) the catalog's
+ * zero-shot captions were made: captions of other rules are made again,
+ * from the stored embeddings. */
+#define ZS_RULES_KEY "zeroshot_rules"
+
+static cs_status rules_current(catalog *cat, bool *current, cs_error *err)
+{
+    char *value = NULL;
+    cs_status rc = catalog_meta_get(cat, ZS_RULES_KEY, &value, err);
+    *current = rc == CS_OK && value && strcmp(value, ZS_RULES_VERSION) == 0;
+    free(value);
+    return rc;
+}
+
+/* After a run that captioned everything it had to: the captions follow the
+ * current rules. */
+static cs_status mark_rules_current(stage *s, cs_error *err)
+{
+    catalog *cat = s->config->lib->cat;
+    bool current = false;
+    cs_status rc = rules_current(cat, &current, err);
+    if (rc == CS_OK && !current)
+        rc = catalog_meta_set(cat, ZS_RULES_KEY, ZS_RULES_VERSION, err);
+    return rc;
+}
+
+/* s->uncaptioned = s->have minus the ids with a zero-shot caption of the
+ * current rules (all of s->have when they were made under others). */
 static cs_status list_uncaptioned(stage *s, cs_error *err)
 {
     int64_t *done = NULL;
     size_t ndone = 0;
-    cs_status rc = catalog_zeroshot_ids(s->config->lib->cat, s->config->model_id, &done, &ndone,
-                                        err);
+    bool current = false;
+    cs_status rc = rules_current(s->config->lib->cat, &current, err);
+    if (rc == CS_OK && current)
+        rc = catalog_zeroshot_ids(s->config->lib->cat, s->config->model_id, &done, &ndone, err);
     if (rc != CS_OK)
         return rc;
     if (s->nhave && !(s->uncaptioned = malloc(s->nhave * sizeof *s->uncaptioned)))
@@ -445,8 +474,10 @@ cs_status clip_stage_run(const clip_stage_config *config, clip_stage_result *res
     if (rc == CS_OK && s.zs_ready)
         rc = caption_stored(&s, result, err);
     if (rc == CS_OK && s.n == 0) {
+        if (s.zs_ready && !cancelled(&s))
+            rc = mark_rules_current(&s, err);
         free_stage(&s);
-        return CS_OK;
+        return rc;
     }
     if (rc == CS_OK)
         rc = start(&s, err);
@@ -472,6 +503,8 @@ cs_status clip_stage_run(const clip_stage_config *config, clip_stage_result *res
         pthread_join(threads[i], NULL);
     pthread_mutex_destroy(&s.mu);
     pthread_cond_destroy(&s.changed);
+    if (rc == CS_OK && s.zs_ready && !cancelled(&s))
+        rc = mark_rules_current(&s, err);
     free_stage(&s);
     return rc;
 }

@@ -31,6 +31,7 @@ REL_TO_BEST = 0.25
 NIMAGES = 6
 # per kind: how many concepts the rule keeps (picture kinds: see below)
 LIMITS = {"object": 2, "scene": 1, "activity": 1, "event": 1, "weather": 1}
+RESTATED_MAX = 2
 
 
 def make_model(folder, seed):
@@ -54,6 +55,15 @@ def query(db, sql, *args):
     con = sqlite3.connect(os.path.join(db, "catalog.db"))
     try:
         return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def write(db, sql, *args):
+    con = sqlite3.connect(os.path.join(db, "catalog.db"))
+    try:
+        with con:
+            con.execute(sql, args)
     finally:
         con.close()
 
@@ -173,8 +183,10 @@ class ZeroShot(unittest.TestCase):
                 kind = kind_of[word]
                 self.assertGreaterEqual(score, REL_TO_BEST * best_of_kind[kind] - 1e-6)
                 per_kind[kind] = per_kind.get(kind, 0) + 1
-            for kind, n in per_kind.items():
-                self.assertLessEqual(n, LIMITS.get(kind, 2), (path, got))
+            # beyond each kind's places, at most two picks that restate
+            # an earlier one (a kind of it in WordNet)
+            beyond = sum(max(0, n - LIMITS.get(kind, 2)) for kind, n in per_kind.items())
+            self.assertLessEqual(beyond, RESTATED_MAX, (path, got))
             # the most probable concept of all is kept
             self.assertEqual(got[0][0], max(prob_of, key=prob_of.get))
         # the concept words are searched like any caption word
@@ -220,6 +232,23 @@ class ZeroShot(unittest.TestCase):
         done = index(self.db, self.photos)
         self.assertEqual((done["embedded"], done["captioned"], done["concepts_embedded"]),
                          (0, NIMAGES + 1, 0))
+        self.assertEqual(self.captions(), after)
+
+        # captions made under earlier rules (no rules version recorded, or
+        # another): made again from the stored embeddings, then left alone
+        (rules,), = query(self.db, "SELECT value FROM meta WHERE key = 'zeroshot_rules'")
+        self.assertTrue(rules)
+        write(self.db, "UPDATE meta SET value = '1' WHERE key = 'zeroshot_rules'")
+        done = index(self.db, self.photos)
+        self.assertEqual((done["embedded"], done["captioned"], done["concepts_embedded"]),
+                         (0, NIMAGES + 1, 0))
+        self.assertEqual(self.captions(), after)
+        self.assertEqual(query(self.db, "SELECT value FROM meta WHERE key = 'zeroshot_rules'"),
+                         [(rules,)])
+        done = index(self.db, self.photos)
+        self.assertEqual(done["captioned"], 0)
+        write(self.db, "DELETE FROM meta WHERE key = 'zeroshot_rules'")
+        self.assertEqual(index(self.db, self.photos)["captioned"], NIMAGES + 1)
         self.assertEqual(self.captions(), after)
 
         # a renamed picture keeps its zero-shot caption
