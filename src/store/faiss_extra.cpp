@@ -99,9 +99,10 @@ const faiss::IndexIVFScalarQuantizer *own_scan_index(const faiss::IndexIVF *ivf)
 // Past the first nprobe lists, up to max_probe: the next list is scanned
 // while its centroid score plus `margin` reaches the k-th best score found,
 // i.e. while it may still hold a better vector (margin: how far the query's
-// dot product with a decoded residual can lift a code above its centroid). A query like the indexed vectors has its k
-// best far above every other list and stops at nprobe; one unlike them
-// (a direction the index's clusters do not follow) goes on.
+// dot product with a decoded residual can lift a code above its centroid).
+// A query like the indexed vectors has its k best far above every other
+// list and stops at nprobe; one unlike them (a direction the index's
+// clusters do not follow) goes on.
 void own_scan_search(const faiss::IndexIVFScalarQuantizer &index, size_t nprobe,
                      size_t max_probe, float margin, const float *x, int64_t k,
                      const faiss::IDSelector *sel, float *distances, int64_t *labels)
