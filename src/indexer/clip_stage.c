@@ -50,6 +50,7 @@ typedef struct stage {
     int64_t *uncaptioned;     /* ids embedded earlier without a zero-shot
                                  caption of the model, ascending */
     size_t nuncaptioned;
+    bool rules_current;       /* the stored captions follow ZS_RULES_VERSION */
 } stage;
 
 static int compare_ids(const void *a, const void *b)
@@ -89,12 +90,9 @@ static cs_status rules_current(catalog *cat, bool *current, cs_error *err)
  * current rules. */
 static cs_status mark_rules_current(stage *s, cs_error *err)
 {
-    catalog *cat = s->config->lib->cat;
-    bool current = false;
-    cs_status rc = rules_current(cat, &current, err);
-    if (rc == CS_OK && !current)
-        rc = catalog_meta_set(cat, ZS_RULES_KEY, ZS_RULES_VERSION, err);
-    return rc;
+    if (s->rules_current)
+        return CS_OK;
+    return catalog_meta_set(s->config->lib->cat, ZS_RULES_KEY, ZS_RULES_VERSION, err);
 }
 
 /* s->uncaptioned = s->have minus the ids with a zero-shot caption of the
@@ -103,9 +101,8 @@ static cs_status list_uncaptioned(stage *s, cs_error *err)
 {
     int64_t *done = NULL;
     size_t ndone = 0;
-    bool current = false;
-    cs_status rc = rules_current(s->config->lib->cat, &current, err);
-    if (rc == CS_OK && current)
+    cs_status rc = rules_current(s->config->lib->cat, &s->rules_current, err);
+    if (rc == CS_OK && s->rules_current)
         rc = catalog_zeroshot_ids(s->config->lib->cat, s->config->model_id, &done, &ndone, err);
     if (rc != CS_OK)
         return rc;
