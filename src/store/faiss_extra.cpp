@@ -281,6 +281,15 @@ int cs_faiss_search_among(const FaissIndex *index, size_t nprobe, const float *x
                           const idx_t *allowed, size_t nallowed, float *distances,
                           idx_t *labels, char *msg, size_t msg_size)
 {
+    return cs_faiss_search_among_deeper(index, nprobe, nprobe, 0.0f, x, k, allowed, nallowed,
+                                        distances, labels, msg, msg_size);
+}
+
+int cs_faiss_search_among_deeper(const FaissIndex *index, size_t nprobe, size_t max_probe,
+                                 float margin, const float *x, idx_t k, const idx_t *allowed,
+                                 size_t nallowed, float *distances, idx_t *labels, char *msg,
+                                 size_t msg_size)
+{
     return guarded(msg, msg_size, [&] {
         auto *base = reinterpret_cast<const faiss::Index *>(index);
         /* A bitmap of the allowed ids when it is small beside them (ids
@@ -317,7 +326,7 @@ int cs_faiss_search_among(const FaissIndex *index, size_t nprobe, const float *x
         auto *ivf = dynamic_cast<const faiss::IndexIVF *>(base);
         if (!ivf)
             throw std::invalid_argument("this kind of vector index cannot search a subset");
-        ivf_search(*ivf, 1, x, k, nprobe, nprobe, 0.0f, &selected, distances, labels);
+        ivf_search(*ivf, 1, x, k, nprobe, max_probe, margin, &selected, distances, labels);
     });
 }
 

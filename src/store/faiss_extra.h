@@ -58,6 +58,13 @@ int cs_faiss_search_among(const FaissIndex *index, size_t nprobe, const float *x
                           const idx_t *allowed, size_t nallowed, float *distances,
                           idx_t *labels, char *msg, size_t msg_size);
 
+/* The same, an IVF index probed past nprobe lists as
+ * cs_faiss_ivf_search_deeper does, the k-th best being the k-th allowed. */
+int cs_faiss_search_among_deeper(const FaissIndex *index, size_t nprobe, size_t max_probe,
+                                 float margin, const float *x, idx_t k, const idx_t *allowed,
+                                 size_t nallowed, float *distances, idx_t *labels, char *msg,
+                                 size_t msg_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -65,6 +65,14 @@
 #define IVF_TRAIN_PER_LIST 40
 #define SELECTED_LISTS_FACTOR 4.0   /* vectors_search_among */
 #define SELECTED_PROBES_FACTOR_MAX 16.0   /* vectors_search_among */
+/* A filtered search goes deeper as an unfiltered one does (the k-th best
+ * being the k-th allowed), from a floor already raised, so less far: a
+ * million clustered vectors, random directions as queries, recall@10 among
+ * 10% / 1% of the ids 0.959 / 0.923 (3.8 / 1.4 ms) with the floor alone;
+ * up to 2, 4, 8 times as many lists: 0.981 / 0.969 (6.2 / 2.6 ms), 0.985 /
+ * 0.984 (7.3 / 3.3 ms), 0.985 / 0.987 (8.3 / 4.8 ms). Exact: 60-65 / 10-12
+ * ms. Clustered queries stop at the floor (0.981 / 0.988 either way). */
+#define SELECTED_DEEPER_FACTOR 4
 /* nprobe is the smallest value on a 1.5x ladder whose recall@10 (the query
  * itself left out) against exact search reaches IVF_TARGET_RECALL on
  * IVF_CALIBRATION_QUERIES of the indexed vectors: a margin over the 0.95
@@ -1289,8 +1297,9 @@ cs_status vectors_search_among(const vectors *v, const float *query, int k,
     }
     for (;;) {
         char msg[256];
-        if (cs_faiss_search_among(v->idx, nprobe, query, want, allowed, nallowed, scores, ids,
-                                  msg, sizeof msg) != 0)
+        size_t deeper = nprobe * SELECTED_DEEPER_FACTOR;
+        if (cs_faiss_search_among_deeper(v->idx, nprobe, deeper, v->probe_margin, query, want,
+                                         allowed, nallowed, scores, ids, msg, sizeof msg) != 0)
             return cs_error_set(err, CS_ERR_VECTOR, "filtered vector search failed: %s", msg);
         if (v->kind == VECTORS_EXACT || ids[want - 1] >= 0 || nprobe >= v->nlist)
             break;

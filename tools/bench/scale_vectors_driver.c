@@ -5,13 +5,16 @@
  *
  * usage: scale_vectors_driver N [--dim D] [--clusters C] [--spread S]
  *                               [--queries Q] [--seed X] [--dir DIR]
- *                               [--random-queries]
+ *                               [--random-queries] [--among SHARE]
  *
  * Vectors: C centres drawn uniformly on the unit sphere; a vector is a
  * centre plus Gaussian noise of total norm about S (per coordinate
  * S / sqrt(D)), L2-normalised. Queries are Q more vectors drawn the same
  * way (not in the index), or with --random-queries directions drawn
- * uniformly, which the clusters do not help to find. Ids are 3 * row + 1, so they differ from rows. */
+ * uniformly, which the clusters do not help to find. Ids are 3 * row + 1, so they differ from rows.
+ * --among SHARE (0 < SHARE < 1) also measures filtered searches
+ * (vectors_search_among) among a scattered SHARE of the ids, as a filter
+ * on a library's pictures makes them, against the exact index's. */
 #include <errno.h>
 #include <malloc.h>
 #include <math.h>
@@ -87,6 +90,69 @@ static double percentile(double *v, int n, double p)
     return v[i < 0 ? 0 : i];
 }
 
+struct among_result {
+    size_t nallowed;
+    double recall, p50_ms, p99_ms, exact_p50_ms;
+};
+
+/* Filtered searches among a scattered `share` of the ids (chosen by a hash
+ * of the row, apart from the vectors' random stream): recall@K of `v`
+ * against the exact index among the same ids, and both latencies. */
+static cs_status measure_among(const vectors *v, const vectors *exact, size_t n,
+                               const int64_t *ids, double share, const float *queries, int nq,
+                               int dim, struct among_result *out, cs_error *err)
+{
+    int64_t *allowed = malloc(n * sizeof *allowed);
+    double *lat = malloc((size_t)nq * sizeof *lat), *exact_lat = malloc((size_t)nq * sizeof *lat);
+    if (!allowed || !lat || !exact_lat) {
+        free(allowed);
+        free(lat);
+        free(exact_lat);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory for the filtered searches");
+    }
+    size_t nallowed = 0;
+    for (size_t r = 0; r < n; r++) {
+        uint64_t h = (uint64_t)r * UINT64_C(0x9e3779b97f4a7c15);
+        h ^= h >> 29;
+        if ((double)(h % 1000000) < share * 1e6)
+            allowed[nallowed++] = ids[r];
+    }
+    cs_status rc = CS_OK;
+    long hits = 0, total = 0;
+    for (int q = 0; q < nq && rc == CS_OK; q++) {
+        const float *x = queries + (size_t)q * dim;
+        int64_t truth[K], got[K];
+        float scores[K];
+        int nt = 0, ng = 0;
+        double t0 = bench_now_s();
+        rc = vectors_search_among(exact, x, K, allowed, nallowed, truth, scores, &nt, err);
+        exact_lat[q] = bench_now_s() - t0;
+        t0 = bench_now_s();
+        if (rc == CS_OK)
+            rc = vectors_search_among(v, x, K, allowed, nallowed, got, scores, &ng, err);
+        lat[q] = bench_now_s() - t0;
+        for (int i = 0; i < nt; i++) {
+            total++;
+            for (int j = 0; j < ng; j++)
+                if (got[j] == truth[i]) {
+                    hits++;
+                    break;
+                }
+        }
+    }
+    if (rc == CS_OK) {
+        out->nallowed = nallowed;
+        out->recall = total ? (double)hits / (double)total : 0.0;
+        out->p50_ms = 1e3 * percentile(lat, nq, 0.5);
+        out->p99_ms = 1e3 * percentile(lat, nq, 0.99);
+        out->exact_p50_ms = 1e3 * percentile(exact_lat, nq, 0.5);
+    }
+    free(allowed);
+    free(lat);
+    free(exact_lat);
+    return rc;
+}
+
 static int fail(const char *what, const cs_error *err)
 {
     fprintf(stderr, "scale_vectors_driver: %s: %s\n", what, err->message);
@@ -98,7 +164,8 @@ int main(int argc, char **argv)
     cs_blas_restart_if_generic(argv);   /* OpenBLAS's fast kernels (capsearch.h) */
     if (argc < 2) {
         fprintf(stderr, "usage: scale_vectors_driver N [--dim D] [--clusters C] [--spread S] "
-                        "[--queries Q] [--seed X] [--dir DIR] [--random-queries]\n");
+                        "[--queries Q] [--seed X] [--dir DIR] [--random-queries] "
+                        "[--among SHARE]\n");
         return 2;
     }
     size_t n = strtoull(argv[1], NULL, 10);
@@ -107,6 +174,7 @@ int main(int argc, char **argv)
     const char *dir = "/tmp";
     rng_state = 42;
     bool random_queries = false;
+    double among = 0.0;
     for (int i = 2; i < argc; i += 2) {
         if (!strcmp(argv[i], "--random-queries")) {
             random_queries = true;
@@ -126,6 +194,8 @@ int main(int argc, char **argv)
             rng_state = strtoull(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--dir"))
             dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--among"))
+            among = atof(argv[i + 1]);
         else {
             fprintf(stderr, "scale_vectors_driver: unknown option %s\n", argv[i]);
             return 2;
@@ -134,6 +204,10 @@ int main(int argc, char **argv)
     if (n < 1 || dim < 1 || nclusters < 1 || nq < 1) {
         fprintf(stderr, "scale_vectors_driver: N, --dim, --clusters and --queries must be "
                         "positive\n");
+        return 2;
+    }
+    if (among < 0.0 || among >= 1.0) {
+        fprintf(stderr, "scale_vectors_driver: --among takes a share between 0 and 1\n");
         return 2;
     }
 
@@ -230,7 +304,18 @@ int main(int argc, char **argv)
                 }
         }
     }
-    printf("{\"n\": %zu, \"dim\": %d, \"clusters\": %d, \"spread\": %g, \"queries\": %d, "
+    struct among_result filtered = {0};
+    if (among > 0.0 && measure_among(v, exact, n, ids, among, queries, nq, dim, &filtered,
+                                     &err) != CS_OK)
+        return fail("filtered search", &err);
+    printf("{");
+    if (among > 0.0)
+        printf("\"among_share\": %g, \"among_ids\": %zu, \"among_recall_at_10\": %.4f, "
+               "\"among_ms_p50\": %.3f, \"among_ms_p99\": %.3f, "
+               "\"among_exact_ms_p50\": %.3f, ",
+               among, filtered.nallowed, filtered.recall, filtered.p50_ms, filtered.p99_ms,
+               filtered.exact_p50_ms);
+    printf("\"n\": %zu, \"dim\": %d, \"clusters\": %d, \"spread\": %g, \"queries\": %d, "
            "\"kind\": \"%s\", \"nlist\": %lld, \"nprobe\": %d, "
            "\"build_s\": %.3f, \"memory_bytes\": %.0f, \"disk_bytes\": %lld, "
            "\"save_s\": %.3f, \"load_s\": %.3f, \"recall_at_10\": %.4f, "

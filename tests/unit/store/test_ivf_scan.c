@@ -2,7 +2,7 @@
  * scanner: the same nprobe lists give the same results, best first, scores
  * within float rounding, with and without an id selector, and the same -1
  * padding when the probed lists hold fewer than k; the deeper search's
- * stopping rule list by list; the residual spread against the residuals.
+ * stopping rule list by list, with and without allowed ids; the residual spread against the residuals.
  * Dimensions that are not a multiple of 16 exercise the scan's tail. */
 #include <math.h>
 #include <stdbool.h>
@@ -37,12 +37,40 @@ static void same_results(const float *want_d, const idx_t *want_l, const float *
     }
 }
 
-/* cs_faiss_ivf_search_deeper against FAISS's scanner: the lists it probes
- * are the first P in centroid order, P the first count from nprobe on at
- * which the next centroid's score plus the margin falls below the k-th
- * best of FAISS's search of P lists (or max_probe). Centroid scores come
- * from FAISS's quantizer, the k-th best from FAISS's own search. */
-static void check_deeper(FaissIndex *idx, int dim, int nlist, test_rng *rng)
+/* check_deeper's searches that went past nprobe and that stopped before
+ * max_probe, unfiltered [0] and filtered [1] */
+static int deeper_counts[2][2];
+
+/* FAISS's k best of `probes` lists, among the allowed ids only when
+ * allowed_id is given (from its whole ranking of those lists). */
+static void faiss_top(FaissIndex *idx, size_t probes, const float *x, const bool *allowed_id,
+                      float *all_d, idx_t *all_l, float *want_d, idx_t *want_l)
+{
+    faiss_IndexIVF_set_nprobe(faiss_IndexIVF_cast(idx), probes);
+    if (!allowed_id) {
+        CHECK_INT_EQ(faiss_Index_search(idx, 1, x, K, want_d, want_l), 0);
+        return;
+    }
+    CHECK_INT_EQ(faiss_Index_search(idx, 1, x, N, all_d, all_l), 0);
+    int n = 0;
+    for (int i = 0; i < N && n < K; i++)
+        if (all_l[i] >= 0 && allowed_id[all_l[i]]) {
+            want_d[n] = all_d[i];
+            want_l[n++] = all_l[i];
+        }
+    for (; n < K; n++)
+        want_l[n] = -1;
+}
+
+/* cs_faiss_ivf_search_deeper (or, with allowed ids, its filtered twin)
+ * against FAISS's scanner: the lists it probes are the first P in centroid
+ * order, P the first count from nprobe on at which the next centroid's
+ * score plus the margin falls below the k-th best (allowed) of FAISS's
+ * search of P lists (or max_probe). Centroid scores come from FAISS's
+ * quantizer, the k-th best from FAISS's own search. */
+static void check_deeper(FaissIndex *idx, int dim, int nlist, test_rng *rng,
+                         const idx_t *allowed, size_t nallowed, const bool *allowed_id,
+                         float *all_d, idx_t *all_l)
 {
     FaissIndex *quantizer = faiss_IndexIVF_quantizer(faiss_IndexIVF_cast(idx));
     float *cent_d = malloc((size_t)nlist * sizeof *cent_d);
@@ -64,8 +92,7 @@ static void check_deeper(FaissIndex *idx, int dim, int nlist, test_rng *rng)
         CHECK_INT_EQ(faiss_Index_search(quantizer, 1, x, nlist, cent_d, cent_l), 0);
         size_t probes = nprobe;
         for (;;) {
-            faiss_IndexIVF_set_nprobe(faiss_IndexIVF_cast(idx), probes);
-            CHECK_INT_EQ(faiss_Index_search(idx, 1, x, K, want_d, want_l), 0);
+            faiss_top(idx, probes, x, allowed_id, all_d, all_l, want_d, want_l);
             float kth = want_l[K - 1] >= 0 ? want_d[K - 1] : -INFINITY;
             if (margin == 0.0f || probes >= max_probe || cent_d[probes] + margin < kth)
                 break;
@@ -73,13 +100,19 @@ static void check_deeper(FaissIndex *idx, int dim, int nlist, test_rng *rng)
         }
         went_deeper += probes > nprobe;
         stopped_early += margin > 0.0f && probes < max_probe;
-        CHECK_INT_EQ(cs_faiss_ivf_search_deeper(idx, 1, x, K, nprobe, max_probe, margin, got_d,
-                                                got_l, msg, sizeof msg), 0);
+        if (allowed_id)
+            CHECK_INT_EQ(cs_faiss_search_among_deeper(idx, nprobe, max_probe, margin, x, K,
+                                                      allowed, nallowed, got_d, got_l, msg,
+                                                      sizeof msg), 0);
+        else
+            CHECK_INT_EQ(cs_faiss_ivf_search_deeper(idx, 1, x, K, nprobe, max_probe, margin,
+                                                    got_d, got_l, msg, sizeof msg), 0);
         same_results(want_d, want_l, got_d, got_l, K);
     }
-    /* both ways of the rule were taken */
-    CHECK(went_deeper > 0);
-    CHECK(stopped_early > 0);
+    /* both ways of the rule are taken, summed over the dimensions (a
+     * filter's k-th best is low: few stop early in some) */
+    deeper_counts[allowed_id != NULL][0] += went_deeper;
+    deeper_counts[allowed_id != NULL][1] += stopped_early;
 done:
     free(cent_d);
     free(cent_l);
@@ -160,20 +193,13 @@ static void check_dim(int dim, int nlist)
         CHECK_INT_EQ(cs_faiss_ivf_search(idx, 1, x, K, nprobe, got_d, got_l, msg, sizeof msg), 0);
         same_results(want_d, want_l, got_d, got_l, K);
         /* among the allowed ids: FAISS's whole probed lists, filtered */
-        CHECK_INT_EQ(faiss_Index_search(idx, 1, x, N, all_d, all_l), 0);
-        int n = 0;
-        for (int i = 0; i < N && n < K; i++)
-            if (all_l[i] >= 0 && allowed_id[all_l[i]]) {
-                want_d[n] = all_d[i];
-                want_l[n++] = all_l[i];
-            }
-        for (; n < K; n++)
-            want_l[n] = -1;
+        faiss_top(idx, nprobe, x, allowed_id, all_d, all_l, want_d, want_l);
         CHECK_INT_EQ(cs_faiss_search_among(idx, nprobe, x, K, allowed, nallowed, got_d, got_l,
                                            msg, sizeof msg), 0);
         same_results(want_d, want_l, got_d, got_l, K);
     }
-    check_deeper(idx, dim, nlist, &rng);
+    check_deeper(idx, dim, nlist, &rng, NULL, 0, NULL, all_d, all_l);
+    check_deeper(idx, dim, nlist, &rng, allowed, nallowed, allowed_id, all_d, all_l);
     check_spread(idx, dim);
 done:
     faiss_Index_free(idx);
@@ -190,5 +216,9 @@ int main(void)
     check_dim(24, 40);    /* lists of about 150: one probe fills a page */
     check_dim(37, 300);   /* about 20 a list: one probe of 10% allowed does not */
     check_dim(128, 64);
+    for (int filtered = 0; filtered < 2; filtered++) {
+        CHECK(deeper_counts[filtered][0] > 0);
+        CHECK(deeper_counts[filtered][1] > 0);
+    }
     CHECK_DONE();
 }
