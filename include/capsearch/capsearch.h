@@ -417,7 +417,7 @@ void cs_model_list_free(cs_model_list *list);
 /* ---- search ---- */
 
 typedef struct cs_source_rank {
-    const char *source;   /* "text", "vector" */
+    const char *source;   /* "text", "vector"; "date" for a listing */
     int rank;             /* 1-based rank in that source's list, 0 = absent */
     double score;         /* that source's raw score (bm25: lower is better) */
 } cs_source_rank;
@@ -529,6 +529,13 @@ typedef struct cs_search_options {
  * OR'ed, without images matching a negative one. Text of any other shape
  * is plain text. A malformed composed query (a bad weight, an empty term,
  * too many terms) is CS_ERR_INVALID.
+ *
+ * A query without words to rank by, blank or exclusions alone ("-dog
+ * -cat"), lists the images the filter keeps that match no excluded word,
+ * newest first (date taken, then the latest added; undated last), as the
+ * one source "date" (its raw score the date); results->fts_query is then
+ * NOT (the excluded words' expression). Other text without words
+ * (punctuation alone) finds nothing.
  *
  * Query embeddings are cached per library handle (model id + exact text,
  * CS_QUERY_CACHE_SIZE entries, least recently used dropped first), so a

@@ -83,6 +83,8 @@ static void usage(FILE *out, const char *command)
                 "by + and -, optional weights N: up to 100) searches by the weighted\n"
                 "sum of the terms' meanings, and by the words of the + terms without\n"
                 "images matching a - term.\n"
+                "An empty TEXT, or exclusions alone (-- '-dog -cat'), lists the\n"
+                "images the filters keep, without the excluded, newest first.\n"
                 "With --image FILE instead of TEXT: images that look like FILE.\n\n");
     fprintf(out,
             "options:\n"

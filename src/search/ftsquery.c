@@ -367,7 +367,10 @@ static size_t append_side(strbuf *sb, const parser *p, fts_alternatives *const *
     return count;
 }
 
-static char *build_expression(const parser *p, fts_alternatives *const *alts)
+/* The expression of the text's words, or (`excluded_only`) of its
+ * exclusions alone when it has no words: "" when there is none of either. */
+static char *build_expression(const parser *p, fts_alternatives *const *alts,
+                              bool excluded_only)
 {
     bool any_content = false;
     size_t npos = 0, nneg = 0;
@@ -383,6 +386,11 @@ static char *build_expression(const parser *p, fts_alternatives *const *alts)
     }
     strbuf sb;
     strbuf_init(&sb);
+    if (excluded_only) {
+        if (npos == 0)
+            append_side(&sb, p, NULL, true, false);
+        return strbuf_take(&sb);
+    }
     if (npos == 0)
         return strbuf_take(&sb);   /* "": caller turns it into NULL */
     if (nneg)
@@ -495,8 +503,8 @@ static cs_status expand_terms(const parser *p, fts_expand_fn expand, void *user,
     return CS_OK;
 }
 
-static cs_status build(const char *user_text, fts_expand_fn expand, void *user, char **out,
-                       cs_error *err)
+static cs_status build(const char *user_text, fts_expand_fn expand, void *user,
+                       bool excluded_only, char **out, cs_error *err)
 {
     if (!out)
         return cs_error_set(err, CS_ERR_INVALID, "fts query: no output pointer");
@@ -527,7 +535,7 @@ static cs_status build(const char *user_text, fts_expand_fn expand, void *user, 
             rc = expand_terms(&p, expand, user, alts, err);
     }
     if (ok && rc == CS_OK) {
-        expr = build_expression(&p, alts);
+        expr = build_expression(&p, alts, excluded_only);
         ok = expr != NULL;
     }
     for (size_t k = 0; alts && k < p.nterms; k++) {
@@ -553,13 +561,18 @@ static cs_status build(const char *user_text, fts_expand_fn expand, void *user, 
 
 cs_status fts_query_build(const char *user_text, char **out, cs_error *err)
 {
-    return build(user_text, NULL, NULL, out, err);
+    return build(user_text, NULL, NULL, false, out, err);
+}
+
+cs_status fts_query_build_excluded(const char *user_text, char **out, cs_error *err)
+{
+    return build(user_text, NULL, NULL, true, out, err);
 }
 
 cs_status fts_query_build_expanded(const char *user_text, fts_expand_fn expand, void *user,
                                    char **out, cs_error *err)
 {
-    return build(user_text, expand, user, out, err);
+    return build(user_text, expand, user, false, out, err);
 }
 
 /* Each text rendered as a typed phrase would be (its words, one space
@@ -610,7 +623,7 @@ cs_status fts_query_build_phrases(const char *const *texts, const bool *exclude,
         ok = mark_duplicates(&p);
     }
     if (ok)
-        ok = (expr = build_expression(&p, NULL)) != NULL;
+        ok = (expr = build_expression(&p, NULL, false)) != NULL;
     free(p.terms);
     strbuf_free(&p.arena);
     if (!ok)

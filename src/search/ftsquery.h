@@ -31,6 +31,12 @@
  * (empty, only punctuation, only exclusions). */
 cs_status fts_query_build(const char *user_text, char **out, cs_error *err);
 
+/* What a text without words to search for excludes (its -word and
+ * -"a phrase" terms) as one expression that matches them, "dog" OR "a
+ * cat", with the shape and safety of fts_query_build; NULL when the text
+ * excludes nothing or has words to search for (fts_query_build's case). */
+cs_status fts_query_build_excluded(const char *user_text, char **out, cs_error *err);
+
 /* ---- query expansion ---- */
 
 /* The FTS column holding a picture's related words (index/FORMAT.md). */

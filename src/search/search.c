@@ -524,6 +524,48 @@ static cs_status composed_text(const composed_query *cq, cs_results *results, cs
     return fts_query_build_phrases(texts, exclude, cq->n, &results->fts_query, err);
 }
 
+/* Whether the text holds nothing but white space. */
+static bool blank_text(const char *text)
+{
+    for (; *text; text++)
+        if (!strchr(" \t\r\n\f\v", *text))
+            return false;
+    return true;
+}
+
+/* A query without words to rank by (blank, or exclusions alone: "-dog"):
+ * the pictures the filter keeps, without those matching `excluded` (NULL:
+ * none), newest first, as the one ranked list "date". */
+static cs_status browse(cs_library *lib, const char *excluded, const search_params *p,
+                        cs_results *results, cs_error *err)
+{
+    if (excluded) {   /* shown by explain */
+        size_t size = strlen(excluded) + sizeof "NOT ()";
+        if (!(results->fts_query = malloc(size)))
+            return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+        snprintf(results->fts_query, size, "NOT (%s)", excluded);
+    }
+    catalog *reader = library_acquire_reader(lib, err);
+    if (!reader)
+        return err->code;
+    double started = fs_now_seconds();
+    int64_t *ids = NULL;
+    double *taken = NULL;
+    size_t n = 0;
+    cs_status rc = catalog_browse(reader, excluded, &p->filter, p->offset + p->k, &ids, &taken,
+                                  &n, err);
+    results->timings.text_ms = (fs_now_seconds() - started) * 1000.0;
+    started = fs_now_seconds();
+    fusion_list list = {"date", 1.0, n, ids, taken};
+    if (rc == CS_OK)
+        rc = fuse_into(reader, &list, 1, p, results, err);
+    results->timings.page_ms = (fs_now_seconds() - started) * 1000.0;
+    free(ids);
+    free(taken);
+    library_release_reader(lib, reader);
+    return rc;
+}
+
 cs_status cs_search(cs_library *lib, const char *query, const cs_search_options *options,
                     cs_results **out, cs_error *err)
 {
@@ -545,7 +587,17 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
     else if (rc == CS_OK)
         rc = fts_query_build_expanded(query ? query : "", expand_word, NULL,
                                       &results->fts_query, err);
-    /* No searchable word: nothing to rank, by text or by meaning. */
+    /* No searchable word: nothing to rank, by text or by meaning; a blank
+     * text or exclusions alone list the pictures instead. Other text
+     * without words (punctuation) finds nothing. */
+    if (rc == CS_OK && !cq && !results->fts_query) {
+        char *excluded = NULL;
+        rc = fts_query_build_excluded(query ? query : "", &excluded, err);
+        if (rc == CS_OK && (excluded || blank_text(query ? query : "")))
+            rc = browse(lib, excluded, &p, results, err);
+        free(excluded);
+        return finish(rc, results, started, out);
+    }
     bool words = rc == CS_OK && results->fts_query;
     if (words && !(reader = library_acquire_reader(lib, err)))
         rc = err->code;

@@ -195,6 +195,14 @@ cs_status catalog_fts_search_listed(catalog *c, const char *match, const cs_filt
 /* Whether `filter` restricts anything (NULL: no). */
 bool catalog_filter_active(const cs_filter *filter);
 
+/* The images that pass `filter` and whose words do not match the FTS5
+ * expression `excluded` (NULL: none excluded), newest first (by date taken,
+ * then the latest added; undated last), at most `limit`: a listing for a
+ * query without words to rank by. *ids and *taken (the dates, 0 when
+ * unknown) malloc'd, NULL when n == 0. */
+cs_status catalog_browse(catalog *c, const char *excluded, const cs_filter *filter, int limit,
+                         int64_t **ids, double **taken, size_t *n, cs_error *err);
+
 /* The ids of the images that pass `filter`, ascending; *ids malloc'd
  * (NULL when n == 0). With max >= 0, at most max of them: *more (may be
  * NULL) tells whether the filter keeps others. A narrow filter

@@ -45,6 +45,9 @@ typedef enum catalog_stmt_id {
     STMT_SEGMENT_CHAMPIONS,
     STMT_HAS_FACE,
     STMT_HAS_TEXT,
+    STMT_BROWSE,
+    STMT_BROWSE_IN_FOLDER,
+    STMT_BROWSE_IN_DATES,
     STMT_COUNT
 } catalog_stmt_id;
 

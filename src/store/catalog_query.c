@@ -282,6 +282,47 @@ cs_status catalog_fts_search_listed(catalog *c, const char *match, const cs_filt
     return CS_OK;
 }
 
+cs_status catalog_browse(catalog *c, const char *excluded, const cs_filter *filter, int limit,
+                         int64_t **ids, double **taken, size_t *n, cs_error *err)
+{
+    *ids = NULL;
+    *taken = NULL;
+    *n = 0;
+    catalog_stmt_id which = STMT_BROWSE;
+    if (catalog_filter_folder_len(filter))
+        which = STMT_BROWSE_IN_FOLDER;
+    else if (filter && (filter->has_from || filter->has_to))
+        which = STMT_BROWSE_IN_DATES;
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_stmt(c, which, &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_int(stmt, 1, limit);
+    if (excluded)
+        sqlite3_bind_text(stmt, 3, excluded, -1, SQLITE_STATIC);
+    catalog_bind_filter(stmt, filter);
+    id_list list = {0};
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        double when = (double)sqlite3_column_int64(stmt, 1);
+        if (!id_list_push(&list, sqlite3_column_int64(stmt, 0), &when)) {
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing pictures");
+            break;
+        }
+    }
+    if (rc == CS_OK && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "listing the pictures newest first");
+    sqlite3_reset(stmt);
+    if (rc != CS_OK) {
+        id_list_free(&list);
+        return rc;
+    }
+    *ids = list.ids;
+    *taken = list.scores;
+    *n = list.n;
+    return CS_OK;
+}
+
 /* Whether the filter asks only for faces and text read in the picture. */
 static bool faces_and_text_only(const cs_filter *f)
 {

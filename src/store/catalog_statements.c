@@ -1,6 +1,12 @@
 /* The statement cache of a catalog connection. */
 #include "store/catalog_internal.h"
 
+/* What the STMT_BROWSE statements share after their own conditions. */
+#define BROWSE_SQL \
+    FILTER_SQL \
+    " AND (?3 IS NULL OR i.id NOT IN (SELECT rowid FROM captions_fts WHERE captions_fts MATCH ?3))" \
+    " ORDER BY i.taken_at DESC, i.id DESC LIMIT ?1"
+
 static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_FIND_PATH] = "SELECT id FROM images WHERE path = ?1",
     [STMT_DELETE_IMAGE] = "DELETE FROM images WHERE id = ?1",
@@ -77,6 +83,20 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "SELECT id FROM images INDEXED BY images_camera"
         " WHERE instr(lower(coalesce(camera_make, '') || ' ' || coalesce(camera_model, '')),"
         " lower(?14)) > 0 LIMIT ?1",
+    /* Newest first, by the images_taken_at index read backwards (its
+     * entries end with the rowid), so LIMIT stops the reading; the
+     * excluded words' matches are listed once (a subquery of its own). A
+     * folder's rows come from its range of images_folder instead (sorted:
+     * the newest of a folder can be far down the dates), a date range's
+     * from its range of images_taken_at. */
+    [STMT_BROWSE] = "SELECT i.id, coalesce(i.taken_at, 0) FROM images i WHERE 1" BROWSE_SQL,
+    [STMT_BROWSE_IN_FOLDER] =
+        "SELECT i.id, coalesce(i.taken_at, 0) FROM images i"
+        " WHERE i.folder >= ?10 AND i.folder < ?10 || '0'" BROWSE_SQL,
+    [STMT_BROWSE_IN_DATES] =
+        "SELECT i.id, coalesce(i.taken_at, 0) FROM images i"
+        " WHERE i.taken_at >= coalesce(?11, -9223372036854775807 - 1)"
+        " AND i.taken_at <= coalesce(?12, 9223372036854775807)" BROWSE_SQL,
     [STMT_FILL_RESULT] =
         "SELECT i.path, i.width, i.height, i.taken_at, c.caption, c.tags"
         " FROM images i LEFT JOIN captions c ON c.image_id = i.id WHERE i.id = ?1",

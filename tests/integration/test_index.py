@@ -1,6 +1,8 @@
 """Indexing real photos and searching them through the capsearch CLI:
 what gets indexed, what a search finds, bad files, and re-indexing after
 renames, edits and deletions."""
+import calendar
+import json
 import os
 import shutil
 import sqlite3
@@ -152,6 +154,61 @@ class SampleLibrary(unittest.TestCase):
         similar = run_json(["similar", str(kite), "-k", "5", "--type", "png"], self.db)["results"]
         self.assertEqual(len(similar), 5)
         self.assertTrue(all(r["path"].endswith(".png") for r in similar))
+
+    def test_listing_without_words(self):
+        """A blank query lists the library newest first; exclusions alone
+        list the pictures without those words. The expected order is the
+        catalog's rows sorted here, the excluded pictures SQLite's own FTS5
+        matches."""
+        con = sqlite3.connect(os.path.join(self.db, "catalog.db"))
+        try:
+            rows = con.execute("SELECT id, coalesce(taken_at, 0), format, folder FROM images"
+                               " ORDER BY coalesce(taken_at, 0) DESC, id DESC").fetchall()
+            kites = {r[0] for r in con.execute(
+                "SELECT rowid FROM captions_fts WHERE captions_fts MATCH '\"kite\" OR \"blue\"'")}
+        finally:
+            con.close()
+        rows.sort(key=lambda r: (r[1], r[0]), reverse=True)   # not trusting SQL's order
+        newest = [r[0] for r in rows]
+        self.assertTrue(kites and len(kites) < len(rows))
+        self.assertTrue(any(r[1] for r in rows))   # some dates, so order is tested
+
+        def found(query, *options):
+            # --json before "--": a query may start with "-"
+            args = ["search", "--json", "-k", "1000"] + list(options) + ["--", query]
+            return json.loads(run(args, self.db).stdout)
+
+        def listed(query, *options):
+            return [r["id"] for r in found(query, *options)["results"]]
+
+        self.assertEqual(listed(""), newest)
+        self.assertEqual(listed("   "), newest)
+        self.assertEqual(listed("-kite -blue"), [i for i in newest if i not in kites])
+        self.assertEqual(listed("-kite -blue", "--alpha", "1"),
+                         [i for i in newest if i not in kites])
+        # each filter, through each way of reading the rows (folder, dates, others)
+        photos = os.path.join(self.samples, "photos")
+        day = calendar.timegm((2015, 7, 21, 0, 0, 0))   # Kite.jpg's
+        kept = {
+            ("--type", "png"): lambda r: r[2] == "png",
+            ("--folder", photos): lambda r: r[3] == photos or r[3].startswith(photos + "/"),
+            ("--from", "2015-07-21", "--to", "2015-07-21"): lambda r: day <= r[1] < day + 86400,
+            ("--from", "2015-07-21"): lambda r: r[1] >= day,
+        }
+        for options, keeps in kept.items():
+            want = [r[0] for r in rows if keeps(r)]
+            self.assertTrue(want, options)
+            self.assertEqual(listed("", *options), want, options)
+            self.assertEqual(listed("-kite -blue", *options),
+                             [i for i in want if i not in kites], options)
+        # paging, and what explain says
+        page = found("-kite -blue", "-k", "4", "--offset", "3", "--explain")
+        self.assertEqual([r["id"] for r in page["results"]],
+                         [i for i in newest if i not in kites][3:7])
+        self.assertEqual(page["fts_query"], 'NOT ("kite" OR "blue")')
+        self.assertTrue(all(list(r["explain"]) == ["date"] for r in page["results"]))
+        # punctuation is not blank: nothing to search, nothing found
+        self.assertEqual(listed("!!!"), [])
 
     def test_similar_images(self):
         doc = run_json(["search", "kite", "-k", "1"], self.db)

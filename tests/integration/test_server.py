@@ -77,6 +77,15 @@ class ServedLibrary(unittest.TestCase):
         # empty and odd queries are not errors
         for q in ["", "%22", "NEAR%28a%29", "%2A", "%E2%9C%93", "a" * 2000]:
             self.server.json("/api/search?q=" + q)
+        # no words: the pictures newest first (Kite.jpg is the one dated),
+        # without the excluded ones
+        listed = self.server.json("/api/search?k=100")["results"]
+        self.assertEqual(len(listed), len(SAMPLE_FILES))
+        self.assertTrue(listed[0]["path"].endswith("/Kite.jpg"))
+        self.assertEqual(self.server.json("/api/search?q=&k=100")["results"], listed)
+        without = self.server.json("/api/search?q=" + quote("-kite") + "&k=100")["results"]
+        self.assertEqual([r["id"] for r in without],
+                         [r["id"] for r in listed if r["id"] != self.kite])
 
     def test_bad_parameters(self):
         for query in ["k=0", "k=1001", "k=abc", "offset=-1", "from=2015-02-30", "to=soon",

@@ -12,11 +12,13 @@
 
 /* ---------- exact expressions ---------- */
 
-static void expect_query(const char *input, const char *expected, int line)
+typedef cs_status (*builder)(const char *user_text, char **out, cs_error *err);
+
+static void expect_built(builder build, const char *input, const char *expected, int line)
 {
     char *got = (char *)1;
     cs_error err = {0};
-    cs_status rc = fts_query_build(input, &got, &err);
+    cs_status rc = build(input, &got, &err);
     bool same = rc == CS_OK && (expected ? got && strcmp(got, expected) == 0 : got == NULL);
     if (!same) {
         fprintf(stderr, "%s:%d: query [%s] (rc %d %s)\n  got      [%s]\n  expected [%s]\n",
@@ -28,7 +30,9 @@ static void expect_query(const char *input, const char *expected, int line)
         free(got);
 }
 
-#define EXPECT(input, expected) expect_query(input, expected, __LINE__)
+#define EXPECT(input, expected) expect_built(fts_query_build, input, expected, __LINE__)
+#define EXPECT_EXCLUDED(input, expected) \
+    expect_built(fts_query_build_excluded, input, expected, __LINE__)
 
 static void test_words_and_stop_words(void)
 {
@@ -93,6 +97,26 @@ static void test_nothing_to_search(void)
     EXPECT("-dog -cat", NULL);
     EXPECT("\x01\x02\x7f", NULL);
     EXPECT("\xff\xfe\xc0\xaf", NULL);
+}
+
+/* fts_query_build_excluded: the exclusions of a text without words, as
+ * an expression that matches them; nothing when there are words. */
+static void test_exclusions_alone(void)
+{
+    EXPECT_EXCLUDED("-dog", "\"dog\"");
+    EXPECT_EXCLUDED("  -dog   -cat ", "\"dog\" OR \"cat\"");
+    EXPECT_EXCLUDED("-dog -DOG -Dog", "\"dog\"");
+    EXPECT_EXCLUDED("-\"red car\" -beac*", "\"red car\" OR \"beac\" *");
+    EXPECT_EXCLUDED("dog -cat", NULL);   /* words: fts_query_build's case */
+    EXPECT_EXCLUDED("the -cat", NULL);   /* a stop word alone is a word */
+    EXPECT_EXCLUDED("", NULL);
+    EXPECT_EXCLUDED("   ", NULL);
+    EXPECT_EXCLUDED("!!! *** ---", NULL);
+    EXPECT_EXCLUDED("t-shirt", NULL);   /* a hyphen inside a word is no exclusion */
+    char *out = (char *)1;
+    cs_error err = {0};
+    CHECK_INT_EQ(fts_query_build_excluded(NULL, &out, &err), CS_ERR_INVALID);
+    CHECK_INT_EQ(fts_query_build_excluded("-dog", NULL, &err), CS_ERR_INVALID);
 }
 
 static void test_invalid_utf8_dropped(void)
@@ -213,14 +237,21 @@ static void check_hostile(sqlite3 *db, const char *input, const char *label)
         check_failures++;
         return;
     }
-    if (!expr)
-        return;
-    if (!valid_utf8((const unsigned char *)expr)) {
+    if (expr && !valid_utf8((const unsigned char *)expr)) {
         fprintf(stderr, "input %s: expression is not valid UTF-8\n", label);
         check_failures++;
     }
-    if (run_match(db, expr, label) < 0)
+    if (expr && run_match(db, expr, label) < 0)
         check_failures++;
+    free(expr);
+    /* what a text of exclusions alone excludes runs as safely */
+    expr = NULL;
+    if (fts_query_build_excluded(input, &expr, &err) != CS_OK) {
+        fprintf(stderr, "input %s: excluded: %s\n", label, err.message);
+        check_failures++;
+    } else if (expr && run_match(db, expr, label) < 0) {
+        check_failures++;
+    }
     free(expr);
 }
 
@@ -596,6 +627,7 @@ int main(void)
     test_operators_are_words();
     test_phrases_prefixes_exclusions();
     test_nothing_to_search();
+    test_exclusions_alone();
     test_invalid_utf8_dropped();
     test_bad_arguments();
     sqlite3 *db = open_table();
