@@ -43,6 +43,7 @@ typedef struct run_state {
     known_file *known;
     size_t nknown, capknown;
     strmap known_hashes;        /* content hash -> image id */
+    size_t ncatalogued;         /* images in the whole catalog */
     index_job *jobs;
     size_t njobs, capjobs;
     char **unreadable;          /* folders the walk could not read */
@@ -118,6 +119,7 @@ static cs_status remember(const catalog_file *f, void *user, cs_error *err)
 static cs_status remember_hash(const catalog_file *f, void *user, cs_error *err)
 {
     run_state *s = user;
+    s->ncatalogued++;
     if (needs_tagger(s, f->id))
         return CS_OK;   /* a copy of it must be analysed, not reused */
     if (f->content_hash && !strmap_put(&s->known_hashes, f->content_hash, f->id))
@@ -543,7 +545,7 @@ static cs_status run(run_state *s, const char *const *dirs, size_t ndirs, double
     rc = choose_enrichments(s, &actx, err);
     /* An empty catalog has nothing to fill in: every image this run writes
      * gets its related words now. */
-    if (rc == CS_OK && actx.related && s->known_hashes.count == 0)
+    if (rc == CS_OK && actx.related && s->ncatalogued == 0)
         rc = index_related_current(s->lib, err);
     if (rc != CS_OK)
         return rc;

@@ -7,6 +7,7 @@ missing model files."""
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import unittest
@@ -219,6 +220,33 @@ class Library(TempDirs):
         again = self.index_samples()[-1]
         self.assertEqual(again["indexed"], 0)
         self.assertEqual(again["unchanged"], stats["images"])
+
+
+    def test_related_words_filled_in_while_pictures_wait_for_the_detector(self):
+        """Pictures indexed before the detector was installed, outside the
+        folder indexed now, still get their related words filled in."""
+        without = dict(os.environ, CAPSEARCH_MODELS=os.path.join(self.tmp, "no-models"))
+        self.index_samples(env=without)
+        catalog = os.path.join(self.db, "catalog.db")
+
+        def related():
+            con = sqlite3.connect(catalog)
+            try:
+                return dict(con.execute("SELECT image_id, related FROM captions"))
+            finally:
+                con.close()
+
+        before = related()
+        self.assertTrue(any(before.values()))
+        con = sqlite3.connect(catalog)
+        with con:
+            con.execute("UPDATE captions SET related = ''")
+            con.execute("UPDATE meta SET value = '' WHERE key = 'related_words'")
+        con.close()
+        elsewhere = os.path.join(self.tmp, "elsewhere")
+        os.makedirs(elsewhere)
+        run(["index", elsewhere], self.db)
+        self.assertEqual(related(), before)
 
 
 class BrokenModels(TempDirs):
