@@ -12,6 +12,8 @@
 
 const char *const analyze_object_kinds[] = {"object", "scene"};
 const size_t analyze_object_nkinds = sizeof analyze_object_kinds / sizeof *analyze_object_kinds;
+const char *const analyze_related_kinds[] = {"object", "scene", "concept"};
+const size_t analyze_related_nkinds = sizeof analyze_related_kinds / sizeof *analyze_related_kinds;
 
 void index_result_free(index_result *r)
 {
@@ -106,6 +108,38 @@ cs_status analyze_related(const char *path_words, const char *object_tags, char 
     }
     free(paths);
     free(tags);
+    return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+cs_status analyze_related_concepts(const char *path_words, const char *object_tags,
+                                   const char *const *concepts, size_t nconcepts, char **out,
+                                   cs_error *err)
+{
+    *out = NULL;
+    const char **sorted = nconcepts ? malloc(nconcepts * sizeof *sorted) : NULL;
+    if (nconcepts && !sorted)
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < nconcepts; i++)
+        sorted[i] = concepts[i];
+    if (nconcepts)
+        qsort(sorted, nconcepts, sizeof *sorted, by_name);
+    strbuf tags;
+    strbuf_init(&tags);
+    strbuf_append(&tags, object_tags ? object_tags : "");
+    for (size_t i = 0; i < nconcepts; i++) {
+        if (tags.len)
+            strbuf_append_char(&tags, '\n');
+        strbuf_append(&tags, sorted[i]);
+    }
+    cs_status rc = strbuf_failed(&tags) ? cs_error_set(err, CS_ERR_NOMEM, "out of memory")
+                                        : analyze_related(path_words, strbuf_str(&tags), out, err);
+    strbuf_free(&tags);
+    free(sorted);
     return rc;
 }
 

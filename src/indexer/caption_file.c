@@ -291,6 +291,38 @@ static cs_status add_zeroshot(cs_captioner *c, const char *path, cs_caption *out
     return CS_OK;
 }
 
+/* The related words with the zero-shot concepts, as the CLIP stage of an
+ * index run makes them: the object tags, the concepts, the path words. */
+static cs_status add_concepts_related(const cs_caption *caption, const char *path_words,
+                                      char **related, cs_error *err)
+{
+    *related = NULL;
+    strbuf objects;
+    strbuf_init(&objects);
+    const char **concepts = malloc((caption->ntags + 1) * sizeof *concepts);
+    size_t nconcepts = 0;
+    for (size_t i = 0; concepts && i < caption->ntags; i++) {
+        const cs_caption_tag *t = &caption->tags[i];
+        if (strcmp(t->kind, "concept") == 0) {
+            concepts[nconcepts++] = t->name;
+            continue;
+        }
+        for (size_t k = 0; k < analyze_object_nkinds; k++)
+            if (strcmp(t->kind, analyze_object_kinds[k]) == 0) {
+                if (objects.len)
+                    strbuf_append_char(&objects, '\n');
+                strbuf_append(&objects, t->name);
+            }
+    }
+    cs_status rc = !concepts || strbuf_failed(&objects)
+                       ? cs_error_set(err, CS_ERR_NOMEM, "out of memory")
+                       : analyze_related_concepts(path_words, strbuf_str(&objects), concepts,
+                                                  nconcepts, related, err);
+    free(concepts);
+    strbuf_free(&objects);
+    return rc;
+}
+
 cs_status cs_caption_file(cs_captioner *c, const char *path, cs_caption **out, cs_error *err)
 {
     *out = NULL;
@@ -316,11 +348,18 @@ cs_status cs_caption_file(cs_captioner *c, const char *path, cs_caption **out, c
         rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
     if (rc == CS_OK)
         rc = fill(&r, caption, err);
-    index_result_free(&r);
     if (rc == CS_OK && c->zs_ready)
         rc = add_zeroshot(c, path, caption, err);
     else if (rc == CS_OK && !(caption->zeroshot = strdup("")))
         rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    char *related = NULL;
+    if (rc == CS_OK && c->zs_ready && c->ctx.related)
+        rc = add_concepts_related(caption, r.path_words, &related, err);
+    if (related) {
+        free(caption->related);
+        caption->related = related;
+    }
+    index_result_free(&r);
     free(folder);
     if (rc != CS_OK) {
         cs_caption_free(caption);

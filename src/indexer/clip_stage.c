@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caption/lexicon.h"
 #include "common/array.h"
 #include "common/fsutil.h"
+#include "common/strbuf.h"
 #include "indexer/indexer_internal.h"
 #include "indexer/zeroshot_model.h"
 #include "store/catalog_concepts.h"
@@ -232,6 +234,56 @@ static cs_status embed_batch(stage *s, size_t from, size_t to, batch_out *out,
     return rc == CS_OK ? CS_OK : cs_error_prefix(err, "embedding with the CLIP model: ");
 }
 
+/* One image's path words and object tags, as the catalog has them. */
+typedef struct stored_words {
+    int64_t id;
+    bool found;
+    strbuf path_words, tags;
+} stored_words;
+
+static cs_status keep_words(int64_t id, const char *path_words, const char *tags, void *user,
+                            cs_error *err)
+{
+    stored_words *w = user;
+    if (id != w->id)
+        return CS_OK;   /* the image has no caption row: none to update */
+    w->found = true;
+    strbuf_append(&w->path_words, path_words);
+    strbuf_append(&w->tags, tags);
+    return strbuf_failed(&w->path_words) || strbuf_failed(&w->tags)
+               ? cs_error_set(err, CS_ERR_NOMEM, "out of memory")
+               : CS_OK;
+}
+
+/* The image's related words with the concepts of its new zero-shot
+ * caption (analyze_related_concepts), its path words and detector's tags
+ * read from the catalog. *related NULL without WordNet (the stored ones
+ * stay) or without a caption row. */
+static cs_status related_with_concepts(stage *s, int64_t id, const zs_caption *cap,
+                                       char **related, cs_error *err)
+{
+    *related = NULL;
+    if (!lexicon_available())
+        return CS_OK;
+    stored_words w = {.id = id};
+    strbuf_init(&w.path_words);
+    strbuf_init(&w.tags);
+    /* the first caption row after id - 1: this image's, when it has one */
+    cs_status rc = catalog_each_words(s->config->lib->cat, id - 1, 1, analyze_object_kinds,
+                                      analyze_object_nkinds, keep_words, &w, err);
+    catalog_tag concepts[ZS_MAX_PICKS];
+    const char *names[ZS_MAX_PICKS];
+    size_t n = zs_model_tags(&s->zs, cap, concepts);
+    for (size_t i = 0; i < n; i++)
+        names[i] = concepts[i].tag;
+    if (rc == CS_OK && w.found)
+        rc = analyze_related_concepts(strbuf_str(&w.path_words), strbuf_str(&w.tags), names, n,
+                                      related, err);
+    strbuf_free(&w.path_words);
+    strbuf_free(&w.tags);
+    return rc;
+}
+
 /* Writes the zero-shot captions of a batch (inside its transaction). */
 static cs_status put_captions(stage *s, const int64_t *ids, size_t n, const zs_caption *caps,
                               cs_error *err)
@@ -242,8 +294,13 @@ static cs_status put_captions(stage *s, const int64_t *ids, size_t n, const zs_c
         catalog_tag tags[ZS_MAX_PICKS];
         zs_model_words(&s->zs, &caps[i], words, sizeof words);
         size_t ntags = zs_model_tags(&s->zs, &caps[i], tags);
-        catalog_zeroshot z = {s->config->model_id, zs_sentence(&caps[i]), words, tags, ntags};
-        rc = catalog_set_zeroshot(s->config->lib->cat, ids[i], &z, err);
+        char *related = NULL;
+        rc = related_with_concepts(s, ids[i], &caps[i], &related, err);
+        catalog_zeroshot z = {s->config->model_id, zs_sentence(&caps[i]), words, tags, ntags,
+                              related};
+        if (rc == CS_OK)
+            rc = catalog_set_zeroshot(s->config->lib->cat, ids[i], &z, err);
+        free(related);
     }
     if (rc == CS_OK)
         s->config->counters->captioned += n;

@@ -83,12 +83,23 @@ void analyze_worker_free(analyze_worker *worker);
  * labels and a captioner's nouns); colours, dates and cameras are not. */
 extern const char *const analyze_object_kinds[];
 extern const size_t analyze_object_nkinds;
+/* The stored tag kinds a picture's related words come from: those, and the
+ * concepts of its zero-shot caption (clip_stage.c). */
+extern const char *const analyze_related_kinds[];
+extern const size_t analyze_related_nkinds;
 
 /* The related words (lexicon.h) of a file's object words: its path words
  * (space-separated; folder boilerplate like "photos" left out) and its
  * object tags ('\n' between tags). *out malloc'd ("" when none). */
 cs_status analyze_related(const char *path_words, const char *object_tags, char **out,
                           cs_error *err);
+
+/* The same with a zero-shot caption's concepts after the object tags, by
+ * name (strcmp order): the order catalog_tag_names gives the backfill
+ * (related.c), so both make the same words. */
+cs_status analyze_related_concepts(const char *path_words, const char *object_tags,
+                                   const char *const *concepts, size_t nconcepts, char **out,
+                                   cs_error *err);
 
 /* Reads, hashes and (unless its content is known and allow_reuse) decodes
  * and describes one file. Never fails as a whole: problems with the file

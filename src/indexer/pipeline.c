@@ -249,9 +249,9 @@ static cs_status write_indexed(writer *w, index_result *r, int64_t *id, cs_error
     return rc;
 }
 
-/* A copy's related words: the source's object tags with the new path's
- * words (a renamed dog.jpg is no longer a dog by name). NULL = keep the
- * source's (WordNet is not there to say better). */
+/* A copy's related words: the source's object and concept tags with the
+ * new path's words (a renamed dog.jpg is no longer a dog by name). NULL =
+ * keep the source's (WordNet is not there to say better). */
 static cs_status related_for_copy(writer *w, const index_result *r, char **related,
                                   cs_error *err)
 {
@@ -260,8 +260,8 @@ static cs_status related_for_copy(writer *w, const index_result *r, char **relat
         return CS_OK;
     strbuf tags;
     strbuf_init(&tags);
-    cs_status rc = catalog_tag_names(w->config->lib->cat, r->reuse_id, analyze_object_kinds,
-                                     analyze_object_nkinds, &tags, err);
+    cs_status rc = catalog_tag_names(w->config->lib->cat, r->reuse_id, analyze_related_kinds,
+                                     analyze_related_nkinds, &tags, err);
     if (rc == CS_OK)
         rc = analyze_related(r->path_words, strbuf_str(&tags), related, err);
     strbuf_free(&tags);

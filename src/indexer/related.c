@@ -1,10 +1,12 @@
 /* Related words for images catalogued without them: a catalog upgraded
  * from schema version 2 (the column is new, every row holds ''), images
- * indexed while WordNet was missing, or a new lexicon revision (its rules
- * changed). Recomputed from what the catalog keeps (path words and object
- * tags), so no file is read again. Runs at the end of an index run, in
+ * indexed while WordNet was missing, or a new revision (the lexicon's
+ * rules or what feeds it changed). Recomputed from what the catalog keeps
+ * (path words, object and concept tags), so no file is read again. Runs at the end of an index run, in
  * batches, and records the revision when done; an interrupted run starts
  * over next time, and images already right cost no write. */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,9 @@
 #include "indexer/indexer_internal.h"
 
 #define BACKFILL_BATCH 256
+/* What feeds the related words, beside the lexicon's own rules: 2 = the
+ * zero-shot concepts too. */
+#define RELATED_SOURCES "2"
 
 typedef struct backfill {
     catalog *cat;
@@ -44,17 +49,27 @@ static cs_status set_revision(catalog *cat, const char *revision, cs_error *err)
     return rc;
 }
 
+/* The revision the catalog's related words are recorded at: the lexicon's
+ * and RELATED_SOURCES; false without WordNet. */
+static bool related_revision(char *out, size_t size)
+{
+    const char *lexicon = lexicon_revision();
+    return lexicon && snprintf(out, size, "%s, sources %s", lexicon, RELATED_SOURCES) <
+                          (int)size;
+}
+
 cs_status index_related_current(cs_library *lib, cs_error *err)
 {
-    const char *revision = lexicon_revision();
-    return revision ? set_revision(lib->cat, revision, err) : CS_OK;
+    char revision[128];
+    return related_revision(revision, sizeof revision) ? set_revision(lib->cat, revision, err)
+                                                       : CS_OK;
 }
 
 cs_status index_backfill_related(cs_library *lib, const cs_index_options *options,
                                  cs_error *err)
 {
-    const char *revision = lexicon_revision();
-    if (!revision)
+    char revision[128];
+    if (!related_revision(revision, sizeof revision))
         return CS_OK;
     catalog *cat = lib->cat;
     char *done = NULL;
@@ -71,8 +86,8 @@ cs_status index_backfill_related(cs_library *lib, const cs_index_options *option
         b.count = 0;
         rc = catalog_begin(cat, err);
         if (rc == CS_OK)
-            rc = catalog_each_words(cat, after, BACKFILL_BATCH, analyze_object_kinds,
-                                    analyze_object_nkinds, update_one, &b, err);
+            rc = catalog_each_words(cat, after, BACKFILL_BATCH, analyze_related_kinds,
+                                    analyze_related_nkinds, update_one, &b, err);
         if (rc == CS_OK)
             rc = catalog_commit(cat, err);
         else

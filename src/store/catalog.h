@@ -104,8 +104,9 @@ cs_status catalog_copy_image(catalog *c, int64_t source_id, const char *path,
                              const char *path_words, const char *related, int64_t *id,
                              cs_error *err);
 
-/* The names of image `id`'s tags whose kind is one of `kinds`, in tag
- * order, space-separated words joined with '\n' between tags, appended to
+/* The names of image `id`'s tags whose kind is one of `kinds`, by kind
+ * (zero-shot concepts last) then name (strcmp order), joined with '\n'
+ * between tags, appended to
  * `out` (nothing for an image without such tags). */
 cs_status catalog_tag_names(catalog *c, int64_t id, const char *const *kinds, size_t nkinds,
                             strbuf *out, cs_error *err);

@@ -169,12 +169,15 @@ static cs_status update_caption(catalog *c, int64_t id, const catalog_zeroshot *
     cs_status rc = CS_OK;
     if (strbuf_failed(&caption) || strbuf_failed(&tags))
         rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
-    const char *texts[] = {strbuf_str(&caption), strbuf_str(&tags)};
-    /* the trigger rewrites the FTS row: skip when nothing changes */
+    const char *texts[] = {strbuf_str(&caption), strbuf_str(&tags), z->related};
+    /* one statement (the trigger rewrites the FTS row), skipped when
+     * nothing changes; a NULL ?4 keeps the related words */
     if (rc == CS_OK)
-        rc = exec_id_texts(c, "UPDATE captions SET caption = ?2, tags = ?3 WHERE image_id = ?1"
-                              " AND (caption IS NOT ?2 OR tags IS NOT ?3)",
-                           id, texts, 2, err, "writing a zero-shot caption");
+        rc = exec_id_texts(c, "UPDATE captions SET caption = ?2, tags = ?3,"
+                              " related = coalesce(?4, related) WHERE image_id = ?1"
+                              " AND (caption IS NOT ?2 OR tags IS NOT ?3"
+                              " OR related IS NOT coalesce(?4, related))",
+                           id, texts, 3, err, "writing a zero-shot caption");
     strbuf_free(&caption);
     strbuf_free(&tags);
     return rc;

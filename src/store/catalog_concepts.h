@@ -25,12 +25,14 @@ typedef struct catalog_zeroshot {
     const char *words;        /* the concept words for captions.tags */
     const catalog_tag *tags;  /* kind "concept" */
     size_t ntags;
+    const char *related;      /* the caption row's related words with the
+                                 concepts' (NULL: left as they are) */
 } catalog_zeroshot;
 
 /* Puts image `id`'s zero-shot caption in its caption row: the sentence in
  * front of the caption, the words after the tags text, replacing what an
- * earlier zero-shot caption put there; its `concept` tags are replaced.
- * Inside a write transaction. */
+ * earlier zero-shot caption put there, and the related words when given;
+ * its `concept` tags are replaced. Inside a write transaction. */
 cs_status catalog_set_zeroshot(catalog *c, int64_t id, const catalog_zeroshot *z,
                                cs_error *err);
 

@@ -101,7 +101,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "SELECT i.path, i.width, i.height, i.taken_at, c.caption, c.tags"
         " FROM images i LEFT JOIN captions c ON c.image_id = i.id WHERE i.id = ?1",
     [STMT_GET_EMBEDDING] = "SELECT dim, data FROM embeddings WHERE image_id = ?1 AND model = ?2",
-    [STMT_TAG_NAMES] = "SELECT tag, kind FROM tags WHERE image_id = ?1 ORDER BY kind, tag",
+    /* zero-shot concepts last: with the lexicon's cap on related words,
+     * the picture's own labels come first */
+    [STMT_TAG_NAMES] =
+        "SELECT tag, kind FROM tags WHERE image_id = ?1 ORDER BY kind = 'concept', kind, tag",
     /* the trigger rewrites the FTS row: skip when nothing changes */
     [STMT_SET_RELATED] =
         "UPDATE captions SET related = ?2 WHERE image_id = ?1 AND related IS NOT ?2",

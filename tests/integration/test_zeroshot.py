@@ -68,6 +68,29 @@ def write(db, sql, *args):
         con.close()
 
 
+# What the lexicon leaves out as too general (src/caption/lexicon.c).
+TOO_GENERAL = {"entity", "physical entity", "abstraction", "object", "whole", "artifact",
+               "instrumentality", "living thing", "organism", "matter", "substance", "part",
+               "thing", "causal agent", "psychological feature", "attribute", "relation",
+               "communication", "measure", "group", "set", "unit", "physical object"}
+
+
+def first_sense_parent(word):
+    """The first word of the direct hypernym of WORD's first noun sense, as
+    WordNet's own `wn` prints it, when that sense is a physical thing, not a
+    proper noun and its parent not too general; else None."""
+    out = subprocess.run(["wn", word.replace(" ", "_"), "-hypen"], capture_output=True,
+                         text=True).stdout
+    if "Sense 1" not in out:
+        return None
+    sense = out.split("Sense 1", 1)[1].split("Sense 2", 1)[0]
+    lines = [l.strip() for l in sense.strip().splitlines()]
+    if len(lines) < 2 or "=> physical entity" not in lines or lines[0][:1].isupper():
+        return None
+    parent = lines[1].removeprefix("=> ").split(", ")[0]
+    return None if parent in TOO_GENERAL or parent[:1].isupper() else parent.lower()
+
+
 def index_events(db, *args):
     events = json_lines(run(["index", "--json", *args], db))
     assert events[-1]["event"] == "done", events[-1]
@@ -259,6 +282,51 @@ class ZeroShot(unittest.TestCase):
         self.assertEqual(done["captioned"], 0)
         self.assertEqual(self.captions()[renamed].split("|")[0], after[self.paths[0]].split("|")[0])
 
+    def test_related_words_of_concepts(self):
+        """A picture's zero-shot concepts bring their WordNet related words
+        (what `wn WORD -hypen` shows above the word's first sense), as a
+        detector's labels do, so "canine" finds a picture captioned "dog";
+        the related words made with the caption are the ones the catalog's
+        backfill makes from the stored tags."""
+        if not shutil.which("wn"):
+            self.skipTest("WordNet's wn command is needed as the reference")
+        index(self.db, self.photos, "--model", self.model)
+        rows = query(self.db, "SELECT c.image_id, c.related FROM captions c "
+                              "JOIN zeroshot z ON z.image_id = c.image_id")
+        self.assertEqual(len(rows), NIMAGES)
+        checked = 0
+        for image_id, related in rows:
+            words = [t for t, in query(self.db, "SELECT tag FROM tags WHERE image_id = ? AND "
+                                                "kind = 'concept' ORDER BY tag", image_id)]
+            for word in words:
+                parent = first_sense_parent(word)
+                if parent is None:
+                    continue
+                self.assertIn(parent, related.lower(), (word, related))
+                checked += 1
+                doc = run_json(["search", parent, "--alpha", "0", "-k", str(NIMAGES)], self.db)
+                self.assertIn(image_id, [r["id"] for r in doc["results"]], (word, parent))
+                break   # the first of an image's words: the synset cap leaves it room
+        self.assertGreater(checked, 0)
+        # the backfill, from the stored tags, makes the same related words
+        before = dict(rows)
+        write(self.db, "UPDATE captions SET related = ''")
+        write(self.db, "UPDATE meta SET value = '' WHERE key = 'related_words'")
+        index(self.db, self.photos)
+        self.assertEqual(dict(query(self.db, "SELECT image_id, related FROM captions")), before)
+        # a renamed picture keeps its concepts' related words
+        renamed = os.path.join(self.photos, "renamed.png")
+        os.rename(self.paths[0], renamed)
+        self.assertEqual(index(self.db, self.photos)["reused"], 1)
+        (image_id, related), = query(self.db, "SELECT c.image_id, c.related FROM captions c "
+                                              "JOIN images i ON i.id = c.image_id "
+                                              "WHERE i.path = ?", renamed)
+        words = [t for t, in query(self.db, "SELECT tag FROM tags WHERE image_id = ? AND "
+                                            "kind = 'concept'", image_id)]
+        parents = [p for p in map(first_sense_parent, words) if p]
+        self.assertTrue(parents, words)   # the seeds give one: the check runs
+        self.assertTrue(any(p in related.lower() for p in parents), (words, related))
+
     def stored_concepts(self, path, model_id):
         """The concept embeddings of a catalog file, sorted."""
         con = sqlite3.connect(path)
@@ -327,6 +395,13 @@ class ZeroShot(unittest.TestCase):
         self.assertEqual(image["caption"], stored)
         concept_tags = [t for t in image["tags"] if t["kind"] == "concept"]
         self.assertTrue(concept_tags)
+        # and the related words it stored, the concepts' among them
+        (related,), = query(self.db, "SELECT c.related FROM captions c JOIN images i ON "
+                                     "i.id = c.image_id WHERE i.path = ?", path)
+        self.assertEqual(image["related"], related)
+        parents = [p for p in (first_sense_parent(t["name"]) for t in concept_tags) if p]
+        self.assertTrue(parents and any(p in related.lower() for p in parents),
+                        (concept_tags, related))
         # candidates: CLIP's cosine of the prompt with the picture, best chosen
         candidates = image["candidates"]
         self.assertTrue(1 <= len(candidates) <= 8)

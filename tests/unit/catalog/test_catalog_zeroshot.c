@@ -44,14 +44,34 @@ static cs_status count_concept(const char *concept, const char *prompts, int dim
     return CS_OK;
 }
 
-static void set(catalog *c, int64_t id, const char *model, const char *sentence,
-                const char *words, const catalog_tag *tags, size_t ntags)
+static void set_related(catalog *c, int64_t id, const char *model, const char *sentence,
+                        const char *words, const catalog_tag *tags, size_t ntags,
+                        const char *related)
 {
     cs_error err;
-    catalog_zeroshot z = {model, sentence, words, tags, ntags};
+    catalog_zeroshot z = {model, sentence, words, tags, ntags, related};
     CHECK_OK(catalog_begin(c, &err), &err);
     CHECK_OK(catalog_set_zeroshot(c, id, &z, &err), &err);
     CHECK_OK(catalog_commit(c, &err), &err);
+}
+
+static void set(catalog *c, int64_t id, const char *model, const char *sentence,
+                const char *words, const catalog_tag *tags, size_t ntags)
+{
+    set_related(c, id, model, sentence, words, tags, ntags, NULL);
+}
+
+/* How many images the FTS expression finds. */
+static size_t found(catalog *c, const char *match)
+{
+    cs_error err;
+    int64_t *ids = NULL;
+    double *scores = NULL;
+    size_t n = 0;
+    CHECK_OK(catalog_fts_search(c, match, NULL, 10, &ids, &scores, &n, &err), &err);
+    free(ids);
+    free(scores);
+    return n;
 }
 
 int main(int argc, char **argv)
@@ -120,17 +140,23 @@ int main(int argc, char **argv)
     CHECK_STR_EQ(got, "blue:color cat:concept");
     free(got);
     /* searchable through the FTS index */
-    int64_t *ids = NULL;
-    double *scores = NULL;
-    size_t n = 0;
-    CHECK_OK(catalog_fts_search(c, "\"cat\"", NULL, 10, &ids, &scores, &n, &err), &err);
-    CHECK_INT_EQ(n, 1);
-    free(ids);
-    free(scores);
-    CHECK_OK(catalog_fts_search(c, "\"beach\"", NULL, 10, &ids, &scores, &n, &err), &err);
-    CHECK_INT_EQ(n, 0);
-    free(ids);
-    free(scores);
+    CHECK_INT_EQ(found(c, "\"cat\""), 1);
+    CHECK_INT_EQ(found(c, "\"beach\""), 0);
+    /* related words given with the caption replace the row's, in the FTS
+     * index too; none given keeps them */
+    set_related(c, id, "clip:b", "A cat.", "cat", second, 1, "cat, feline, animal");
+    CHECK_INT_EQ(found(c, "related : \"feline\""), 1);
+    snprintf(sql, sizeof sql, "SELECT related FROM captions WHERE image_id = %lld",
+             (long long)id);
+    got = text_of(path, sql);
+    CHECK_STR_EQ(got, "cat, feline, animal");
+    free(got);
+    set(c, id, "clip:b", "A cat.", "cat", second, 1);
+    got = text_of(path, sql);
+    CHECK_STR_EQ(got, "cat, feline, animal");
+    free(got);
+    set_related(c, id, "clip:b", "A cat.", "cat", second, 1, "");
+    CHECK_INT_EQ(found(c, "related : \"feline\""), 0);
     /* nothing sure: the sentence and words go, the rest stays */
     set(c, id, "clip:b", "", "", NULL, 0);
     snprintf(sql, sizeof sql, "SELECT caption || '|' || tags FROM captions WHERE image_id = %lld",
