@@ -171,9 +171,134 @@ void ivf_search(const faiss::IndexIVF &ivf, int64_t n, const float *x, int64_t k
     ivf.search(n, x, k, distances, labels, &params);
 }
 
+// The index of the largest of n scores (the first of equal ones): one pass
+// for the largest value in sixteen lanes, one to find it.
+__attribute__((target_clones("default", "arch=x86-64-v3")))
+size_t argmax(const float *v, size_t n)
+{
+    float lanes[16];
+    for (size_t j = 0; j < 16; j++)
+        lanes[j] = -INFINITY;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (size_t j = 0; j < 16; j++)
+            lanes[j] = v[i + j] > lanes[j] ? v[i + j] : lanes[j];
+    float best = -INFINITY;
+    for (size_t j = 0; j < 16; j++)
+        best = lanes[j] > best ? lanes[j] : best;
+    for (; i < n; i++)
+        best = v[i] > best ? v[i] : best;
+    for (i = 0; i < n; i++)
+        if (v[i] == best)
+            return i;
+    return 0;   // every score NaN: no vector here has one (vectors.c refuses them)
+}
+
+// Each of n vectors' nearest of ny rows by inner product (ties: the first
+// row), through cblas_sgemm in blocks and argmax: no OpenMP region. FAISS's
+// flat search follows each block's GEMM with an OpenMP region, whose idle
+// threads then spin through the next GEMM against OpenBLAS's own threads:
+// on two cores, a third of a million-vector build went to that.
+void nearest_rows(const float *x, size_t n, const float *y, size_t ny, size_t d,
+                  float *scores, faiss::Index::idx_t *labels)
+{
+    const size_t block = 1024;
+    std::vector<float> products(std::min(n, block) * ny);
+    for (size_t i0 = 0; i0 < n; i0 += block) {
+        size_t rows = std::min(block, n - i0);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(rows),
+                    static_cast<blasint>(ny), static_cast<blasint>(d), 1.0f, x + i0 * d,
+                    static_cast<blasint>(d), y, static_cast<blasint>(d), 0.0f, products.data(),
+                    static_cast<blasint>(ny));
+        for (size_t r = 0; r < rows; r++) {
+            const float *row = products.data() + r * ny;
+            size_t best = argmax(row, ny);
+            labels[i0 + r] = static_cast<faiss::Index::idx_t>(best);
+            if (scores)
+                scores[i0 + r] = row[best];
+        }
+    }
+}
+
+// An inner-product flat index whose nearest-one search is nearest_rows:
+// what k-means assigns with while training an IVF index's lists.
+struct NearestRowsIP : faiss::IndexFlatIP {
+    explicit NearestRowsIP(faiss::Index::idx_t d) : faiss::IndexFlatIP(d) {}
+    void search(idx_t n, const float *x, idx_t k, float *distances, idx_t *labels,
+                const faiss::SearchParameters *params = nullptr) const override
+    {
+        if (k != 1 || params || ntotal == 0) {
+            faiss::IndexFlatIP::search(n, x, k, distances, labels, params);
+            return;
+        }
+        nearest_rows(x, static_cast<size_t>(n), get_xb(), static_cast<size_t>(ntotal),
+                     static_cast<size_t>(d), distances, labels);
+    }
+};
+
+// The IVF index over an inner-product flat quantizer that the own
+// assignment serves, or null.
+faiss::IndexIVF *ip_flat_ivf(FaissIndex *index)
+{
+    auto *ivf = dynamic_cast<faiss::IndexIVF *>(reinterpret_cast<faiss::Index *>(index));
+    auto *coarse = ivf ? dynamic_cast<const faiss::IndexFlat *>(ivf->quantizer) : nullptr;
+    if (!coarse || coarse->metric_type != faiss::METRIC_INNER_PRODUCT ||
+        ivf->metric_type != faiss::METRIC_INNER_PRODUCT)
+        return nullptr;
+    return ivf;
+}
+
 }  // namespace
 
 extern "C" {
+
+int cs_faiss_train(FaissIndex *index, idx_t n, const float *x, char *msg, size_t msg_size)
+{
+    return guarded(msg, msg_size, [&] {
+        faiss::IndexIVF *ivf = ip_flat_ivf(index);
+        if (!ivf || ivf->clustering_index) {
+            reinterpret_cast<faiss::Index *>(index)->train(n, x);
+            return;
+        }
+        NearestRowsIP assigner(ivf->d);
+        ivf->clustering_index = &assigner;
+        try {
+            ivf->train(n, x);
+        } catch (...) {
+            ivf->clustering_index = nullptr;
+            throw;
+        }
+        ivf->clustering_index = nullptr;
+    });
+}
+
+int cs_faiss_add_with_ids(FaissIndex *index, idx_t n, const float *x, const idx_t *ids,
+                          char *msg, size_t msg_size)
+{
+    return guarded(msg, msg_size, [&] {
+        faiss::IndexIVF *ivf = ip_flat_ivf(index);
+        if (!ivf || !ivf->is_trained || n <= 0) {
+            reinterpret_cast<faiss::Index *>(index)->add_with_ids(n, x, ids);
+            return;
+        }
+        auto *coarse = static_cast<const faiss::IndexFlat *>(ivf->quantizer);
+        std::vector<faiss::Index::idx_t> lists(static_cast<size_t>(n));
+        nearest_rows(x, static_cast<size_t>(n), coarse->get_xb(),
+                     static_cast<size_t>(coarse->ntotal), static_cast<size_t>(ivf->d), nullptr,
+                     lists.data());
+        ivf->add_core(n, x, ids, lists.data());
+    });
+}
+
+int cs_faiss_nearest_rows(const float *x, size_t n, const float *y, size_t ny, size_t d,
+                          float *scores, idx_t *labels, char *msg, size_t msg_size)
+{
+    return guarded(msg, msg_size, [&] {
+        if (ny == 0)
+            throw std::invalid_argument("no rows to compare with");
+        nearest_rows(x, n, y, ny, d, scores, labels);
+    });
+}
 
 int cs_faiss_ivf_search(const FaissIndex *ivf, idx_t n, const float *x, idx_t k, size_t nprobe,
                         float *distances, idx_t *labels, char *msg, size_t msg_size)

@@ -65,6 +65,25 @@ int cs_faiss_search_among_deeper(const FaissIndex *index, size_t nprobe, size_t 
                                  size_t nallowed, float *distances, idx_t *labels, char *msg,
                                  size_t msg_size);
 
+/* Trains an index. An IVF index on inner products over a flat quantizer
+ * assigns vectors to its k-means centroids with cs_faiss_nearest_rows
+ * (no OpenMP region between its GEMMs: FAISS's own flat search has one
+ * after each, whose waiting threads spin against OpenBLAS's on few cores);
+ * other indexes train as FAISS trains them. */
+int cs_faiss_train(FaissIndex *index, idx_t n, const float *x, char *msg, size_t msg_size);
+
+/* Adds vectors with their ids. A trained IVF index of that kind gets each
+ * vector's list from cs_faiss_nearest_rows (the same list FAISS would give
+ * but on a tie of scores); others add as FAISS adds. */
+int cs_faiss_add_with_ids(FaissIndex *index, idx_t n, const float *x, const idx_t *ids,
+                          char *msg, size_t msg_size);
+
+/* For each of n vectors x (d floats each), the row of y (ny rows) with the
+ * largest inner product, the first of equal ones, and that product
+ * (scores may be NULL). One cblas_sgemm per block of vectors. */
+int cs_faiss_nearest_rows(const float *x, size_t n, const float *y, size_t ny, size_t d,
+                          float *scores, idx_t *labels, char *msg, size_t msg_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1111,9 +1111,10 @@ cs_status vectors_add(vectors *v, size_t n, const int64_t *ids, const float *dat
     if (rc != CS_OK)
         return rc;
 
-    if (faiss_Index_add_with_ids(v->idx, (idx_t)n, data, ids) != 0) {
+    char msg[256];
+    if (cs_faiss_add_with_ids(v->idx, (idx_t)n, data, ids, msg, sizeof msg) != 0) {
         rc = cs_error_set(err, CS_ERR_VECTOR, "cannot add %zu vectors to the index: %s", n,
-                          faiss_message());
+                          msg);
         v->ids_stale = true;   /* FAISS may have added part of the batch */
         return rc;
     }
@@ -1370,9 +1371,10 @@ static cs_status ivf_train(vectors *v, size_t n, const float *data, cs_error *er
         train = sample;
     }
     cs_status rc = CS_OK;
-    if (faiss_Index_train(v->idx, (idx_t)ntrain, train) != 0)
+    char msg[256];
+    if (cs_faiss_train(v->idx, (idx_t)ntrain, train, msg, sizeof msg) != 0)
         rc = cs_error_set(err, CS_ERR_VECTOR, "cannot train the vector index on %zu vectors: %s",
-                          ntrain, faiss_message());
+                          ntrain, msg);
     free(sample);
     return rc;
 }
