@@ -191,7 +191,8 @@
   function modeOf(state, image) {
     if (image) return imageFile ? 'image' : 'home';
     if (state.similar) return 'similar';
-    if (state.q) return 'text';
+    // filters without words: the server lists their photos, newest first
+    if (state.q || FILTERS.some((f) => state[f])) return 'text';
     return 'home';
   }
 
@@ -226,7 +227,7 @@
     const p = new URLSearchParams({ k: String(PAGE_SIZE), offset: String(v.offset) });
     for (const f of FILTERS) if (v.state[f]) p.set(f, v.state[f]);
     if (v.mode === 'text') {
-      p.set('q', v.state.q);
+      if (v.state.q) p.set('q', v.state.q);
       return `/api/search?${p}`;
     }
     if (v.mode === 'similar') return `/api/images/${encodeURIComponent(v.state.similar)}/similar?${p}`;
@@ -301,11 +302,15 @@
     const filtered = FILTERS.some((f) => v.state[f]);
     const took = typeof v.took === 'number' ? ` · ${v.took.toFixed(1)} ms` : '';
     const more = v.hasMore ? '+' : '';
+    const listing = v.mode === 'text' && !v.state.q;
     let what = '';
-    if (v.mode === 'text') what = ` for “${v.state.q}”`;
+    if (listing) what = ', newest first';
+    else if (v.mode === 'text') what = ` for “${v.state.q}”`;
     else what = ' that look alike';
     if (v.shown === 0 && !v.hasMore) {
-      el.empty.textContent = v.mode === 'text'
+      el.empty.textContent = listing
+        ? 'No photos match these filters. Try other filters or clear them.'
+        : v.mode === 'text'
         ? `No photos match “${v.state.q}”${filtered ? ' with these filters' : ''}. Try other words${filtered ? ' or clear the filters' : ''}.`
         : `No other photos look like this one${filtered ? ' with these filters' : ''}.`;
       el.empty.hidden = false;

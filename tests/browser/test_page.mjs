@@ -358,6 +358,31 @@ async function main() {
       await waitForResults(page, 'back from has_faces');
     });
 
+    await step('a filter without words lists its photos, newest first', async () => {
+      const want = await page.request.get(new URL('/api/search?type=png&k=100', BASE).href,
+        { headers: authHeaders });
+      check(want.ok(), `the listing answered ${want.status()}`);
+      const listed = (await want.json()).results.map((r) => String(r.id));
+      check(listed.length > 0, 'the server lists no PNG photos');
+      const answered = page.waitForResponse((r) => r.url().includes('/api/search?') &&
+        r.url().includes('type=png'));
+      // as a bookmark or Back would open it: the URL holds the filter alone
+      await page.evaluate(() => {
+        history.pushState(null, '', `${location.pathname}?type=png`);
+        dispatchEvent(new PopStateEvent('popstate'));
+      });
+      const response = await answered;
+      check(!new URL(response.url()).searchParams.has('q'), 'the page sent words to search for');
+      await waitForResults(page, 'type=png alone');
+      const ids = await page.$$eval('#results .tile', (tiles) => tiles.map((t) => t.dataset.id));
+      check(ids.join() === listed.slice(0, ids.length).join(),
+        `the page shows ${ids.join()}, the listing is ${listed.join()}`);
+      const status = await page.locator('#status').textContent();
+      check(status.includes('newest first'), `the status says "${status}"`);
+      await page.goBack();
+      await waitForResults(page, 'back from the listing');
+    });
+
     await step('Esc closes the detail view and gives focus back', async () => {
       await openFirstDetail(page);
       await page.keyboard.press('Escape');
