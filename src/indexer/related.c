@@ -2,9 +2,10 @@
  * from schema version 2 (the column is new, every row holds ''), images
  * indexed while WordNet was missing, or a new revision (the lexicon's
  * rules or what feeds it changed). Recomputed from what the catalog keeps
- * (path words, object and concept tags), so no file is read again. Runs at the end of an index run, in
- * batches, and records the revision when done; an interrupted run starts
- * over next time, and images already right cost no write. */
+ * (path words, object and concept tags), so no file is read again. Runs at
+ * the end of an index run, in batches, and records the revision when done;
+ * an interrupted run starts over next time, and images already right cost
+ * no write. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

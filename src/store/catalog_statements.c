@@ -4,7 +4,8 @@
 /* What the STMT_BROWSE statements share after their own conditions. */
 #define BROWSE_SQL \
     FILTER_SQL \
-    " AND (?3 IS NULL OR i.id NOT IN (SELECT rowid FROM captions_fts WHERE captions_fts MATCH ?3))" \
+    " AND (?3 IS NULL OR i.id NOT IN" \
+    " (SELECT rowid FROM captions_fts WHERE captions_fts MATCH ?3))" \
     " ORDER BY i.taken_at DESC, i.id DESC LIMIT ?1"
 
 static const char *const stmt_sql[STMT_COUNT] = {

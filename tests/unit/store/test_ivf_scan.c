@@ -2,7 +2,8 @@
  * scanner: the same nprobe lists give the same results, best first, scores
  * within float rounding, with and without an id selector, and the same -1
  * padding when the probed lists hold fewer than k; the deeper search's
- * stopping rule list by list, with and without allowed ids; the residual spread against the residuals.
+ * stopping rule list by list, with and without allowed ids; the residual
+ * spread against the residuals.
  * Dimensions that are not a multiple of 16 exercise the scan's tail. */
 #include <math.h>
 #include <stdbool.h>
