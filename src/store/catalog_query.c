@@ -233,6 +233,34 @@ bool catalog_listed_has(const catalog_listed *listed, int64_t id)
            bsearch(&id, listed->ids, listed->n, sizeof *listed->ids, cmp_id) != NULL;
 }
 
+/* The (id, score) rows of a cached statement, in its order; *ids and
+ * *scores malloc'd. Reset after reading, so its read ends. */
+static cs_status read_ranked(catalog *c, sqlite3_stmt *stmt, const char *what, int64_t **ids,
+                             double **scores, size_t *n, cs_error *err)
+{
+    id_list list = {0};
+    cs_status rc = CS_OK;
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        double score = sqlite3_column_double(stmt, 1);
+        if (!id_list_push(&list, sqlite3_column_int64(stmt, 0), &score)) {
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory %s", what);
+            break;
+        }
+    }
+    if (rc == CS_OK && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, what);
+    sqlite3_reset(stmt);
+    if (rc != CS_OK) {
+        id_list_free(&list);
+        return rc;
+    }
+    *ids = list.ids;
+    *scores = list.scores;
+    *n = list.n;
+    return CS_OK;
+}
+
 cs_status catalog_fts_search_listed(catalog *c, const char *match, const cs_filter *filter,
                                     const catalog_listed *listed, int limit, int64_t **ids,
                                     double **scores, size_t *n, cs_error *err)
@@ -258,28 +286,10 @@ cs_status catalog_fts_search_listed(catalog *c, const char *match, const cs_filt
     sqlite3_bind_int(stmt, 2, limit);
     if (filtered)
         catalog_bind_filter(stmt, filter);
-    id_list list = {0};
-    int step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        double score = sqlite3_column_double(stmt, 1);
-        if (!id_list_push(&list, sqlite3_column_int64(stmt, 0), &score)) {
-            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory collecting search results");
-            break;
-        }
-    }
-    if (rc == CS_OK && step != SQLITE_DONE)
-        rc = catalog_sql_error(c, err, "running the text search");
-    sqlite3_reset(stmt);   /* cached: reset ends its read */
+    rc = read_ranked(c, stmt, "running the text search", ids, scores, n, err);
     if (rc == CS_OK && filtered)
         c->text_paths.joined++;
-    if (rc != CS_OK) {
-        id_list_free(&list);
-        return rc;
-    }
-    *ids = list.ids;
-    *scores = list.scores;
-    *n = list.n;
-    return CS_OK;
+    return rc;
 }
 
 cs_status catalog_browse(catalog *c, const char *excluded, const cs_filter *filter, int limit,
@@ -301,26 +311,7 @@ cs_status catalog_browse(catalog *c, const char *excluded, const cs_filter *filt
     if (excluded)
         sqlite3_bind_text(stmt, 3, excluded, -1, SQLITE_STATIC);
     catalog_bind_filter(stmt, filter);
-    id_list list = {0};
-    int step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        double when = (double)sqlite3_column_int64(stmt, 1);
-        if (!id_list_push(&list, sqlite3_column_int64(stmt, 0), &when)) {
-            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing pictures");
-            break;
-        }
-    }
-    if (rc == CS_OK && step != SQLITE_DONE)
-        rc = catalog_sql_error(c, err, "listing the pictures newest first");
-    sqlite3_reset(stmt);
-    if (rc != CS_OK) {
-        id_list_free(&list);
-        return rc;
-    }
-    *ids = list.ids;
-    *taken = list.scores;
-    *n = list.n;
-    return CS_OK;
+    return read_ranked(c, stmt, "listing the pictures newest first", ids, taken, n, err);
 }
 
 /* Whether the filter asks only for faces and text read in the picture. */

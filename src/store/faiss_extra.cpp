@@ -402,18 +402,10 @@ int cs_faiss_knn_ip(const float *x, size_t nx, const float *y, size_t ny, size_t
     });
 }
 
-int cs_faiss_search_among(const FaissIndex *index, size_t nprobe, const float *x, idx_t k,
-                          const idx_t *allowed, size_t nallowed, float *distances,
-                          idx_t *labels, char *msg, size_t msg_size)
-{
-    return cs_faiss_search_among_deeper(index, nprobe, nprobe, 0.0f, x, k, allowed, nallowed,
-                                        distances, labels, msg, msg_size);
-}
-
-int cs_faiss_search_among_deeper(const FaissIndex *index, size_t nprobe, size_t max_probe,
-                                 float margin, const float *x, idx_t k, const idx_t *allowed,
-                                 size_t nallowed, float *distances, idx_t *labels, char *msg,
-                                 size_t msg_size)
+int cs_faiss_search_among(const FaissIndex *index, size_t nprobe, size_t max_probe,
+                          float margin, const float *x, idx_t k, const idx_t *allowed,
+                          size_t nallowed, float *distances, idx_t *labels, char *msg,
+                          size_t msg_size)
 {
     return guarded(msg, msg_size, [&] {
         auto *base = reinterpret_cast<const faiss::Index *>(index);

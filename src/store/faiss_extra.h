@@ -49,21 +49,17 @@ int cs_faiss_knn_ip(const float *x, size_t nx, const float *y, size_t ny, size_t
                     float *distances, idx_t *labels, char *msg, size_t msg_size);
 
 /* k-NN search of one query among the `nallowed` ids in `allowed` only (an
- * IDSelectorBatch passed through SearchParameters, so the index itself skips
+ * ID selector passed through SearchParameters, so the index itself skips
  * every other vector). `index` is an IndexIDMap2 over a flat index (the
  * selector then sees the flat index's positions, translated to ids through
  * the map) or an IVF index holding the ids itself, searched with `nprobe`
- * lists. Labels are ids, -1 padding when fewer than k are found. */
-int cs_faiss_search_among(const FaissIndex *index, size_t nprobe, const float *x, idx_t k,
-                          const idx_t *allowed, size_t nallowed, float *distances,
-                          idx_t *labels, char *msg, size_t msg_size);
-
-/* The same, an IVF index probed past nprobe lists as
- * cs_faiss_ivf_search_deeper does, the k-th best being the k-th allowed. */
-int cs_faiss_search_among_deeper(const FaissIndex *index, size_t nprobe, size_t max_probe,
-                                 float margin, const float *x, idx_t k, const idx_t *allowed,
-                                 size_t nallowed, float *distances, idx_t *labels, char *msg,
-                                 size_t msg_size);
+ * lists and past them as cs_faiss_ivf_search_deeper goes (up to max_probe,
+ * margin 0: nprobe exactly), the k-th best being the k-th allowed. Labels
+ * are ids, -1 padding when fewer than k are found. */
+int cs_faiss_search_among(const FaissIndex *index, size_t nprobe, size_t max_probe,
+                          float margin, const float *x, idx_t k, const idx_t *allowed,
+                          size_t nallowed, float *distances, idx_t *labels, char *msg,
+                          size_t msg_size);
 
 /* Trains an index. An IVF index on inner products over a flat quantizer
  * assigns vectors to its k-means centroids with cs_faiss_nearest_rows

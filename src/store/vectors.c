@@ -1299,8 +1299,8 @@ cs_status vectors_search_among(const vectors *v, const float *query, int k,
     for (;;) {
         char msg[256];
         size_t deeper = nprobe * SELECTED_DEEPER_FACTOR;
-        if (cs_faiss_search_among_deeper(v->idx, nprobe, deeper, v->probe_margin, query, want,
-                                         allowed, nallowed, scores, ids, msg, sizeof msg) != 0)
+        if (cs_faiss_search_among(v->idx, nprobe, deeper, v->probe_margin, query, want, allowed,
+                                  nallowed, scores, ids, msg, sizeof msg) != 0)
             return cs_error_set(err, CS_ERR_VECTOR, "filtered vector search failed: %s", msg);
         if (v->kind == VECTORS_EXACT || ids[want - 1] >= 0 || nprobe >= v->nlist)
             break;

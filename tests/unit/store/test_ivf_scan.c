@@ -102,9 +102,8 @@ static void check_deeper(FaissIndex *idx, int dim, int nlist, test_rng *rng,
         went_deeper += probes > nprobe;
         stopped_early += margin > 0.0f && probes < max_probe;
         if (allowed_id)
-            CHECK_INT_EQ(cs_faiss_search_among_deeper(idx, nprobe, max_probe, margin, x, K,
-                                                      allowed, nallowed, got_d, got_l, msg,
-                                                      sizeof msg), 0);
+            CHECK_INT_EQ(cs_faiss_search_among(idx, nprobe, max_probe, margin, x, K, allowed,
+                                               nallowed, got_d, got_l, msg, sizeof msg), 0);
         else
             CHECK_INT_EQ(cs_faiss_ivf_search_deeper(idx, 1, x, K, nprobe, max_probe, margin,
                                                     got_d, got_l, msg, sizeof msg), 0);
@@ -195,8 +194,8 @@ static void check_dim(int dim, int nlist)
         same_results(want_d, want_l, got_d, got_l, K);
         /* among the allowed ids: FAISS's whole probed lists, filtered */
         faiss_top(idx, nprobe, x, allowed_id, all_d, all_l, want_d, want_l);
-        CHECK_INT_EQ(cs_faiss_search_among(idx, nprobe, x, K, allowed, nallowed, got_d, got_l,
-                                           msg, sizeof msg), 0);
+        CHECK_INT_EQ(cs_faiss_search_among(idx, nprobe, nprobe, 0.0f, x, K, allowed, nallowed,
+                                           got_d, got_l, msg, sizeof msg), 0);
         same_results(want_d, want_l, got_d, got_l, K);
     }
     check_deeper(idx, dim, nlist, &rng, NULL, 0, NULL, all_d, all_l);
