@@ -70,7 +70,10 @@ int main(int argc, char **argv)
             i++;
             continue;
         }
-        fprintf(stderr, "capsearch: unknown option '%s'\n\n", argv[i]);
+        if (strcmp(argv[i], "--db") == 0)
+            fprintf(stderr, "capsearch: --db needs the library folder\n\n");
+        else
+            fprintf(stderr, "capsearch: unknown option '%s'\n\n", argv[i]);
         print_help(stderr);
         return EXIT_USAGE;
     }

@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from harness import (TempDirs, json_lines, run, run_json, samples_dir, search_paths,
+from harness import (CAPSEARCH, TempDirs, json_lines, run, run_json, samples_dir, search_paths,
                      write_bad_files)
 
 
@@ -381,6 +381,12 @@ class ChangesAndBadFiles(TempDirs):
         for cmd in ("index", "search", "similar", "stats", "errors", "duplicates", "doctor"):
             proc = run([cmd, "--help"], self.db)
             self.assertIn(b"usage: capsearch", proc.stdout)
+        # A --db without its folder is named as such, and creates nothing.
+        before = sorted(os.listdir(self.tmp))
+        proc = subprocess.run([CAPSEARCH, "--db"], capture_output=True, cwd=self.tmp)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn(b"--db needs the library folder", proc.stderr)
+        self.assertEqual(sorted(os.listdir(self.tmp)), before)
 
     def test_missing_library_is_not_created_by_readers(self):
         for args in (["search", "kite"], ["stats"], ["errors"], ["duplicates"], ["similar", "1"]):

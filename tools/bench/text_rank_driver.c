@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BENCH_NAME "text_rank_driver"
 #include "bench_util.h"
@@ -147,9 +148,13 @@ static double recall(const int64_t *want, size_t nw, const int64_t *got, size_t 
 int main(int argc, char **argv)
 {
     cs_blas_restart_if_generic(argv);   /* OpenBLAS's fast kernels (capsearch.h) */
-    if (argc < 2) {
-        fprintf(stderr, "usage: text_rank_driver CATALOG_DB [--rebuild] [--k K] [--exact FILE] "
-                        "[--filter F]\n");
+    static const char usage[] = "usage: text_rank_driver CATALOG_DB [--rebuild] [--k K] "
+                                "[--exact FILE] [--filter F]\n";
+    /* Opening creates a catalog, so a mistyped option must not become one. */
+    if (argc < 2 || argv[1][0] == '-' || access(argv[1], R_OK) != 0) {
+        fputs(usage, stderr);
+        if (argc >= 2 && argv[1][0] != '-')
+            fprintf(stderr, "%s: no such catalog\n", argv[1]);
         return 2;
     }
     int k = 100;
@@ -164,6 +169,10 @@ int main(int argc, char **argv)
             k = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc)
             filter_spec = argv[++i];
+        else {
+            fprintf(stderr, "unknown option '%s'\n%s", argv[i], usage);
+            return 2;
+        }
     }
     bench_filter bf = parse_filter(filter_spec);
     cs_error err = {0};
