@@ -107,6 +107,20 @@ static void usage(FILE *out, const char *command)
             "  --db DIR, --json, --help as for every command\n");
 }
 
+/* Called for getopt's '?'. A query such as -dog reads as options, so the
+ * message shows how to pass it. */
+static int unknown_option(const char *command, char **argv)
+{
+    if (optopt == 0)
+        return cli_usage_error(command, "unknown option '%s'", argv[optind - 1]);
+    if (strcmp(command, "search") != 0)
+        return cli_usage_error(command, "unknown option '-%c'", optopt);
+    return cli_usage_error(command,
+                           "unknown option '-%c'; a query that starts with '-' goes "
+                           "after --, as in: capsearch search -- '-dog'",
+                           optopt);
+}
+
 static bool parse_alpha(const char *text, double *out)
 {
     char *end = NULL;
@@ -151,7 +165,8 @@ static int parse(int argc, char **argv, search_args *a)
     long value;
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "hk:", options, NULL)) != -1) {
+    opterr = 0; /* unknown_option says it once, with the way to search for -word */
+    while ((opt = getopt_long(argc, argv, ":hk:", options, NULL)) != -1) {
         if (cli_common_option(opt, &a->common))
             continue;
         switch (opt) {
@@ -206,8 +221,10 @@ static int parse(int argc, char **argv, search_args *a)
                 return cli_usage_error(command, "--alpha takes a number from 0 to 1");
             a->options.has_alpha = 1;
             break;
+        case ':':
+            return cli_usage_error(command, "%s needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error(command, "unknown option");
+            return unknown_option(command, argv);
         }
     }
     if (a->image) {

@@ -382,6 +382,14 @@ class ChangesAndBadFiles(TempDirs):
             proc = run([cmd, "--help"], self.db)
             self.assertIn(b"usage: capsearch", proc.stdout)
         # A --db without its folder is named as such, and creates nothing.
+        # A query starting with '-' reads as an option: the error shows the way.
+        proc = run(["search", "-dog"], self.db, check=False)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn(b"capsearch search -- '-dog'", proc.stderr)
+        self.assertEqual(proc.stderr.count(b"option"), 1)
+        for args in (["search", "x", "-k"], ["search", "x", "--folder"]):
+            proc = run(args, self.db, check=False)
+            self.assertIn(f"{args[-1]} needs a value".encode(), proc.stderr)
         before = sorted(os.listdir(self.tmp))
         proc = subprocess.run([CAPSEARCH, "--db"], capture_output=True, cwd=self.tmp)
         self.assertEqual(proc.returncode, 2)
