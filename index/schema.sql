@@ -27,7 +27,8 @@ CREATE TABLE images (
     phash        INTEGER
 );
 CREATE INDEX images_content_hash ON images(content_hash);
-CREATE INDEX images_folder ON images(folder);
+-- with the date taken: a folder's listing, newest first, reads only this
+CREATE INDEX images_folder_taken ON images(folder, taken_at);
 CREATE INDEX images_taken_at ON images(taken_at);
 CREATE INDEX images_format ON images(format);
 -- the camera filter's text (lower(make || ' ' || model)): listing a camera's

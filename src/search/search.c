@@ -552,8 +552,10 @@ static cs_status browse(cs_library *lib, const char *excluded, const search_para
     int64_t *ids = NULL;
     double *taken = NULL;
     size_t n = 0;
-    cs_status rc = catalog_browse(reader, excluded, &p->filter, p->offset + p->k, &ids, &taken,
-                                  &n, err);
+    cs_filter filter = p->filter;
+    cs_status rc = catalog_filter_drop_whole(reader, &filter, err);
+    if (rc == CS_OK)
+        rc = catalog_browse(reader, excluded, &filter, p->offset + p->k, &ids, &taken, &n, err);
     results->timings.text_ms = (fs_now_seconds() - started) * 1000.0;
     started = fs_now_seconds();
     fusion_list list = {"date", 1.0, n, ids, taken};
@@ -601,6 +603,8 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
     bool words = rc == CS_OK && results->fts_query;
     if (words && !(reader = library_acquire_reader(lib, err)))
         rc = err->code;
+    if (rc == CS_OK && words)
+        rc = catalog_filter_drop_whole(reader, &p.filter, err);
     text_job job = {0};
     early_list vector = {0};
     catalog_listed listed = {0};
@@ -1014,6 +1018,8 @@ cs_status cs_search_similar(cs_library *lib, int64_t id, const cs_search_options
     if (rc == CS_OK)
         rc = new_results(&results, err);
     if (rc == CS_OK)
+        rc = catalog_filter_drop_whole(reader, &p.filter, err);
+    if (rc == CS_OK)
         rc = search_by_vector(lib, reader, v, query, id, &p, results, err);
     free(query);
     library_release_reader(lib, reader);
@@ -1080,6 +1086,8 @@ cs_status cs_search_image(cs_library *lib, const uint8_t *data, size_t len,
         rc = err->code;
     if (rc == CS_OK)
         rc = new_results(&results, err);
+    if (rc == CS_OK)
+        rc = catalog_filter_drop_whole(reader, &p.filter, err);
     if (rc == CS_OK)
         rc = search_by_vector(lib, reader, v, query, 0, &p, results, err);
     free(query);

@@ -16,7 +16,7 @@
 #include "common/error.h"
 #include "common/strbuf.h"
 
-#define CATALOG_SCHEMA_VERSION 8
+#define CATALOG_SCHEMA_VERSION 9
 
 typedef struct catalog catalog;
 
@@ -195,6 +195,12 @@ cs_status catalog_fts_search_listed(catalog *c, const char *match, const cs_filt
 
 /* Whether `filter` restricts anything (NULL: no). */
 bool catalog_filter_active(const cs_filter *filter);
+
+/* Clears the parts of `filter` that keep every picture the catalog holds:
+ * a folder holding the whole library (its root, as a user often picks it)
+ * and a type every picture has. The rankings would otherwise test those
+ * parts row by row, or sort the whole library to list it. */
+cs_status catalog_filter_drop_whole(catalog *c, cs_filter *filter, cs_error *err);
 
 /* The images that pass `filter` and whose words do not match the FTS5
  * expression `excluded` (NULL: none excluded), newest first (by date taken,

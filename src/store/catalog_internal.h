@@ -48,6 +48,7 @@ typedef enum catalog_stmt_id {
     STMT_BROWSE,
     STMT_BROWSE_IN_FOLDER,
     STMT_BROWSE_IN_DATES,
+    STMT_FILTER_PARTS_WHOLE,
     STMT_COUNT
 } catalog_stmt_id;
 

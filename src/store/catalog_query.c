@@ -197,6 +197,27 @@ bool catalog_filter_active(const cs_filter *f)
                  f->has_faces);
 }
 
+cs_status catalog_filter_drop_whole(catalog *c, cs_filter *filter, cs_error *err)
+{
+    if (!catalog_filter_folder_len(filter) && !(filter->type && *filter->type))
+        return CS_OK;
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_stmt(c, STMT_FILTER_PARTS_WHOLE, &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    catalog_bind_filter(stmt, filter);
+    if (sqlite3_step(stmt) != SQLITE_ROW) {
+        rc = catalog_sql_error(c, err, "checking the filter's folder and type");
+    } else {
+        if (sqlite3_column_int(stmt, 0))
+            filter->folder = NULL;
+        if (sqlite3_column_int(stmt, 1))
+            filter->type = NULL;
+    }
+    sqlite3_reset(stmt);
+    return rc;
+}
+
 static void kept_function(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;

@@ -48,7 +48,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
     /* The same rows read from the part of one catalog index a filter names
      * (catalog_filter_narrow), in the index's order so that LIMIT stops the
      * reading; catalog_filter_ids sorts them. A folder's range of
-     * images_folder runs from F to F0 ('0' follows '/'; FILTER_SQL drops
+     * images_folder_taken runs from F to F0 ('0' follows '/'; FILTER_SQL drops
      * the "F-x" and "F.x" it also holds). */
     [STMT_FILTER_IDS_IN_FOLDER] =
         "SELECT i.id FROM images i WHERE i.folder >= ?10 AND i.folder < ?10 || '0'" FILTER_SQL
@@ -87,7 +87,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
     /* Newest first, by the images_taken_at index read backwards (its
      * entries end with the rowid), so LIMIT stops the reading; the
      * excluded words' matches are listed once (a subquery of its own). A
-     * folder's rows come from its range of images_folder instead (sorted:
+     * folder's rows come from its range of images_folder_taken instead (sorted:
      * the newest of a folder can be far down the dates), a date range's
      * from its range of images_taken_at. */
     [STMT_BROWSE] = "SELECT i.id, coalesce(i.taken_at, 0) FROM images i WHERE 1" BROWSE_SQL,
@@ -98,6 +98,17 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "SELECT i.id, coalesce(i.taken_at, 0) FROM images i"
         " WHERE i.taken_at >= coalesce(?11, -9223372036854775807 - 1)"
         " AND i.taken_at <= coalesce(?12, 9223372036854775807)" BROWSE_SQL,
+    /* Whether the folder (?10) and the type (?13) keep every picture:
+     * no folder before F, between F and its subfolders ("F-x", "F.x") or
+     * from F0 on, and no other format; each a seek in its index. */
+    [STMT_FILTER_PARTS_WHOLE] =
+        "SELECT ?10 IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM images WHERE folder < ?10)"
+        " AND NOT EXISTS (SELECT 1 FROM images WHERE folder > ?10 AND folder < ?10 || '/')"
+        " AND NOT EXISTS (SELECT 1 FROM images WHERE folder >= ?10 || '0'),"
+        " ?13 IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM images WHERE format < ?13)"
+        " AND NOT EXISTS (SELECT 1 FROM images WHERE format > ?13)",
     [STMT_FILL_RESULT] =
         "SELECT i.path, i.width, i.height, i.taken_at, c.caption, c.tags"
         " FROM images i LEFT JOIN captions c ON c.image_id = i.id WHERE i.id = ?1",

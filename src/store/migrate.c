@@ -16,6 +16,7 @@ extern const char cs_sql_migration_0005[];
 extern const char cs_sql_migration_0006[];
 extern const char cs_sql_migration_0007[];
 extern const char cs_sql_migration_0008[];
+extern const char cs_sql_migration_0009[];
 
 /* migrations[v] upgrades version v to v + 1 (index 0 creates version 1). */
 static const char *const migrations[CATALOG_SCHEMA_VERSION] = {
@@ -27,6 +28,7 @@ static const char *const migrations[CATALOG_SCHEMA_VERSION] = {
     cs_sql_migration_0006,
     cs_sql_migration_0007,
     cs_sql_migration_0008,
+    cs_sql_migration_0009,
 };
 
 static cs_status read_user_version(catalog *c, int *version, cs_error *err)

@@ -192,6 +192,8 @@ class SampleLibrary(unittest.TestCase):
         kept = {
             ("--type", "png"): lambda r: r[2] == "png",
             ("--folder", photos): lambda r: r[3] == photos or r[3].startswith(photos + "/"),
+            # the folder holding the whole library: no filter at all
+            ("--folder", self.samples + "/"): lambda r: True,
             ("--from", "2015-07-21", "--to", "2015-07-21"): lambda r: day <= r[1] < day + 86400,
             ("--from", "2015-07-21"): lambda r: r[1] >= day,
         }
@@ -201,6 +203,9 @@ class SampleLibrary(unittest.TestCase):
             self.assertEqual(listed("", *options), want, options)
             self.assertEqual(listed("-kite -blue", *options),
                              [i for i in want if i not in kites], options)
+        for query in ("kite", "blue sky"):
+            self.assertEqual(listed(query, "--folder", self.samples), listed(query))
+            self.assertNotEqual(listed(query, "--folder", photos), listed(query))
         # paging, and what explain says
         page = found("-kite -blue", "-k", "4", "--offset", "3", "--explain")
         self.assertEqual([r["id"] for r in page["results"]],

@@ -587,6 +587,72 @@ static void test_camera_listing(void)
     free(path);
 }
 
+static size_t count_kept(catalog *c, const cs_filter *f)
+{
+    cs_error err;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    CHECK_OK(catalog_filter_ids(c, f, INT64_MAX, &ids, &n, NULL, &err), &err);
+    free(ids);
+    return n;
+}
+
+/* catalog_filter_drop_whole clears a folder or a type exactly when the
+ * catalog's own listing of that part alone keeps every picture; checked
+ * after each picture added, with folders that sort between a folder and
+ * its subfolders ("/photos-2", "/photos.old") and around its range. */
+static void test_filter_parts_whole(void)
+{
+    char *path = temp_path("whole.db");
+    cs_error err;
+    catalog *c = NULL;
+    CHECK_OK(catalog_open(path, false, &c, &err), &err);
+    if (!c)
+        return;
+    const char *added[][2] = {
+        {"/photos/a", "jpeg"}, {"/photos/b/c", "jpeg"}, {"/photos", "jpeg"},
+        {"/photos/a", "png"}, {"/photos.old", "png"}, {"/photos-2", "jpeg"},
+        {"/photosX", "jpeg"}, {"/photo", "jpeg"},
+    };
+    const char *folders[] = {NULL, "/photos", "/photos/", "/photos/a", "/photos/b", "/photo", "/", "/zz"};
+    const char *types[] = {NULL, "jpeg", "png", "gif"};
+    int dropped_folders = 0, kept_folders = 0, dropped_types = 0, kept_types = 0;
+    for (size_t step = 0; step < sizeof added / sizeof added[0]; step++) {
+        char file[64], hash[33];
+        snprintf(file, sizeof file, "%s/p%zu.jpg", added[step][0], step);
+        snprintf(hash, sizeof hash, "%032zu", step);
+        catalog_image im = sample_image(file, hash);
+        im.folder = added[step][0];
+        im.format = added[step][1];
+        catalog_text text = {"a picture", "", "", "", "", ""};
+        int64_t id;
+        CHECK_OK(catalog_put_image(c, &im, &text, NULL, 0, NULL, &id, &err), &err);
+        size_t total = count_kept(c, &(cs_filter){0});
+        CHECK(total == step + 1);
+        for (size_t fi = 0; fi < sizeof folders / sizeof *folders; fi++)
+            for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+                cs_filter f = {.folder = folders[fi], .type = types[ti], .camera = "canon"};
+                bool folder_whole = count_kept(c, &(cs_filter){.folder = folders[fi]}) == total;
+                bool type_whole = count_kept(c, &(cs_filter){.type = types[ti]}) == total;
+                CHECK_OK(catalog_filter_drop_whole(c, &f, &err), &err);
+                CHECK(!strcmp(f.camera, "canon"));   /* other parts stay */
+                if (folders[fi] && strcmp(folders[fi], "/") != 0) {
+                    CHECK(f.folder == (folder_whole ? NULL : folders[fi]));
+                    *(folder_whole ? &dropped_folders : &kept_folders) += 1;
+                } else {
+                    CHECK(f.folder == folders[fi]);   /* the root is no filter already */
+                }
+                if (types[ti]) {
+                    CHECK(f.type == (type_whole ? NULL : types[ti]));
+                    *(type_whole ? &dropped_types : &kept_types) += 1;
+                }
+            }
+    }
+    CHECK(dropped_folders > 0 && kept_folders > 0 && dropped_types > 0 && kept_types > 0);
+    catalog_close(c);
+    free(path);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -605,5 +671,6 @@ int main(int argc, char **argv)
     test_write_copy_delete();
     test_related_walk();
     test_camera_listing();
+    test_filter_parts_whole();
     CHECK_DONE();
 }

@@ -960,6 +960,7 @@ int main(int argc, char **argv)
                      "DELETE FROM meta WHERE key IN ('text_champions', 'text_segments');"
                      "DROP INDEX images_format; DROP INDEX tags_kind;"
                      "DROP INDEX captions_with_text; DROP INDEX images_camera;"
+                     "DROP INDEX images_folder_taken; CREATE INDEX images_folder ON images(folder);"
                      "PRAGMA user_version = 4", NULL, NULL, NULL);
     sqlite3_close(db);
     CHECK_OK(catalog_open(path, false, &c, &err), &err);
