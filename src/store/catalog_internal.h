@@ -116,6 +116,14 @@ extern const double fts_column_weights[FTS_NCOLUMNS];
 
 cs_status catalog_tokenizer(catalog *c, fts_tokenizer **out, cs_error *err);
 
+struct fts_expr;
+/* Evaluates an FTS5 expression (fts_expr.h) on caption row `id`: its
+ * phrase frequencies (fts_expr_eval) and length in tokens; cols[] has
+ * FTS_NCOLUMNS lists to tokenize into. *matched false when the row is gone
+ * or does not match. */
+cs_status catalog_eval_row(catalog *c, const struct fts_expr *e, int64_t id, fts_token_list *cols,
+                           bool *matched, double *freq, double *doc_len, cs_error *err);
+
 cs_status catalog_sql_error(catalog *c, cs_error *err, const char *what);
 cs_status catalog_exec(catalog *c, const char *sql, cs_error *err);
 cs_status catalog_prepare(catalog *c, const char *sql, sqlite3_stmt **stmt, cs_error *err);

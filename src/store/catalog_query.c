@@ -3,6 +3,7 @@
 #include "image/image.h"   /* CS_LAYOUT_MODEL_ID, the model of a new library */
 #include "store/catalog_internal.h"
 #include "store/fts_bm25.h"
+#include "store/fts_expr.h"
 
 #include "common/array.h"
 
@@ -313,25 +314,102 @@ cs_status catalog_fts_search_listed(catalog *c, const char *match, const cs_filt
     return rc;
 }
 
+/* A listing checks its excluded words on each picture's own text, newest
+ * first (catalog_eval_row: about 9 us a picture), while that reads at most
+ * WALK_ROWS_PER_WANTED rows a wanted picture plus WALK_ROWS_EXTRA. Past
+ * that, and for pages deeper than WALK_LIMIT_MAX, SQLite lists every match
+ * of the excluded words once (NOT IN): about 0.2 us a match, 60-100 ms for
+ * a word in a third of a million captions. */
+#define WALK_ROWS_EXTRA 1000
+#define WALK_ROWS_PER_WANTED 2
+#define WALK_LIMIT_MAX 2000
+
+static cs_status browse_statement(catalog *c, const cs_filter *filter, int limit,
+                                  sqlite3_stmt **stmt, cs_error *err)
+{
+    catalog_stmt_id which = STMT_BROWSE;
+    if (catalog_filter_folder_len(filter))
+        which = STMT_BROWSE_IN_FOLDER;
+    else if (filter && (filter->has_from || filter->has_to))
+        which = STMT_BROWSE_IN_DATES;
+    cs_status rc = catalog_stmt(c, which, stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    sqlite3_bind_int(*stmt, 1, limit);
+    catalog_bind_filter(*stmt, filter);
+    return CS_OK;
+}
+
+/* The listing without the pictures matching `e`, checked one by one; *done
+ * false (nothing returned) when the budget of rows ran out first. */
+static cs_status browse_walk(catalog *c, const fts_expr *e, const cs_filter *filter, int limit,
+                             id_list *out, bool *done, cs_error *err)
+{
+    *done = false;
+    int budget = WALK_ROWS_EXTRA + WALK_ROWS_PER_WANTED * limit;
+    sqlite3_stmt *stmt;
+    cs_status rc = browse_statement(c, filter, budget, &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    fts_token_list cols[FTS_NCOLUMNS] = {0};
+    double freq[FTS_EXPR_MAX_PHRASES], doc_len;
+    int rows = 0, step = SQLITE_DONE;
+    while (rc == CS_OK && (int)out->n < limit && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        rows++;
+        int64_t id = sqlite3_column_int64(stmt, 0);
+        double taken = sqlite3_column_double(stmt, 1);
+        bool excluded = false;
+        rc = catalog_eval_row(c, e, id, cols, &excluded, freq, &doc_len, err);
+        if (rc == CS_OK && !excluded && !id_list_push(out, id, &taken))
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing the pictures");
+    }
+    if (rc == CS_OK && step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = catalog_sql_error(c, err, "listing the pictures newest first");
+    sqlite3_reset(stmt);
+    for (int col = 0; col < FTS_NCOLUMNS; col++)
+        fts_token_list_free(&cols[col]);
+    /* every picture read, the page filled, or the budget spent first */
+    *done = rc == CS_OK && ((int)out->n == limit || rows < budget);
+    return rc;
+}
+
 cs_status catalog_browse(catalog *c, const char *excluded, const cs_filter *filter, int limit,
                          int64_t **ids, double **taken, size_t *n, cs_error *err)
 {
     *ids = NULL;
     *taken = NULL;
     *n = 0;
-    catalog_stmt_id which = STMT_BROWSE;
-    if (catalog_filter_folder_len(filter))
-        which = STMT_BROWSE_IN_FOLDER;
-    else if (filter && (filter->has_from || filter->has_to))
-        which = STMT_BROWSE_IN_DATES;
-    sqlite3_stmt *stmt;
-    cs_status rc = catalog_stmt(c, which, &stmt, err);
+    fts_tokenizer *tok;
+    fts_expr *e = NULL;
+    cs_error parse_err;
+    cs_status rc = excluded && limit <= WALK_LIMIT_MAX ? catalog_tokenizer(c, &tok, err) : CS_OK;
     if (rc != CS_OK)
         return rc;
-    sqlite3_bind_int(stmt, 1, limit);
-    if (excluded)
+    if (excluded && limit <= WALK_LIMIT_MAX &&
+        fts_expr_parse(tok, excluded, fts_column_names, FTS_NCOLUMNS, &e, &parse_err) == CS_OK) {
+        id_list list = {0};
+        bool done = false;
+        rc = browse_walk(c, e, filter, limit, &list, &done, err);
+        fts_expr_free(e);
+        if (rc == CS_OK && done) {
+            c->text_paths.listing_walked++;
+            *ids = list.ids;
+            *taken = list.scores;
+            *n = list.n;
+            return CS_OK;
+        }
+        id_list_free(&list);
+        if (rc != CS_OK)
+            return rc;
+    }
+    sqlite3_stmt *stmt;
+    rc = browse_statement(c, filter, limit, &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    if (excluded) {
         sqlite3_bind_text(stmt, 3, excluded, -1, SQLITE_STATIC);
-    catalog_bind_filter(stmt, filter);
+        c->text_paths.listing_not_in++;
+    }
     return read_ranked(c, stmt, "listing the pictures newest first", ids, taken, n, err);
 }
 

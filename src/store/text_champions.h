@@ -113,6 +113,9 @@ typedef struct text_rank_counts {
     int64_t sizes_read;      /* ... of which the row sizes were read first */
     int64_t bound_skipped;   /* ... rows not scored: their bound could not enter */
     int64_t joined;          /* FTS5, joining each match to its image's filter */
+    /* listings with excluded words (catalog_browse) */
+    int64_t listing_walked;  /* each picture's words checked */
+    int64_t listing_not_in;  /* the excluded words' matches listed */
 } text_rank_counts;
 text_rank_counts catalog_text_rank_counts(const catalog *c);
 

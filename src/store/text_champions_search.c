@@ -256,11 +256,8 @@ static cs_status add_pending(catalog *c, id_set *cand, int64_t *count, cs_error 
     return rc;
 }
 
-/* Scores one candidate: *matched false when it is gone or does not match. */
-/* One candidate's phrase frequencies (fts_expr_eval) and length in tokens:
- * *matched false when it is gone or does not match. */
-static cs_status eval_row(catalog *c, const fts_expr *e, int64_t id, fts_token_list *cols,
-                          bool *matched, double *freq, double *doc_len, cs_error *err)
+cs_status catalog_eval_row(catalog *c, const fts_expr *e, int64_t id, fts_token_list *cols,
+                           bool *matched, double *freq, double *doc_len, cs_error *err)
 {
     *matched = false;
     fts_tokenizer *tok;
@@ -533,7 +530,7 @@ static cs_status score_new(catalog *c, plan *p, const cs_filter *filter, cs_erro
             return cs_error_set(err, CS_ERR_NOMEM, "out of memory scoring candidates");
         bool matched = false;
         double freq[FTS_EXPR_MAX_PHRASES], doc_len = 0;
-        rc = eval_row(c, p->expr, id, p->cols, &matched, freq, &doc_len, err);
+        rc = catalog_eval_row(c, p->expr, id, p->cols, &matched, freq, &doc_len, err);
         bool passes = p->lists_pass && sorted_has(p->from_lists.ids, p->from_lists.n, id) &&
                       !sorted_has(p->pending.ids, p->pending.n, id);
         if (rc == CS_OK && matched && filtered && !passes)
@@ -580,7 +577,7 @@ static cs_status partial_bounds(catalog *c, plan *p, partial_list *part, int *n,
         int64_t id = list_id(a, last);
         bool matched;
         double freq[FTS_EXPR_MAX_PHRASES], doc_len = 0;
-        cs_status rc = eval_row(c, p->expr, id, p->cols, &matched, freq, &doc_len, err);
+        cs_status rc = catalog_eval_row(c, p->expr, id, p->cols, &matched, freq, &doc_len, err);
         int ph = p->alt_ids[k];
         if (rc != CS_OK || !matched || freq[ph] <= 0) {
             *n = -1;

@@ -14,6 +14,7 @@
 #include "check.h"
 #include "common/fsutil.h"
 #include "store/catalog.h"
+#include "store/text_champions.h"
 
 static char tmpdir[4096];
 
@@ -653,6 +654,103 @@ static void test_filter_parts_whole(void)
     free(path);
 }
 
+/* The newest `limit` pictures (in folder, or all when NULL) whose words do
+ * not match `excluded`, computed here: FTS5's own MATCH for the excluded
+ * rows, every row sorted by date taken then id, newest first. */
+static size_t expected_listing(const char *path, const char *excluded, const char *folder,
+                               int limit, int64_t *out)
+{
+    sqlite3 *db;
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db,
+        "SELECT i.id FROM images i WHERE (?2 IS NULL OR i.folder = ?2) AND i.id NOT IN"
+        " (SELECT rowid FROM captions_fts WHERE captions_fts MATCH ?1)"
+        " ORDER BY coalesce(i.taken_at, 0) DESC, i.id DESC LIMIT ?3", -1, &st, NULL);
+    sqlite3_bind_text(st, 1, excluded, -1, SQLITE_STATIC);
+    if (folder)
+        sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, limit);
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        out[n++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* A listing without excluded words: checked picture by picture while
+ * that reads few rows, else from FTS5's list of the excluded words'
+ * matches; either way what FTS5 itself excludes, newest first. */
+static void test_listing_exclusions(void)
+{
+    char *path = temp_path("listing.db");
+    cs_error err;
+    catalog *c = NULL;
+    CHECK_OK(catalog_open(path, false, &c, &err), &err);
+    if (!c)
+        return;
+    enum { PICTURES = 2000, OLD = 80 };   /* the OLD oldest hold no dog */
+    const char *old_words[] = {"a cat asleep", "two cats", "a bird", "a hot dog stand",
+                               "a catalog page"};
+    CHECK_OK(catalog_begin(c, &err), &err);
+    for (int i = 0; i < PICTURES; i++) {
+        char file[64], hash[33];
+        snprintf(file, sizeof file, "/photos/%s/p%04d.jpg", i % 3 ? "a" : "b", i);
+        snprintf(hash, sizeof hash, "%032d", i);
+        catalog_image im = sample_image(file, hash);
+        im.folder = i % 3 ? "/photos/a" : "/photos/b";
+        im.has_taken_at = i % 50 != 7;   /* some undated: listed last */
+        im.taken_at = 1600000000 + (int64_t)(i ^ 3) * 60;   /* not quite in id order */
+        const char *words = i < OLD ? old_words[i % 5] : i % 2 ? "a dog running" : "dogs";
+        catalog_text text = {words, "", "", "", "", ""};
+        int64_t id;
+        CHECK_OK(catalog_put_image(c, &im, &text, NULL, 0, NULL, &id, &err), &err);
+    }
+    CHECK_OK(catalog_commit(c, &err), &err);
+    struct {
+        const char *excluded, *folder;
+        int limit;
+        bool walks;
+    } cases[] = {
+        {"\"cat\"", NULL, 20, true},                 /* few excluded: checked one by one */
+        {"\"cat\" OR \"bird\"", "/photos/b", 30, true},
+        {"\"cat\" *", NULL, 1000, true},             /* catalog too */
+        {"\"hot dog\"", NULL, 20, true},
+        {"\"dog\"", NULL, 20, false},                /* most excluded: FTS5's list */
+        {"\"dog\"", "/photos/a", 5, false},
+        {"\"dog\" OR \"cat\"", NULL, 20, false},   /* only the birds and stands left */
+        {"\"cat\"", NULL, 2500, false},              /* a deep page */
+    };
+    int64_t *want = malloc(PICTURES * sizeof *want);
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        cs_filter f = {.folder = cases[k].folder};
+        text_rank_counts before = catalog_text_rank_counts(c);
+        int64_t *ids = NULL;
+        double *taken = NULL;
+        size_t n = 0;
+        CHECK_OK(catalog_browse(c, cases[k].excluded, &f, cases[k].limit, &ids, &taken, &n,
+                                &err), &err);
+        size_t nwant = expected_listing(path, cases[k].excluded, cases[k].folder,
+                                        cases[k].limit, want);
+        CHECK(nwant > 0);
+        CHECK(n == nwant);
+        for (size_t i = 0; i < n && i < nwant; i++)
+            CHECK(ids[i] == want[i]);
+        text_rank_counts after = catalog_text_rank_counts(c);
+        CHECK(after.listing_walked - before.listing_walked == (cases[k].walks ? 1 : 0));
+        CHECK(after.listing_not_in - before.listing_not_in == (cases[k].walks ? 0 : 1));
+        if (n != nwant || after.listing_walked - before.listing_walked != cases[k].walks)
+            fprintf(stderr, "  listing case %zu: %zu of %zu, walked %d\n", k, n, nwant,
+                    (int)(after.listing_walked - before.listing_walked));
+        free(ids);
+        free(taken);
+    }
+    free(want);
+    catalog_close(c);
+    free(path);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -672,5 +770,6 @@ int main(int argc, char **argv)
     test_related_walk();
     test_camera_listing();
     test_filter_parts_whole();
+    test_listing_exclusions();
     CHECK_DONE();
 }
