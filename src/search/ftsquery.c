@@ -23,6 +23,7 @@ typedef struct fts_term {
     bool dup;            /* same as an earlier term */
     bool plain;          /* a bare word (no quotes, no *): may be expanded */
     size_t word_off, word_len;   /* the word in the input, when plain */
+    size_t src_start, src_end;   /* all it took of the input, dashes and stars too */
 } fts_term;
 
 typedef struct parser {
@@ -258,6 +259,7 @@ static bool take_exclusion(parser *p)
 static void parse(parser *p)
 {
     while (p->s[p->i] && !p->nomem) {
+        size_t start = p->i, nterms = p->nterms;
         bool exclude = take_exclusion(p);
         if (quote_len(p->s + p->i))
             parse_phrase(p, exclude);
@@ -265,6 +267,10 @@ static void parse(parser *p)
             parse_word(p, exclude);
         else if (p->s[p->i])
             p->i++;   /* punctuation, control characters, invalid UTF-8 */
+        if (p->nterms > nterms) {
+            p->terms[nterms].src_start = start;
+            p->terms[nterms].src_end = p->i;
+        }
     }
 }
 
@@ -367,10 +373,15 @@ static size_t append_side(strbuf *sb, const parser *p, fts_alternatives *const *
     return count;
 }
 
-/* The expression of the text's words, or (`excluded_only`) of its
- * exclusions alone when it has no words: "" when there is none of either. */
-static char *build_expression(const parser *p, fts_alternatives *const *alts,
-                              bool excluded_only)
+typedef enum expression_of {
+    EXPRESSION_WORDS,           /* the words, NOT the exclusions */
+    EXPRESSION_EXCLUDED_ALONE,  /* the exclusions, when there are no words */
+    EXPRESSION_EXCLUDED,        /* the exclusions */
+} expression_of;
+
+/* The expression of the text's words or of its exclusions (`of`): "" when
+ * there is none. */
+static char *build_expression(const parser *p, fts_alternatives *const *alts, expression_of of)
 {
     bool any_content = false;
     size_t npos = 0, nneg = 0;
@@ -386,8 +397,8 @@ static char *build_expression(const parser *p, fts_alternatives *const *alts,
     }
     strbuf sb;
     strbuf_init(&sb);
-    if (excluded_only) {
-        if (npos == 0)
+    if (of != EXPRESSION_WORDS) {
+        if (npos == 0 || of == EXPRESSION_EXCLUDED)
             append_side(&sb, p, NULL, true, false);
         return strbuf_take(&sb);
     }
@@ -503,17 +514,28 @@ static cs_status expand_terms(const parser *p, fts_expand_fn expand, void *user,
     return CS_OK;
 }
 
-static cs_status build(const char *user_text, fts_expand_fn expand, void *user,
-                       bool excluded_only, char **out, cs_error *err)
+/* Checks the arguments, clears *out and parses the text into *p (whose
+ * arena and terms the caller frees). */
+static cs_status parse_text(const char *user_text, char **out, parser *p, cs_error *err)
 {
     if (!out)
         return cs_error_set(err, CS_ERR_INVALID, "fts query: no output pointer");
     *out = NULL;
     if (!user_text)
         return cs_error_set(err, CS_ERR_INVALID, "fts query: no query text");
-    parser p = {.s = (const unsigned char *)user_text};
-    strbuf_init(&p.arena);
-    parse(&p);
+    *p = (parser){.s = (const unsigned char *)user_text};
+    strbuf_init(&p->arena);
+    parse(p);
+    return CS_OK;
+}
+
+static cs_status build(const char *user_text, fts_expand_fn expand, void *user,
+                       expression_of of, char **out, cs_error *err)
+{
+    parser p;
+    cs_status checked = parse_text(user_text, out, &p, err);
+    if (checked != CS_OK)
+        return checked;
     char *expr = NULL;
     fts_alternatives **alts = NULL;
     cs_status rc = CS_OK;
@@ -535,7 +557,7 @@ static cs_status build(const char *user_text, fts_expand_fn expand, void *user,
             rc = expand_terms(&p, expand, user, alts, err);
     }
     if (ok && rc == CS_OK) {
-        expr = build_expression(&p, alts, excluded_only);
+        expr = build_expression(&p, alts, of);
         ok = expr != NULL;
     }
     for (size_t k = 0; alts && k < p.nterms; k++) {
@@ -561,18 +583,67 @@ static cs_status build(const char *user_text, fts_expand_fn expand, void *user,
 
 cs_status fts_query_build(const char *user_text, char **out, cs_error *err)
 {
-    return build(user_text, NULL, NULL, false, out, err);
+    return build(user_text, NULL, NULL, EXPRESSION_WORDS, out, err);
 }
 
 cs_status fts_query_build_excluded(const char *user_text, char **out, cs_error *err)
 {
-    return build(user_text, NULL, NULL, true, out, err);
+    return build(user_text, NULL, NULL, EXPRESSION_EXCLUDED_ALONE, out, err);
+}
+
+cs_status fts_query_exclusions(const char *user_text, char **out, cs_error *err)
+{
+    return build(user_text, NULL, NULL, EXPRESSION_EXCLUDED, out, err);
+}
+
+cs_status fts_query_without_exclusions(const char *user_text, char **out, cs_error *err)
+{
+    parser p;
+    cs_status checked = parse_text(user_text, out, &p, err);
+    if (checked != CS_OK)
+        return checked;
+    strbuf kept;
+    strbuf_init(&kept);
+    bool any = false, space = false;
+    size_t k = 0;
+    for (size_t i = 0; user_text[i] && !p.nomem;) {
+        while (k < p.nterms && (!p.terms[k].exclude || p.terms[k].src_end <= i))
+            k++;
+        if (k < p.nterms && p.terms[k].src_start <= i) {
+            any = true;
+            i = p.terms[k].src_end;   /* the exclusion, dashes to stars */
+            space = true;
+            continue;
+        }
+        if (strchr(" \t\r\n\f\v", user_text[i])) {
+            space = true;
+        } else {
+            if (space && kept.len)
+                strbuf_append_char(&kept, ' ');
+            space = false;
+            strbuf_append_char(&kept, user_text[i]);
+        }
+        i++;
+    }
+    bool ok = !p.nomem && !strbuf_failed(&kept);
+    free(p.terms);
+    strbuf_free(&p.arena);
+    if (!ok) {
+        strbuf_free(&kept);
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory reading the query's exclusions");
+    }
+    if (!any) {
+        strbuf_free(&kept);
+        return CS_OK;
+    }
+    *out = strbuf_take(&kept);
+    return *out ? CS_OK : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
 }
 
 cs_status fts_query_build_expanded(const char *user_text, fts_expand_fn expand, void *user,
                                    char **out, cs_error *err)
 {
-    return build(user_text, expand, user, false, out, err);
+    return build(user_text, expand, user, EXPRESSION_WORDS, out, err);
 }
 
 /* Each text rendered as a typed phrase would be (its words, one space
@@ -623,7 +694,7 @@ cs_status fts_query_build_phrases(const char *const *texts, const bool *exclude,
         ok = mark_duplicates(&p);
     }
     if (ok)
-        ok = (expr = build_expression(&p, NULL, false)) != NULL;
+        ok = (expr = build_expression(&p, NULL, EXPRESSION_WORDS)) != NULL;
     free(p.terms);
     strbuf_free(&p.arena);
     if (!ok)

@@ -37,6 +37,17 @@ cs_status fts_query_build(const char *user_text, char **out, cs_error *err);
  * excludes nothing or has words to search for (fts_query_build's case). */
 cs_status fts_query_build_excluded(const char *user_text, char **out, cs_error *err);
 
+/* The text's exclusions as one expression, as fts_query_build_excluded
+ * writes them, whether or not the text has words to search for; NULL when
+ * it excludes nothing. */
+cs_status fts_query_exclusions(const char *user_text, char **out, cs_error *err);
+
+/* The text as typed without its exclusions (each -word or -"a phrase",
+ * its dashes and stars too), runs of white space made one space: what a
+ * CLIP text tower should read of "beach -people" ("beach": it would read
+ * "people" as wanted). NULL when the text excludes nothing. */
+cs_status fts_query_without_exclusions(const char *user_text, char **out, cs_error *err);
+
 /* ---- query expansion ---- */
 
 /* The FTS column holding a picture's related words (index/FORMAT.md). */

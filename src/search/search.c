@@ -444,13 +444,68 @@ typedef struct early_list {
     bool done;
 } early_list;
 
+/* The vector ranking of a plain query with exclusions ("beach -people")
+ * leaves out the pictures whose words match them, as the text ranking's
+ * NOT does: it asks for EXCLUDING_FETCH_FACTOR times the page, and while
+ * the pictures left fall short of the page, for that many times more, at
+ * most EXCLUDING_ROUNDS_MAX times. */
+#define EXCLUDING_FETCH_FACTOR 4
+#define EXCLUDING_ROUNDS_MAX 3
+
+/* The params a vector ranking without `excluded` (NULL: none) asks with in
+ * round `round` (0: the first). */
+static search_params excluding_params(const search_params *p, const char *excluded, int round)
+{
+    search_params wider = *p;
+    if (!excluded)
+        return wider;
+    int64_t need = (int64_t)p->offset + p->k;
+    for (int r = 0; r <= round && need < INT32_MAX / EXCLUDING_FETCH_FACTOR; r++)
+        need *= EXCLUDING_FETCH_FACTOR;
+    wider.offset = 0;
+    wider.k = (int)need;
+    return wider;
+}
+
+/* The vector list into *list (taken over when already made with
+ * excluding_params(p, excluded, 0)), without the pictures matching
+ * `excluded` (NULL: none). */
+static cs_status vector_list(catalog *reader, const vectors *v, const float *qvec,
+                             const char *excluded, const search_params *p,
+                             const catalog_listed *listed, early_list *list, cs_results *results,
+                             cs_error *err)
+{
+    size_t need = (size_t)p->offset + (size_t)p->k;
+    for (int round = 0;; round++) {
+        search_params wider = excluding_params(p, excluded, round);
+        cs_status rc = CS_OK;
+        if (!list->done) {
+            rc = vector_ranking(reader, v, qvec, 0, &wider, listed, &list->ids, &list->scores,
+                                &list->n, results, err);
+            list->done = rc == CS_OK;
+        }
+        size_t found = list->n;
+        if (rc != CS_OK || !excluded)
+            return rc;
+        rc = catalog_drop_matching(reader, excluded, list->ids, list->scores, &list->n, err);
+        if (rc != CS_OK || list->n >= need || found < (size_t)wider.k ||
+            round + 1 == EXCLUDING_ROUNDS_MAX)
+            return rc;
+        free(list->ids);   /* too many left out: ask for more */
+        free(list->scores);
+        *list = (early_list){0};
+    }
+}
+
 /* The text list (unless alpha is 1 and the vectors serve) and the vector
  * list (when there is a query vector), weighted by alpha, fused. `job`:
  * the text ranking when it ran already (text_job_finish true), else NULL;
- * `vector`: the vector list when it was made already (taken over). */
+ * `vector`: the vector list when it was made already (taken over);
+ * `excluded`: what the vector list leaves out (vector_list). */
 static cs_status hybrid(catalog *reader, const vectors *v, const char *match,
-                        const float *qvec, const search_params *p, const catalog_listed *listed,
-                        text_job *job, early_list *vector, cs_results *results, cs_error *err)
+                        const char *excluded, const float *qvec, const search_params *p,
+                        const catalog_listed *listed, text_job *job, early_list *vector,
+                        cs_results *results, cs_error *err)
 {
     int64_t *tids = NULL, *vids = NULL;
     double *tscores = NULL, *vscores = NULL;
@@ -479,16 +534,16 @@ static cs_status hybrid(catalog *reader, const vectors *v, const char *match,
         double weight = qvec ? (1.0 - p->alpha) * p->text_weight : p->text_weight;
         lists[nlists++] = (fusion_list){"text", weight, tn, tids, tscores};
     }
-    if (rc == CS_OK && qvec && vector && vector->done) {   /* take it */
-        vids = vector->ids;
+    if (rc == CS_OK && qvec) {
+        bool made = vector->done;
+        rc = vector_list(reader, v, qvec, excluded, p, listed, vector, results, err);
+        vids = vector->ids;   /* taken over */
         vscores = vector->scores;
         vn = vector->n;
         *vector = (early_list){0};
         lists[nlists++] = (fusion_list){"vector", p->alpha, vn, vids, vscores};
-    } else if (rc == CS_OK && qvec) {
-        rc = vector_ranking(reader, v, qvec, 0, p, listed, &vids, &vscores, &vn, results, err);
-        lists[nlists++] = (fusion_list){"vector", p->alpha, vn, vids, vscores};
-        results->timings.vector_ms = (fs_now_seconds() - started) * 1000.0;
+        if (!made || excluded)
+            results->timings.vector_ms += (fs_now_seconds() - started) * 1000.0;
         started = fs_now_seconds();
     }
     if (rc == CS_OK)
@@ -522,6 +577,25 @@ static cs_status composed_text(const composed_query *cq, cs_results *results, cs
         results->nterms++;
     }
     return fts_query_build_phrases(texts, exclude, cq->n, &results->fts_query, err);
+}
+
+/* A plain query's text for the text tower without its exclusions, and
+ * their expression (both NULL when it excludes nothing); the text read
+ * goes into results as the one term, for explain. */
+static cs_status vector_text_of(const char *query, char **text, char **excluded,
+                                cs_results *results, cs_error *err)
+{
+    cs_status rc = fts_query_without_exclusions(query, text, err);
+    if (rc == CS_OK && *text)
+        rc = fts_query_exclusions(query, excluded, err);
+    if (rc == CS_OK && *text && (results->terms = calloc(1, sizeof *results->terms))) {
+        results->terms[0].weight = 1.0;
+        if ((results->terms[0].text = strdup(*text)))
+            results->nterms = 1;
+    }
+    if (rc == CS_OK && *text && !results->nterms)
+        rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    return rc;
 }
 
 /* Whether the text holds nothing but white space. */
@@ -601,7 +675,12 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
         return finish(rc, results, started, out);
     }
     bool words = rc == CS_OK && results->fts_query;
-    if (words && !(reader = library_acquire_reader(lib, err)))
+    /* "beach -people": the text tower reads "beach", and the vector list
+     * leaves out what the text ranking's NOT does */
+    char *vector_text = NULL, *excluded = NULL;
+    if (words && !cq)
+        rc = vector_text_of(query, &vector_text, &excluded, results, err);
+    if (words && rc == CS_OK && !(reader = library_acquire_reader(lib, err)))
         rc = err->code;
     if (rc == CS_OK && words)
         rc = catalog_filter_drop_whole(reader, &p.filter, err);
@@ -614,12 +693,13 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
     }
     if (rc == CS_OK && words) {
         text_job_start(&job, reader, v, results->fts_query, &p, &listed);
-        rc = text_vector(lib, v, query, cq, &p, &qvec, results, err);
+        rc = text_vector(lib, v, vector_text ? vector_text : query, cq, &p, &qvec, results, err);
         /* The vector ranking while the text job finishes, when it needs
          * not the reader (vector_beside_text). */
-        if (rc == CS_OK && qvec && job.running && vector_beside_text(v, &p, &listed)) {
+        search_params wider = excluding_params(&p, excluded, 0);
+        if (rc == CS_OK && qvec && job.running && vector_beside_text(v, &wider, &listed)) {
             double started = fs_now_seconds();
-            rc = vector_ranking(reader, v, qvec, 0, &p, &listed, &vector.ids, &vector.scores,
+            rc = vector_ranking(reader, v, qvec, 0, &wider, &listed, &vector.ids, &vector.scores,
                                 &vector.n, results, err);
             vector.done = rc == CS_OK;
             results->timings.vector_ms = (fs_now_seconds() - started) * 1000.0;
@@ -627,8 +707,10 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
     }
     bool ranked = text_job_finish(&job);
     if (rc == CS_OK && words)
-        rc = hybrid(reader, v, results->fts_query, qvec, &p, &listed, ranked ? &job : NULL,
-                    &vector, results, err);
+        rc = hybrid(reader, v, results->fts_query, excluded, qvec, &p, &listed,
+                    ranked ? &job : NULL, &vector, results, err);
+    free(vector_text);
+    free(excluded);
     free(job.ids);
     free(job.scores);
     free(vector.ids);

@@ -210,6 +210,12 @@ cs_status catalog_filter_drop_whole(catalog *c, cs_filter *filter, cs_error *err
 cs_status catalog_browse(catalog *c, const char *excluded, const cs_filter *filter, int limit,
                          int64_t **ids, double **taken, size_t *n, cs_error *err);
 
+/* Removes from ids[] (and scores[] beside it, in step) the images whose
+ * words match the FTS5 expression `match` (built by fts_query_build,
+ * never user text), keeping the order; *n becomes how many are left. */
+cs_status catalog_drop_matching(catalog *c, const char *match, int64_t *ids, double *scores,
+                                size_t *n, cs_error *err);
+
 /* The ids of the images that pass `filter`, ascending; *ids malloc'd
  * (NULL when n == 0). With max >= 0, at most max of them: *more (may be
  * NULL) tells whether the filter keeps others. A narrow filter

@@ -373,20 +373,31 @@ static cs_status browse_walk(catalog *c, const fts_expr *e, const cs_filter *fil
     return rc;
 }
 
+/* `match` parsed for catalog_eval_row; *e NULL (and CS_OK) for syntax
+ * fts_expr does not evaluate. */
+static cs_status parse_match(catalog *c, const char *match, fts_expr **e, cs_error *err)
+{
+    *e = NULL;
+    fts_tokenizer *tok;
+    cs_status rc = catalog_tokenizer(c, &tok, err);
+    cs_error parse_err;
+    if (rc == CS_OK &&
+        fts_expr_parse(tok, match, fts_column_names, FTS_NCOLUMNS, e, &parse_err) != CS_OK)
+        *e = NULL;
+    return rc;
+}
+
 cs_status catalog_browse(catalog *c, const char *excluded, const cs_filter *filter, int limit,
                          int64_t **ids, double **taken, size_t *n, cs_error *err)
 {
     *ids = NULL;
     *taken = NULL;
     *n = 0;
-    fts_tokenizer *tok;
     fts_expr *e = NULL;
-    cs_error parse_err;
-    cs_status rc = excluded && limit <= WALK_LIMIT_MAX ? catalog_tokenizer(c, &tok, err) : CS_OK;
+    cs_status rc = excluded && limit <= WALK_LIMIT_MAX ? parse_match(c, excluded, &e, err) : CS_OK;
     if (rc != CS_OK)
         return rc;
-    if (excluded && limit <= WALK_LIMIT_MAX &&
-        fts_expr_parse(tok, excluded, fts_column_names, FTS_NCOLUMNS, &e, &parse_err) == CS_OK) {
+    if (e) {
         id_list list = {0};
         bool done = false;
         rc = browse_walk(c, e, filter, limit, &list, &done, err);
@@ -411,6 +422,46 @@ cs_status catalog_browse(catalog *c, const char *excluded, const cs_filter *filt
         c->text_paths.listing_not_in++;
     }
     return read_ranked(c, stmt, "listing the pictures newest first", ids, taken, n, err);
+}
+
+cs_status catalog_drop_matching(catalog *c, const char *match, int64_t *ids, double *scores,
+                                size_t *n, cs_error *err)
+{
+    fts_expr *e;
+    cs_status rc = parse_match(c, match, &e, err);
+    sqlite3_stmt *stmt = NULL;
+    if (rc == CS_OK && !e)   /* not evaluated here: FTS5 checks each row */
+        rc = catalog_prepare(c, "SELECT 1 FROM captions_fts WHERE captions_fts MATCH ?1"
+                                " AND rowid = ?2", &stmt, err);
+    if (stmt)
+        sqlite3_bind_text(stmt, 1, match, -1, SQLITE_STATIC);
+    fts_token_list cols[FTS_NCOLUMNS] = {0};
+    double freq[FTS_EXPR_MAX_PHRASES], doc_len;
+    size_t kept = 0;
+    for (size_t i = 0; rc == CS_OK && i < *n; i++) {
+        bool matched = false;
+        if (e) {
+            rc = catalog_eval_row(c, e, ids[i], cols, &matched, freq, &doc_len, err);
+        } else {
+            sqlite3_bind_int64(stmt, 2, ids[i]);
+            int step = sqlite3_step(stmt);
+            matched = step == SQLITE_ROW;
+            if (step != SQLITE_ROW && step != SQLITE_DONE)
+                rc = catalog_sql_error(c, err, "checking a picture's words");
+            sqlite3_reset(stmt);
+        }
+        if (rc == CS_OK && !matched) {
+            ids[kept] = ids[i];
+            scores[kept++] = scores[i];
+        }
+    }
+    for (int col = 0; col < FTS_NCOLUMNS; col++)
+        fts_token_list_free(&cols[col]);
+    fts_expr_free(e);
+    sqlite3_finalize(stmt);
+    if (rc == CS_OK)
+        *n = kept;
+    return rc;
 }
 
 /* Whether the filter asks only for faces and text read in the picture. */

@@ -368,6 +368,32 @@ class Hybrid(unittest.TestCase):
                                   for r in doc["results"]], query,
                                  {p: v for p, v in self.vectors.items() if p in keep})
 
+    def test_exclusions_leave_the_vector_ranking(self):
+        """"boat -kite": the text tower reads "boat" (a CLIP model reads
+        "-kite" as wanting a kite), and the vector ranking leaves out the
+        pictures whose words SQLite's FTS5 matches to "kite", as the text
+        ranking's NOT does."""
+        with connect(self.db) as con:
+            ids = {i: p for p, i in self.ids.items()}
+            matched = {ids[r] for (r,) in con.execute(
+                "SELECT rowid FROM captions_fts WHERE captions_fts MATCH '\"kite\" OR \"tree\"'")}
+        self.assertTrue(0 < len(matched) < NIMAGES)
+        boat = embed_texts(self.model_a, ["boat"])[0]
+        for text in ("boat -kite -tree", "boat  -\"tree\"   -kite"):
+            with self.subTest(query=text):
+                doc = self.search(text, "--alpha", "1", "-k", ALL)
+                self.assertEqual([(t["text"], t["weight"]) for t in doc["terms"]],
+                                 [("boat", 1.0)])
+                self.check_order([(r["path"], r["explain"]["vector"]["score"])
+                                  for r in doc["results"]], boat,
+                                 {p: v for p, v in self.vectors.items() if p not in matched})
+                fused = paths(self.search(text, "-k", ALL))
+                self.assertTrue(fused)
+                self.assertFalse(set(fused) & matched)
+        # a page deeper than the first fetch still fills
+        doc = self.search("boat -kite -tree", "--alpha", "1", "-k", "20", "--offset", "60")
+        self.assertEqual(len(doc["results"]), 20)
+
     def test_composed_text_side_and_fusion(self):
         doc = self.search('"boat" + "kite" - "tree"', "-k", ALL)
         self.assertEqual(doc["fts_query"], '("boat" OR "kite") NOT "tree"')

@@ -747,6 +747,43 @@ static void test_listing_exclusions(void)
         free(taken);
     }
     free(want);
+
+    /* catalog_drop_matching: what FTS5 matches goes, the rest keeps its
+     * order and its scores; NEAR is FTS5's own to check */
+    const char *drops[] = {"\"cat\"", "\"dog\" OR \"bird\"", "\"hot dog\"", "\"cat\" *",
+                           "NEAR(\"hot\" \"stand\")"};
+    int64_t *ids = malloc(PICTURES * sizeof *ids);
+    double *scores = malloc(PICTURES * sizeof *scores);
+    sqlite3 *db;
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    for (size_t k = 0; k < sizeof drops / sizeof *drops; k++) {
+        size_t n = 0;
+        for (int64_t id = PICTURES + 5; id > 0; id -= 3) {   /* some ids are no picture */
+            ids[n] = id;
+            scores[n++] = 0.5 * (double)id;
+        }
+        size_t before = n;
+        CHECK_OK(catalog_drop_matching(c, drops[k], ids, scores, &n, &err), &err);
+        sqlite3_stmt *st;
+        sqlite3_prepare_v2(db, "SELECT 1 FROM captions_fts WHERE captions_fts MATCH ?1"
+                               " AND rowid = ?2", -1, &st, NULL);
+        sqlite3_bind_text(st, 1, drops[k], -1, SQLITE_STATIC);
+        size_t kept = 0;
+        for (int64_t id = PICTURES + 5; id > 0; id -= 3) {
+            sqlite3_bind_int64(st, 2, id);
+            bool matches = sqlite3_step(st) == SQLITE_ROW;
+            sqlite3_reset(st);
+            if (matches)
+                continue;
+            CHECK(kept < n && ids[kept] == id && scores[kept] == 0.5 * (double)id);
+            kept++;
+        }
+        sqlite3_finalize(st);
+        CHECK(kept == n && n < before && n > 0);
+    }
+    sqlite3_close(db);
+    free(ids);
+    free(scores);
     catalog_close(c);
     free(path);
 }

@@ -119,6 +119,41 @@ static void test_exclusions_alone(void)
     CHECK_INT_EQ(fts_query_build_excluded("-dog", NULL, &err), CS_ERR_INVALID);
 }
 
+#define EXPECT_WITHOUT(input, expected) \
+    expect_built(fts_query_without_exclusions, input, expected, __LINE__)
+#define EXPECT_EXCLUSIONS(input, expected) \
+    expect_built(fts_query_exclusions, input, expected, __LINE__)
+
+/* What the text tower reads of a query with exclusions, and what the
+ * vector list leaves out. */
+static void test_text_without_exclusions(void)
+{
+    EXPECT_WITHOUT("beach -people", "beach");
+    EXPECT_WITHOUT("-people beach", "beach");
+    EXPECT_WITHOUT("kids on a beach -\"red car\" at sunset", "kids on a beach at sunset");
+    EXPECT_WITHOUT("beach -peop* sunset", "beach sunset");
+    EXPECT_WITHOUT("beach --people", "beach");
+    EXPECT_WITHOUT("t-shirt -blue", "t-shirt");
+    EXPECT_WITHOUT("  café   -crème   brûlée ", "café brûlée");
+    EXPECT_WITHOUT("dog -\"unclosed cat", "dog");
+    EXPECT_WITHOUT("dog -cat!", "dog !");   /* punctuation is not the word's */
+    EXPECT_WITHOUT("2:dog -cat", "2:dog");
+    EXPECT_WITHOUT("-dog", "");
+    EXPECT_WITHOUT("beach - people", NULL);   /* a dash alone excludes nothing */
+    EXPECT_WITHOUT("t-shirt", NULL);
+    EXPECT_WITHOUT("beach", NULL);
+    EXPECT_WITHOUT("", NULL);
+    EXPECT_EXCLUSIONS("beach -people -\"red car\"", "\"people\" OR \"red car\"");
+    EXPECT_EXCLUSIONS("beach -Dog -dog -beac*", "\"Dog\" OR \"beac\" *");
+    EXPECT_EXCLUSIONS("-dog", "\"dog\"");
+    EXPECT_EXCLUSIONS("beach", NULL);
+    EXPECT_EXCLUSIONS("t-shirt", NULL);
+    char *out = (char *)1;
+    cs_error err = {0};
+    CHECK_INT_EQ(fts_query_without_exclusions(NULL, &out, &err), CS_ERR_INVALID);
+    CHECK_INT_EQ(fts_query_without_exclusions("-dog", NULL, &err), CS_ERR_INVALID);
+}
+
 static void test_invalid_utf8_dropped(void)
 {
     EXPECT("caf\xff\xfe", "\"caf\"");
@@ -628,6 +663,7 @@ int main(void)
     test_phrases_prefixes_exclusions();
     test_nothing_to_search();
     test_exclusions_alone();
+    test_text_without_exclusions();
     test_invalid_utf8_dropped();
     test_bad_arguments();
     sqlite3 *db = open_table();
