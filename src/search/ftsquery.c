@@ -596,7 +596,7 @@ cs_status fts_query_exclusions(const char *user_text, char **out, cs_error *err)
     return build(user_text, NULL, NULL, EXPRESSION_EXCLUDED, out, err);
 }
 
-cs_status fts_query_without_exclusions(const char *user_text, char **out, cs_error *err)
+cs_status fts_query_tower_text(const char *user_text, char **out, cs_error *err)
 {
     parser p;
     cs_status checked = parse_text(user_text, out, &p, err);
@@ -604,36 +604,37 @@ cs_status fts_query_without_exclusions(const char *user_text, char **out, cs_err
         return checked;
     strbuf kept;
     strbuf_init(&kept);
-    bool any = false, space = false;
+    bool space = false;
     size_t k = 0;
     for (size_t i = 0; user_text[i] && !p.nomem;) {
-        while (k < p.nterms && (!p.terms[k].exclude || p.terms[k].src_end <= i))
+        while (k < p.nterms && p.terms[k].src_end <= i)
             k++;
-        if (k < p.nterms && p.terms[k].src_start <= i) {
-            any = true;
-            i = p.terms[k].src_end;   /* the exclusion, dashes to stars */
+        bool in_term = k < p.nterms && p.terms[k].src_start <= i;
+        size_t skip = 0;
+        if (in_term && p.terms[k].exclude)
+            skip = p.terms[k].src_end - i;   /* the exclusion, dashes to stars */
+        else if ((skip = quote_len((const unsigned char *)user_text + i)) == 0 &&
+                 ((in_term && user_text[i] == '*') || strchr(" \t\r\n\f\v", user_text[i])))
+            skip = 1;   /* a prefix's star, white space */
+        if (skip) {
+            i += skip;
             space = true;
             continue;
         }
-        if (strchr(" \t\r\n\f\v", user_text[i])) {
-            space = true;
-        } else {
-            if (space && kept.len)
-                strbuf_append_char(&kept, ' ');
-            space = false;
-            strbuf_append_char(&kept, user_text[i]);
-        }
-        i++;
+        if (space && kept.len)
+            strbuf_append_char(&kept, ' ');
+        space = false;
+        strbuf_append_char(&kept, user_text[i++]);
     }
     bool ok = !p.nomem && !strbuf_failed(&kept);
     free(p.terms);
     strbuf_free(&p.arena);
     if (!ok) {
         strbuf_free(&kept);
-        return cs_error_set(err, CS_ERR_NOMEM, "out of memory reading the query's exclusions");
+        return cs_error_set(err, CS_ERR_NOMEM, "out of memory reading the query's syntax");
     }
-    if (!any) {
-        strbuf_free(&kept);
+    if (strcmp(strbuf_str(&kept), user_text) == 0) {
+        strbuf_free(&kept);   /* nothing to take out */
         return CS_OK;
     }
     *out = strbuf_take(&kept);

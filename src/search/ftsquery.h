@@ -42,11 +42,12 @@ cs_status fts_query_build_excluded(const char *user_text, char **out, cs_error *
  * it excludes nothing. */
 cs_status fts_query_exclusions(const char *user_text, char **out, cs_error *err);
 
-/* The text as typed without its exclusions (each -word or -"a phrase",
- * its dashes and stars too), runs of white space made one space: what a
- * CLIP text tower should read of "beach -people" ("beach": it would read
- * "people" as wanted). NULL when the text excludes nothing. */
-cs_status fts_query_without_exclusions(const char *user_text, char **out, cs_error *err);
+/* The text as typed without its search syntax: its exclusions (each -word
+ * or -"a phrase", dashes and stars too), phrase quote marks and prefix
+ * stars, runs of white space made one space. What a CLIP text tower should
+ * read: "beach" of "beach -people" (it would read "people" as wanted),
+ * red car of "red car". NULL when that is the text itself. */
+cs_status fts_query_tower_text(const char *user_text, char **out, cs_error *err);
 
 /* ---- query expansion ---- */
 

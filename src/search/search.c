@@ -579,14 +579,14 @@ static cs_status composed_text(const composed_query *cq, cs_results *results, cs
     return fts_query_build_phrases(texts, exclude, cq->n, &results->fts_query, err);
 }
 
-/* A plain query's text for the text tower without its exclusions, and
- * their expression (both NULL when it excludes nothing); the text read
- * goes into results as the one term, for explain. */
+/* A plain query's text for the text tower without its search syntax
+ * (NULL: the query itself), and the expression of its exclusions (NULL:
+ * none); the text read goes into results as the one term, for explain. */
 static cs_status vector_text_of(const char *query, char **text, char **excluded,
                                 cs_results *results, cs_error *err)
 {
-    cs_status rc = fts_query_without_exclusions(query, text, err);
-    if (rc == CS_OK && *text)
+    cs_status rc = fts_query_tower_text(query, text, err);
+    if (rc == CS_OK)
         rc = fts_query_exclusions(query, excluded, err);
     if (rc == CS_OK && *text && (results->terms = calloc(1, sizeof *results->terms))) {
         results->terms[0].weight = 1.0;
@@ -676,7 +676,7 @@ cs_status cs_search(cs_library *lib, const char *query, const cs_search_options 
     }
     bool words = rc == CS_OK && results->fts_query;
     /* "beach -people": the text tower reads "beach", and the vector list
-     * leaves out what the text ranking's NOT does */
+     * leaves out what the text ranking's NOT does; "red car": red car */
     char *vector_text = NULL, *excluded = NULL;
     if (words && !cq)
         rc = vector_text_of(query, &vector_text, &excluded, results, err);

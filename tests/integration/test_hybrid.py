@@ -372,7 +372,7 @@ class Hybrid(unittest.TestCase):
         """"boat -kite": the text tower reads "boat" (a CLIP model reads
         "-kite" as wanting a kite), and the vector ranking leaves out the
         pictures whose words SQLite's FTS5 matches to "kite", as the text
-        ranking's NOT does."""
+        ranking's NOT does. Quote marks and stars are not read either."""
         with connect(self.db) as con:
             ids = {i: p for p, i in self.ids.items()}
             matched = {ids[r] for (r,) in con.execute(
@@ -393,6 +393,15 @@ class Hybrid(unittest.TestCase):
         # a page deeper than the first fetch still fills
         doc = self.search("boat -kite -tree", "--alpha", "1", "-k", "20", "--offset", "60")
         self.assertEqual(len(doc["results"]), 20)
+        # the phrase's quote marks and a prefix's star are syntax, not words
+        for text in ('"boat"', "boat*", "  boat "):
+            with self.subTest(query=text):
+                doc = self.search(text, "--alpha", "1", "-k", ALL)
+                self.assertEqual([(t["text"], t["weight"]) for t in doc["terms"]],
+                                 [("boat", 1.0)])
+                self.check_order([(r["path"], r["explain"]["vector"]["score"])
+                                  for r in doc["results"]], boat, self.vectors)
+        self.assertNotIn("terms", self.search("boat", "--alpha", "1"))
 
     def test_composed_text_side_and_fusion(self):
         doc = self.search('"boat" + "kite" - "tree"', "-k", ALL)

@@ -119,30 +119,36 @@ static void test_exclusions_alone(void)
     CHECK_INT_EQ(fts_query_build_excluded("-dog", NULL, &err), CS_ERR_INVALID);
 }
 
-#define EXPECT_WITHOUT(input, expected) \
-    expect_built(fts_query_without_exclusions, input, expected, __LINE__)
+#define EXPECT_TOWER(input, expected) \
+    expect_built(fts_query_tower_text, input, expected, __LINE__)
 #define EXPECT_EXCLUSIONS(input, expected) \
     expect_built(fts_query_exclusions, input, expected, __LINE__)
 
-/* What the text tower reads of a query with exclusions, and what the
- * vector list leaves out. */
-static void test_text_without_exclusions(void)
+/* What the text tower reads of a query: the words, not the syntax; and
+ * what the vector list leaves out. */
+static void test_tower_text(void)
 {
-    EXPECT_WITHOUT("beach -people", "beach");
-    EXPECT_WITHOUT("-people beach", "beach");
-    EXPECT_WITHOUT("kids on a beach -\"red car\" at sunset", "kids on a beach at sunset");
-    EXPECT_WITHOUT("beach -peop* sunset", "beach sunset");
-    EXPECT_WITHOUT("beach --people", "beach");
-    EXPECT_WITHOUT("t-shirt -blue", "t-shirt");
-    EXPECT_WITHOUT("  café   -crème   brûlée ", "café brûlée");
-    EXPECT_WITHOUT("dog -\"unclosed cat", "dog");
-    EXPECT_WITHOUT("dog -cat!", "dog !");   /* punctuation is not the word's */
-    EXPECT_WITHOUT("2:dog -cat", "2:dog");
-    EXPECT_WITHOUT("-dog", "");
-    EXPECT_WITHOUT("beach - people", NULL);   /* a dash alone excludes nothing */
-    EXPECT_WITHOUT("t-shirt", NULL);
-    EXPECT_WITHOUT("beach", NULL);
-    EXPECT_WITHOUT("", NULL);
+    EXPECT_TOWER("beach -people", "beach");
+    EXPECT_TOWER("-people beach", "beach");
+    EXPECT_TOWER("kids on a beach -\"red car\" at sunset", "kids on a beach at sunset");
+    EXPECT_TOWER("beach -peop* sunset", "beach sunset");
+    EXPECT_TOWER("beach --people", "beach");
+    EXPECT_TOWER("t-shirt -blue", "t-shirt");
+    EXPECT_TOWER("  café   -crème   brûlée ", "café brûlée");
+    EXPECT_TOWER("dog -\"unclosed cat", "dog");
+    EXPECT_TOWER("dog -cat!", "dog !");   /* punctuation is not the word's */
+    EXPECT_TOWER("2:dog -cat", "2:dog");
+    EXPECT_TOWER("-dog", "");
+    EXPECT_TOWER("\"red car\" in the rain", "red car in the rain");
+    EXPECT_TOWER("\xe2\x80\x9cred car\xe2\x80\x9d", "red car");   /* typographic quotes */
+    EXPECT_TOWER("beac* at sunset", "beac at sunset");
+    EXPECT_TOWER("\"red car\"* -tree", "red car");
+    EXPECT_TOWER("beach  sunset", "beach sunset");
+    EXPECT_TOWER("beach - people", NULL);   /* a dash alone excludes nothing */
+    EXPECT_TOWER("5 * 3", NULL);            /* a star alone is no prefix */
+    EXPECT_TOWER("dog's t-shirt", NULL);
+    EXPECT_TOWER("beach", NULL);
+    EXPECT_TOWER("", NULL);
     EXPECT_EXCLUSIONS("beach -people -\"red car\"", "\"people\" OR \"red car\"");
     EXPECT_EXCLUSIONS("beach -Dog -dog -beac*", "\"Dog\" OR \"beac\" *");
     EXPECT_EXCLUSIONS("-dog", "\"dog\"");
@@ -150,8 +156,8 @@ static void test_text_without_exclusions(void)
     EXPECT_EXCLUSIONS("t-shirt", NULL);
     char *out = (char *)1;
     cs_error err = {0};
-    CHECK_INT_EQ(fts_query_without_exclusions(NULL, &out, &err), CS_ERR_INVALID);
-    CHECK_INT_EQ(fts_query_without_exclusions("-dog", NULL, &err), CS_ERR_INVALID);
+    CHECK_INT_EQ(fts_query_tower_text(NULL, &out, &err), CS_ERR_INVALID);
+    CHECK_INT_EQ(fts_query_tower_text("-dog", NULL, &err), CS_ERR_INVALID);
 }
 
 static void test_invalid_utf8_dropped(void)
@@ -663,7 +669,7 @@ int main(void)
     test_phrases_prefixes_exclusions();
     test_nothing_to_search();
     test_exclusions_alone();
-    test_text_without_exclusions();
+    test_tower_text();
     test_invalid_utf8_dropped();
     test_bad_arguments();
     sqlite3 *db = open_table();
