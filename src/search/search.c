@@ -448,9 +448,11 @@ typedef struct early_list {
  * leaves out the pictures whose words match them, as the text ranking's
  * NOT does: it asks for EXCLUDING_FETCH_FACTOR times the page, and while
  * the pictures left fall short of the page, for that many times more, at
- * most EXCLUDING_ROUNDS_MAX times. */
+ * most EXCLUDING_ROUNDS_MAX times; a deep page asks for at most
+ * EXCLUDING_EXTRA_MAX more, times the factor each round. */
 #define EXCLUDING_FETCH_FACTOR 4
 #define EXCLUDING_ROUNDS_MAX 3
+#define EXCLUDING_EXTRA_MAX 4096
 
 /* The params a vector ranking without `excluded` (NULL: none) asks with in
  * round `round` (0: the first). */
@@ -459,11 +461,13 @@ static search_params excluding_params(const search_params *p, const char *exclud
     search_params wider = *p;
     if (!excluded)
         return wider;
-    int64_t need = (int64_t)p->offset + p->k;
-    for (int r = 0; r <= round && need < INT32_MAX / EXCLUDING_FETCH_FACTOR; r++)
-        need *= EXCLUDING_FETCH_FACTOR;
+    int64_t need = (int64_t)p->offset + p->k, wider_need = need, extra = EXCLUDING_EXTRA_MAX;
+    for (int r = 0; r < round; r++)
+        extra *= EXCLUDING_FETCH_FACTOR;
+    for (int r = 0; r <= round; r++)
+        wider_need *= EXCLUDING_FETCH_FACTOR;
     wider.offset = 0;
-    wider.k = (int)need;
+    wider.k = (int)(wider_need < need + extra ? wider_need : need + extra);
     return wider;
 }
 
