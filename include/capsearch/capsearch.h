@@ -285,6 +285,8 @@ typedef struct cs_clip_options {
     cs_clip_precision precision;
     int threads;        /* 0: one per core */
     int max_batch;      /* inputs per forward pass; 0: 16 */
+    int text_only;      /* non-zero: the text tower alone (about 40% of a ViT-B's
+                           weights); cs_clip_embed_pixels then refuses */
 } cs_clip_options;
 
 /* cs_clip_open with options (NULL: the defaults). A model runs one call at

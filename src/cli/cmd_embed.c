@@ -185,6 +185,7 @@ int cmd_embed(int argc, char **argv)
         return cli_usage_error(argv[0], "--draft goes with --image");
     cs_error err;
     cs_clip_model *model = NULL;
+    clip_options.text_only = mode == 't';   /* the vision tower's weights are not read */
     if (cs_clip_open_with(model_dir, &clip_options, &model, &err) != CS_OK)
         return cli_fail(&common, &err);
     int dim = cs_clip_dim(model), size = cs_clip_image_size(model);

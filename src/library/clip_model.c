@@ -243,11 +243,14 @@ static cs_status query_precision(cs_clip_precision recorded, cs_clip_precision *
     return CS_OK;
 }
 
-/* Opens the model for `model_id` unless it is open (or failed) already.
- * Called with clip_mu held. */
-static cs_status ensure_open(cs_library *lib, const char *model_id, int dim, cs_error *err)
+/* Opens the model for `model_id` unless it is open (or failed) already:
+ * its text tower alone until a picture is searched with (`pictures`),
+ * which most searches never do. Called with clip_mu held. */
+static cs_status ensure_open(cs_library *lib, const char *model_id, int dim, bool pictures,
+                             cs_error *err)
 {
-    if (lib->clip_for && strcmp(lib->clip_for, model_id) == 0) {
+    if (lib->clip_for && strcmp(lib->clip_for, model_id) == 0 &&
+        !(lib->clip && lib->clip_text_only && pictures)) {
         if (lib->clip)
             return CS_OK;
         *err = lib->clip_error;
@@ -262,7 +265,8 @@ static cs_status ensure_open(cs_library *lib, const char *model_id, int dim, cs_
     if (rc == CS_OK)
         rc = query_precision(precision, &precision, err);
     /* A query is one input: no room for a batch. */
-    cs_clip_options options = {.precision = precision, .max_batch = 1};
+    cs_clip_options options = {.precision = precision, .max_batch = 1, .text_only = !pictures};
+    lib->clip_text_only = !pictures;
     if (rc == CS_OK && cs_clip_open_with(dir, &options, &lib->clip, err) != CS_OK)
         rc = cs_error_prefix(err, "the library's CLIP model in '%s' cannot be loaded: ", dir);
     if (rc == CS_OK && cs_clip_dim(lib->clip) != dim)
@@ -293,7 +297,7 @@ cs_status library_clip_text(cs_library *lib, const char *model_id, const char *t
         return CS_OK;
     }
     pthread_mutex_lock(&lib->clip_mu);
-    cs_status rc = ensure_open(lib, model_id, dim, err);
+    cs_status rc = ensure_open(lib, model_id, dim, false, err);
     if (rc == CS_OK)
         rc = cs_clip_embed_text(lib->clip, text, out, err);
     pthread_mutex_unlock(&lib->clip_mu);
@@ -338,7 +342,7 @@ cs_status library_clip_image(cs_library *lib, const char *model_id, const uint8_
                              size_t len, float *out, int dim, cs_error *err)
 {
     pthread_mutex_lock(&lib->clip_mu);
-    cs_status rc = ensure_open(lib, model_id, dim, err);
+    cs_status rc = ensure_open(lib, model_id, dim, true, err);
     float *pixels = NULL;
     char path[4096];
     bool written = false;

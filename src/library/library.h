@@ -38,9 +38,10 @@ struct cs_library {
     pthread_mutex_t tagger_mu;
     cs_clip_model *clip;      /* the CLIP model of the vectors, opened on the
                                  first text or picture search (clip_model.c) */
+    bool clip_text_only;      /* `clip` has its text tower alone (texts so far) */
     char *clip_for;           /* the model id `clip` was opened (or failed) for */
     cs_error clip_error;      /* why it failed, kept until the id changes */
-    pthread_mutex_t clip_mu;  /* guards the three: a model runs one call at a time */
+    pthread_mutex_t clip_mu;  /* guards the four: a model runs one call at a time */
     struct query_cache *query_cache;   /* query text embeddings (query_cache.h) */
     struct filter_lists *filter_lists; /* broad filters' images (filter_lists.h) */
     catalog **readers;        /* idle reader connections */

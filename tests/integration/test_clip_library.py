@@ -16,6 +16,7 @@ import struct
 import subprocess
 import tempfile
 import unittest
+import urllib.parse
 
 from harness import CAPSEARCH, json_lines, run, run_json
 from server import Server
@@ -380,15 +381,28 @@ class ClipLibrary(unittest.TestCase):
         self.assertEqual(got[0][0], probe)
         self.assertGreater(got[0][1], 0.99999)
         self.check_vector_order(got, vectors[probe], vectors)
-        # the HTTP route embeds the same way
+        # the HTTP route embeds the same way, also after a text search opened
+        # the text tower alone; texts are embedded the same way after it
         server = Server(self.db, env=dict(os.environ))
         try:
+            def texts(q):
+                doc = server.json("/api/search?" + urllib.parse.urlencode(
+                    {"q": q, "alpha": "1", "k": NIMAGES, "explain": "1"}))
+                self.assertEqual(doc["query_embedding"], "computed")
+                return [(r["path"], r["score"]) for r in doc["results"]]
+
+            def cli_texts(q):
+                doc = run_json(["search", q, "--alpha", "1", "-k", str(NIMAGES)], self.db)
+                return [(r["path"], r["score"]) for r in doc["results"]]
+
+            self.assertEqual(texts("kite"), cli_texts("kite"))
             with open(probe, "rb") as f:
                 status, _, body = server.request(f"/api/search/image?k={NIMAGES}", "POST",
                                                  f.read())
             self.assertEqual(status, 200, body[:300])
             self.assertEqual([r["path"] for r in json.loads(body)["results"]],
                              [p for p, _ in got])
+            self.assertEqual(texts("boat"), cli_texts("boat"))
         finally:
             server.stop()
         # similar: the stored vector, the image itself left out

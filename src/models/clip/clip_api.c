@@ -157,7 +157,7 @@ cs_status cs_clip_open_with(const char *dir, const cs_clip_options *options,
     cs_clip_model *m = calloc(1, sizeof *m);
     if (!m)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
-    cs_status rc = clip_weights_load(dir, &m->weights, err);
+    cs_status rc = clip_weights_load(dir, o.text_only != 0, &m->weights, err);
     if (rc == CS_OK)
         rc = clip_tokenizer_load(dir, &m->tokenizer, err);
     if (rc == CS_OK)
@@ -255,6 +255,9 @@ static cs_status run_batch(cs_clip_model *m, const float *pixels, size_t n, floa
 cs_status cs_clip_embed_pixels(cs_clip_model *m, const float *pixels, size_t n, float *out,
                                cs_error *err)
 {
+    if (m->weights->text_only)
+        return cs_error_set(err, CS_ERR_UNSUPPORTED, "this CLIP model was opened for texts "
+                            "alone: it cannot embed pictures");
     size_t batch = (size_t)clip_session_max_batch(m->session), e = (size_t)cs_clip_dim(m);
     size_t floats = 3 * (size_t)m->crop * (size_t)m->crop;
     for (size_t at = 0; at < n; at += batch) {

@@ -58,9 +58,11 @@ cs_status clip_halve_weights(clip_weights *w, clip_hweights **out, cs_error *err
     clip_hweights *h = calloc(1, sizeof *h);
     if (!h)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory converting the model to float16");
-    h->vision_layers = w->config.vision.layers;
+    h->vision_layers = w->text_only ? 0 : w->config.vision.layers;
     h->text_layers = w->config.text.layers;
-    cs_status rc = halve_tower(w, w->vision_layers, &w->config.vision, &h->vision, err);
+    cs_status rc = w->text_only ? CS_OK
+                                : halve_tower(w, w->vision_layers, &w->config.vision, &h->vision,
+                                              err);
     if (rc == CS_OK)
         rc = halve_tower(w, w->text_layers, &w->config.text, &h->text, err);
     if (rc != CS_OK) {

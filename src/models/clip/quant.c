@@ -85,9 +85,11 @@ cs_status clip_quantize_weights(clip_weights *w, clip_qweights **out, cs_error *
     if (!q)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory quantising the model");
     q->activation_max = clip_int8_activation_max();
-    q->vision_layers = w->config.vision.layers;
+    q->vision_layers = w->text_only ? 0 : w->config.vision.layers;
     q->text_layers = w->config.text.layers;
-    cs_status rc = quantize_tower(w, w->vision_layers, &w->config.vision, &q->vision, err);
+    cs_status rc = w->text_only ? CS_OK
+                                : quantize_tower(w, w->vision_layers, &w->config.vision,
+                                                 &q->vision, err);
     if (rc == CS_OK)
         rc = quantize_tower(w, w->text_layers, &w->config.text, &q->text, err);
     if (rc != CS_OK) {

@@ -163,7 +163,9 @@ static cs_status load_all(loader *l, cs_error *err)
     int64_t D = v->hidden, T = t->hidden, E = w->config.projection_dim, P = v->patch_size;
     int64_t G = v->image_size / v->patch_size;
     float *patch4 = NULL, *scale = NULL;
-    cs_status rc = take(l, &w->class_embedding, err, SHAPE(D), "vision_model.embeddings.class_embedding");
+    cs_status rc = w->text_only ? CS_OK : take(l, &w->class_embedding, err, SHAPE(D), "vision_model.embeddings.class_embedding");
+    if (w->text_only)
+        goto text;
     if (rc == CS_OK) rc = take(l, &patch4, err, SHAPE(D, 3, P, P), "vision_model.embeddings.patch_embedding.weight");
     w->patch_w = patch4;   /* [D,3,P,P] row-major is already [D, 3*P*P] */
     if (rc == CS_OK) rc = take(l, &w->vision_positions, err, SHAPE(G * G + 1, D), "vision_model.embeddings.position_embedding.weight");
@@ -173,6 +175,7 @@ static cs_status load_all(loader *l, cs_error *err)
     if (rc == CS_OK) rc = take(l, &w->post_ln_b, err, SHAPE(D), "vision_model.post_layernorm.bias");
     if (rc == CS_OK) rc = load_layers(l, "vision_model", v, &w->vision_layers, err);
     if (rc == CS_OK) rc = take(l, &w->visual_projection, err, SHAPE(E, D), "visual_projection.weight");
+text:
     if (rc == CS_OK) rc = take(l, &w->token_embedding, err, SHAPE(t->vocab_size, T), "text_model.embeddings.token_embedding.weight");
     if (rc == CS_OK) rc = take(l, &w->text_positions, err, SHAPE(t->max_positions, T), "text_model.embeddings.position_embedding.weight");
     if (rc == CS_OK) rc = take(l, &w->final_ln_w, err, SHAPE(T), "text_model.final_layer_norm.weight");
@@ -185,12 +188,13 @@ static cs_status load_all(loader *l, cs_error *err)
     return rc;
 }
 
-cs_status clip_weights_load(const char *dir, clip_weights **out, cs_error *err)
+cs_status clip_weights_load(const char *dir, bool text_only, clip_weights **out, cs_error *err)
 {
     *out = NULL;
     clip_weights *w = calloc(1, sizeof *w);
     if (!w)
         return cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    w->text_only = text_only;
     loader l = {.w = w};
     cs_status rc = clip_config_load(dir, &w->config, err);
     char path[4096];

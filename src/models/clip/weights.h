@@ -5,6 +5,8 @@
 #ifndef CS_MODELS_CLIP_WEIGHTS_H
 #define CS_MODELS_CLIP_WEIGHTS_H
 
+#include <stdbool.h>
+
 #include "models/clip/config.h"
 
 typedef struct clip_layer_weights {
@@ -32,13 +34,15 @@ typedef struct clip_weights {
     clip_layer_weights *text_layers;
     float *text_projection;       /* [E, T] */
     float logit_scale;
+    bool text_only;               /* the vision tower's weights were not read */
     float **arrays;               /* every array above, for clip_weights_free */
     size_t narrays;
 } clip_weights;
 
-/* Loads dir/config.json and dir/model.safetensors. Errors name the file and
- * the tensor (missing, wrong shape, not floating point). */
-cs_status clip_weights_load(const char *dir, clip_weights **out, cs_error *err);
+/* Loads dir/config.json and dir/model.safetensors (`text_only`: not the
+ * vision tower's tensors, which stay NULL). Errors name the file and the
+ * tensor (missing, wrong shape, not floating point). */
+cs_status clip_weights_load(const char *dir, bool text_only, clip_weights **out, cs_error *err);
 void clip_weights_free(clip_weights *w);
 /* Frees one of w's arrays early (the int8 path replaces the float32
  * matrices it quantised). */

@@ -39,7 +39,7 @@ int main(int argc, char **argv)
         return 2;
     cs_error err;
     clip_weights *w = NULL;
-    if (clip_weights_load(argv[1], &w, &err) != CS_OK) {
+    if (clip_weights_load(argv[1], false, &w, &err) != CS_OK) {
         printf("error: %s\n", err.message);
         return 1;
     }

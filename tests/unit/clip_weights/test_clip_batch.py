@@ -48,6 +48,21 @@ def write_ppm(path, w, h, seed):
         f.write(b"P6\n%d %d\n255\n" % (w, h) + rgb.tobytes())
 
 
+def strip_vision(path):
+    """Rewrites a safetensors file without the vision tower's tensors (the
+    header only: the data offsets stay valid)."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    size = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + size])
+    header = {k: v for k, v in header.items()
+              if not k.startswith(("vision_model.", "visual_projection."))}
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text + blob[8 + size:])
+
+
 def vectors(doc):
     return np.array([item["embedding"] for item in doc["embeddings"]], dtype=np.float64)
 
@@ -175,6 +190,21 @@ def main():
                               capture_output=True, text=True)
         if proc.returncode != 1 or "cannot create" not in proc.stderr:
             fail(f"dump into a missing parent: {proc.returncode} {proc.stderr}")
+
+        # texts read the text tower alone: a model without its vision
+        # tensors embeds them exactly as the whole model does, in every
+        # precision, and refuses pictures naming what is missing
+        textual = os.path.join(tmp, "text-only")
+        shutil.copytree(folder, textual)
+        strip_vision(os.path.join(textual, "model.safetensors"))
+        for precision in ("f32", "int8", "f16"):
+            args = ["--precision", precision, "--text", "--"] + texts
+            if not np.array_equal(vectors(embed(textual, args)), vectors(embed(folder, args))):
+                fail(f"{precision}: texts differ without the vision tower")
+        proc = subprocess.run([CAPSEARCH, "embed", "--model", textual, "--image", images[0]],
+                              capture_output=True, text=True)
+        if proc.returncode != 1 or "vision_model" not in proc.stderr:
+            fail(f"pictures without the vision tower: {proc.returncode} {proc.stderr}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if failures:
