@@ -1,11 +1,13 @@
 /* Loading and checking CLIP weights (weights.h). */
 #include "models/clip/weights.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "models/clip/safetensors.h"
 
@@ -188,6 +190,28 @@ text:
     return rc;
 }
 
+/* When dir has no model.safetensors: the error names the weights it has
+ * instead, if any, since a model folder from elsewhere often holds those. */
+static cs_status no_safetensors(const char *dir, const char *path, cs_error *err)
+{
+    static const char *const others[] = {"pytorch_model.bin", "open_clip_pytorch_model.bin",
+                                         "open_clip_model.safetensors", "tf_model.h5",
+                                         "flax_model.msgpack", "model.onnx",
+                                         "model.safetensors.index.json"};
+    char other[4096];
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+        struct stat st;
+        if (snprintf(other, sizeof other, "%s/%s", dir, others[i]) < (int)sizeof other &&
+            stat(other, &st) == 0)
+            return cs_error_set(err, CS_ERR_UNSUPPORTED, "'%s' has %s but no model.safetensors: "
+                                "capsearch reads a Hugging Face CLIPModel's weights from one "
+                                "model.safetensors file (the model's page usually offers it)",
+                                dir, others[i]);
+    }
+    return cs_error_set(err, CS_ERR_NOT_FOUND, "cannot read '%s': no such file (a model folder "
+                        "holds config.json, model.safetensors, vocab.json and merges.txt)", path);
+}
+
 cs_status clip_weights_load(const char *dir, bool text_only, clip_weights **out, cs_error *err)
 {
     *out = NULL;
@@ -200,6 +224,9 @@ cs_status clip_weights_load(const char *dir, bool text_only, clip_weights **out,
     char path[4096];
     if (rc == CS_OK && snprintf(path, sizeof path, "%s/model.safetensors", dir) >= (int)sizeof path)
         rc = cs_error_set(err, CS_ERR_INVALID, "model folder name is too long");
+    struct stat st;
+    if (rc == CS_OK && stat(path, &st) != 0 && errno == ENOENT)
+        rc = no_safetensors(dir, path, err);
     if (rc == CS_OK)
         rc = st_open(path, &l.file, err);
     if (rc == CS_OK)

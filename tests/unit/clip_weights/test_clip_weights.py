@@ -142,7 +142,12 @@ def main():
                [st, "text_model.final_layer_norm.bias", "I64"])
         broken("truncated", lambda f: open(os.path.join(f, st), "r+b").truncate(
             os.path.getsize(os.path.join(f, st)) - 100), [st, "truncated"])
-        broken("no weights", lambda f: os.remove(os.path.join(f, st)), [st])
+        broken("no weights", lambda f: os.remove(os.path.join(f, st)), [st, "no such file"])
+        # weights in another format: named, with what to get instead
+        for other in ("pytorch_model.bin", "open_clip_model.safetensors"):
+            broken("other " + other,
+                   lambda f, other=other: os.rename(os.path.join(f, st), os.path.join(f, other)),
+                   [other, "no model.safetensors", "one model.safetensors file"])
         broken("no config", lambda f: os.remove(os.path.join(f, "config.json")), ["config.json"])
 
         def config(text):
