@@ -200,7 +200,7 @@ bool catalog_filter_active(const cs_filter *f)
 
 cs_status catalog_filter_drop_whole(catalog *c, cs_filter *filter, cs_error *err)
 {
-    if (!catalog_filter_folder_len(filter) && !(filter->type && *filter->type))
+    if (!filter || (!catalog_filter_folder_len(filter) && !(filter->type && *filter->type)))
         return CS_OK;
     sqlite3_stmt *stmt;
     cs_status rc = catalog_stmt(c, STMT_FILTER_PARTS_WHOLE, &stmt, err);
