@@ -49,6 +49,8 @@ typedef enum catalog_stmt_id {
     STMT_BROWSE_IN_FOLDER,
     STMT_BROWSE_IN_DATES,
     STMT_FILTER_PARTS_WHOLE,
+    STMT_CAMERA_NEXT,
+    STMT_CAMERA_IDS,
     STMT_COUNT
 } catalog_stmt_id;
 
@@ -58,6 +60,10 @@ typedef enum catalog_stmt_id {
  * words least, so a picture found only through them ("animal" for a dog)
  * ranks below one whose own words match. See index/FORMAT.md. */
 #define FTS_RANK_EXPR "bm25(captions_fts, 3.0, 2.5, 1.5, 2.0, 1.0, 0.5)"
+
+/* The text the camera filter searches, as the images_camera index holds it. */
+#define CAMERA_TEXT_SQL \
+    "lower(coalesce(camera_make, '') || ' ' || coalesce(camera_model, ''))"
 
 /* A search filter as SQL over `images i`; parameters ?10..?16 (bound by
  * catalog_bind_filter) so it composes with any statement's own parameters.

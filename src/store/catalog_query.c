@@ -591,6 +591,83 @@ static cs_status narrow_bound(catalog *c, const cs_filter *filter, int which, in
     return rc;
 }
 
+/* A camera alone. A library holds few distinct camera texts: they are
+ * read one seek each from images_camera, at most CAMERA_TEXTS_MAX of them,
+ * and the pictures of those holding the needle are read by their ranges
+ * of the index (*handled). With more texts than that, the caller scans the
+ * index, testing every entry (0.15 s at a million pictures). */
+#define CAMERA_TEXTS_MAX 256
+
+static cs_status camera_texts(catalog *c, char **texts, int *ntexts, bool *all, cs_error *err)
+{
+    *ntexts = 0;
+    *all = false;
+    sqlite3_stmt *stmt;
+    cs_status rc = catalog_stmt(c, STMT_CAMERA_NEXT, &stmt, err);
+    if (rc != CS_OK)
+        return rc;
+    const char *after = "";
+    while (rc == CS_OK) {
+        sqlite3_bind_text(stmt, 1, after, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(stmt) != SQLITE_ROW) {
+            rc = catalog_sql_error(c, err, "reading the camera names");
+            break;
+        }
+        const char *text = (const char *)sqlite3_column_text(stmt, 0);
+        if (!text) {
+            *all = true;   /* past the last one */
+            break;
+        }
+        if (*ntexts == CAMERA_TEXTS_MAX)
+            break;
+        if (!(texts[*ntexts] = strdup(text))) {
+            rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory reading the camera names");
+            break;
+        }
+        after = texts[(*ntexts)++];
+        sqlite3_reset(stmt);
+    }
+    sqlite3_reset(stmt);
+    return rc;
+}
+
+static cs_status camera_ids(catalog *c, const char *needle, id_list *list, bool *handled,
+                            cs_error *err)
+{
+    *handled = false;
+    char *texts[CAMERA_TEXTS_MAX];
+    int ntexts = 0;
+    bool all = false;
+    char *lower = strdup(needle);
+    cs_status rc = lower ? camera_texts(c, texts, &ntexts, &all, err)
+                         : cs_error_set(err, CS_ERR_NOMEM, "out of memory");
+    for (char *p = lower; p && *p; p++)   /* as SQLite's lower(): ASCII only */
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    sqlite3_stmt *stmt = NULL;
+    if (rc == CS_OK && all)
+        rc = catalog_stmt(c, STMT_CAMERA_IDS, &stmt, err);
+    for (int t = 0; rc == CS_OK && all && t < ntexts; t++) {
+        if (!strstr(texts[t], lower))
+            continue;
+        sqlite3_bind_text(stmt, 1, texts[t], -1, SQLITE_STATIC);
+        int step;
+        while (rc == CS_OK && (step = sqlite3_step(stmt)) == SQLITE_ROW)
+            if (!id_list_push(list, sqlite3_column_int64(stmt, 0), NULL))
+                rc = cs_error_set(err, CS_ERR_NOMEM, "out of memory listing a camera's pictures");
+        if (rc == CS_OK && step != SQLITE_DONE)
+            rc = catalog_sql_error(c, err, "listing a camera's pictures");
+        sqlite3_reset(stmt);
+    }
+    for (int t = 0; t < ntexts; t++)
+        free(texts[t]);
+    free(lower);
+    *handled = rc == CS_OK && all;
+    if (*handled)
+        c->text_paths.camera_by_names++;
+    return rc;
+}
+
 cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, int64_t **ids,
                              size_t *n, bool *more, cs_error *err)
 {
@@ -631,20 +708,33 @@ cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, i
             return rc;
         }
     }
+    id_list list = {0};
+    bool by_names = false;
     if (alone)
         which = part_alone(which);
     else if (nparts == 0 && camera)
+        rc = camera_ids(c, filter->camera, &list, &by_names, err);
+    if (rc == CS_OK && nparts == 0 && camera && !by_names)
         which = STMT_FILTER_ONLY_CAMERA;   /* the camera is the whole filter */
-    sqlite3_stmt *stmt;
-    rc = catalog_stmt(c, which, &stmt, err);
-    if (rc != CS_OK)
+    sqlite3_stmt *stmt = NULL;
+    if (rc == CS_OK && !by_names)
+        rc = catalog_stmt(c, which, &stmt, err);
+    if (rc != CS_OK) {
+        id_list_free(&list);
         return rc;
-    catalog_bind_filter(stmt, filter);
-    /* one row past max tells whether there are more */
-    sqlite3_bind_int64(stmt, 1, max >= 0 && max < INT64_MAX ? max + 1 : -1);
-    id_list list = {0};
-    int step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+    }
+    if (by_names && max >= 0 && list.n > (size_t)max) {
+        list.n = (size_t)max;
+        if (more)
+            *more = true;
+    }
+    if (!by_names) {
+        catalog_bind_filter(stmt, filter);
+        /* one row past max tells whether there are more */
+        sqlite3_bind_int64(stmt, 1, max >= 0 && max < INT64_MAX ? max + 1 : -1);
+    }
+    int step = SQLITE_DONE;
+    while (stmt && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
         if (max >= 0 && list.n == (size_t)max) {
             if (more)
                 *more = true;
@@ -659,7 +749,8 @@ cs_status catalog_filter_ids(catalog *c, const cs_filter *filter, int64_t max, i
     }
     if (rc == CS_OK && step != SQLITE_DONE)
         rc = catalog_sql_error(c, err, "listing the images a filter keeps");
-    sqlite3_reset(stmt);   /* cached: reset ends its read */
+    if (stmt)
+        sqlite3_reset(stmt);   /* cached: reset ends its read */
     if (rc != CS_OK) {
         id_list_free(&list);
         return rc;

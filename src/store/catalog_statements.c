@@ -82,8 +82,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
      * entries (the same expression), not on every row */
     [STMT_FILTER_ONLY_CAMERA] =
         "SELECT id FROM images INDEXED BY images_camera"
-        " WHERE instr(lower(coalesce(camera_make, '') || ' ' || coalesce(camera_model, '')),"
-        " lower(?14)) > 0 LIMIT ?1",
+        " WHERE instr(" CAMERA_TEXT_SQL ", lower(?14)) > 0 LIMIT ?1",
+    /* the distinct camera texts one seek each, then one's pictures
+     * (catalog_filter_ids) */
+    [STMT_CAMERA_NEXT] =
+        "SELECT min(" CAMERA_TEXT_SQL ") FROM images INDEXED BY images_camera"
+        " WHERE " CAMERA_TEXT_SQL " > ?1",
+    [STMT_CAMERA_IDS] =
+        "SELECT id FROM images INDEXED BY images_camera WHERE " CAMERA_TEXT_SQL " = ?1",
     /* Newest first, by the images_taken_at index read backwards (its
      * entries end with the rowid), so LIMIT stops the reading; the
      * excluded words' matches are listed once (a subquery of its own). A

@@ -116,6 +116,7 @@ typedef struct text_rank_counts {
     /* listings with excluded words (catalog_browse) */
     int64_t listing_walked;  /* each picture's words checked */
     int64_t listing_not_in;  /* the excluded words' matches listed */
+    int64_t camera_by_names; /* a camera's pictures listed by its distinct names */
 } text_rank_counts;
 text_rank_counts catalog_text_rank_counts(const catalog *c);
 

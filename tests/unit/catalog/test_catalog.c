@@ -524,7 +524,7 @@ static void test_related_walk(void)
 static bool camera_has(const char *make, const char *model, const char *needle)
 {
     char text[128];
-    snprintf(text, sizeof text, "%s %s", make ? make : "", model ? model : "");
+    snprintf(text, sizeof text, "%.63s %.63s", make ? make : "", model ? model : "");
     size_t n = strlen(needle);
     for (const char *at = text; *at; at++) {
         size_t i = 0;
@@ -537,43 +537,31 @@ static bool camera_has(const char *make, const char *model, const char *needle)
 }
 
 /* A camera alone is listed from the images_camera index: the same pictures,
- * ascending, as the rule above and as the per-picture check. */
-static void test_camera_listing(void)
+ * ascending, as the rule above and as the per-picture check; by the
+ * distinct camera names while they are few, by scanning the index past 256
+ * of them. */
+enum { CAMERA_PICTURES = 60, CAMERA_MANY = 300 };
+
+static void check_camera_listing(catalog *c, const int64_t *ids, char (*makes)[32],
+                                 char (*models)[32], int pictures, bool by_names)
 {
-    char *path = temp_path("camera.db");
     cs_error err;
-    catalog *c = NULL;
-    CHECK_OK(catalog_open(path, false, &c, &err), &err);
-    if (!c)
-        return;
-    const char *makes[] = {"Canon", "NIKON CORPORATION", NULL, "Apple", "OLYMPUS IMAGING CORP."};
-    const char *models[] = {"Canon EOS 5D", "NIKON D750", "E-M1", NULL, "E-M10 Mark II"};
-    enum { PICTURES = 60 };
-    int64_t ids[PICTURES];
-    CHECK_OK(catalog_begin(c, &err), &err);
-    for (int i = 0; i < PICTURES; i++) {
-        char file[64], hash[33];
-        snprintf(file, sizeof file, "/photos/p%02d.jpg", i);
-        snprintf(hash, sizeof hash, "%032d", i);
-        catalog_image im = sample_image(file, hash);
-        im.camera_make = makes[(i * 7) % 5];   /* not in id order */
-        im.camera_model = models[(i * 3) % 5];
-        catalog_text text = {"a picture", "", "", "", "", ""};
-        CHECK_OK(catalog_put_image(c, &im, &text, NULL, 0, NULL, &ids[i], &err), &err);
-    }
-    CHECK_OK(catalog_commit(c, &err), &err);
     const char *needles[] = {"canon", "EOS 5", "nikon d", "e-m1", "apple", " ", "corp. e-m10",
-                             "no such camera", "%", "_"};
+                             "no such camera", "%", "_", "model 12", "ACME"};
     for (size_t k = 0; k < sizeof needles / sizeof needles[0]; k++) {
         cs_filter f = {.camera = needles[k]};
         int64_t *got = NULL;
         size_t n = 0;
         bool more = true;
+        int64_t before = catalog_text_rank_counts(c).camera_by_names;
         CHECK_OK(catalog_filter_ids(c, &f, INT64_MAX, &got, &n, &more, &err), &err);
         CHECK(!more);
+        CHECK(catalog_text_rank_counts(c).camera_by_names - before == (by_names ? 1 : 0));
         size_t want = 0;
-        for (int i = 0; i < PICTURES; i++) {
-            bool keep = camera_has(makes[(i * 7) % 5], models[(i * 3) % 5], needles[k]), matches;
+        for (int i = 0; i < pictures; i++) {
+            const char *make = makes[i][0] ? makes[i] : NULL;
+            const char *model = models[i][0] ? models[i] : NULL;
+            bool keep = camera_has(make, model, needles[k]), matches;
             CHECK_OK(catalog_filter_matches(c, ids[i], &f, &matches, &err), &err);
             CHECK(matches == keep);
             if (keep) {
@@ -583,6 +571,53 @@ static void test_camera_listing(void)
         }
         CHECK(n == want);
         free(got);
+        /* at most a few: one past them says there are more */
+        if (want > 2) {
+            CHECK_OK(catalog_filter_ids(c, &f, 2, &got, &n, &more, &err), &err);
+            CHECK(more);
+            free(got);
+        }
+    }
+}
+
+static void test_camera_listing(void)
+{
+    char *path = temp_path("camera.db");
+    cs_error err;
+    catalog *c = NULL;
+    CHECK_OK(catalog_open(path, false, &c, &err), &err);
+    if (!c)
+        return;
+    const char *few_makes[] = {"Canon", "NIKON CORPORATION", "", "Apple", "OLYMPUS IMAGING CORP."};
+    const char *few_models[] = {"Canon EOS 5D", "NIKON D750", "E-M1", "", "E-M10 Mark II"};
+    static char makes[CAMERA_PICTURES + CAMERA_MANY][32], models[CAMERA_PICTURES + CAMERA_MANY][32];
+    int64_t ids[CAMERA_PICTURES + CAMERA_MANY];
+    for (int i = 0; i < CAMERA_PICTURES + CAMERA_MANY; i++) {
+        if (i < CAMERA_PICTURES) {
+            snprintf(makes[i], sizeof makes[i], "%s", few_makes[(i * 7) % 5]);   /* not in id order */
+            snprintf(models[i], sizeof models[i], "%s", few_models[(i * 3) % 5]);
+        } else {
+            snprintf(makes[i], sizeof makes[i], "Acme");
+            snprintf(models[i], sizeof models[i], "Model %d", (i * 37) % CAMERA_MANY);
+        }
+    }
+    for (int phase = 0; phase < 2; phase++) {
+        int from = phase ? CAMERA_PICTURES : 0;
+        int to = phase ? CAMERA_PICTURES + CAMERA_MANY : CAMERA_PICTURES;
+        CHECK_OK(catalog_begin(c, &err), &err);
+        for (int i = from; i < to; i++) {
+            char file[64], hash[33];
+            snprintf(file, sizeof file, "/photos/p%03d.jpg", i);
+            snprintf(hash, sizeof hash, "%032d", i);
+            catalog_image im = sample_image(file, hash);
+            im.camera_make = makes[i][0] ? makes[i] : NULL;   /* NULL and "" alike */
+            im.camera_model = models[i][0] ? models[i] : NULL;
+            catalog_text text = {"a picture", "", "", "", "", ""};
+            CHECK_OK(catalog_put_image(c, &im, &text, NULL, 0, NULL, &ids[i], &err), &err);
+        }
+        CHECK_OK(catalog_commit(c, &err), &err);
+        /* five names, then more than 256 */
+        check_camera_listing(c, ids, makes, models, to, phase == 0);
     }
     catalog_close(c);
     free(path);
