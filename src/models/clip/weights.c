@@ -158,16 +158,14 @@ static cs_status load_layers(loader *l, const char *tower, const clip_tower_conf
     return rc;
 }
 
-static cs_status load_all(loader *l, cs_error *err)
+static cs_status load_vision(loader *l, cs_error *err)
 {
     clip_weights *w = l->w;
-    const clip_tower_config *v = &w->config.vision, *t = &w->config.text;
-    int64_t D = v->hidden, T = t->hidden, E = w->config.projection_dim, P = v->patch_size;
+    const clip_tower_config *v = &w->config.vision;
+    int64_t D = v->hidden, E = w->config.projection_dim, P = v->patch_size;
     int64_t G = v->image_size / v->patch_size;
-    float *patch4 = NULL, *scale = NULL;
-    cs_status rc = w->text_only ? CS_OK : take(l, &w->class_embedding, err, SHAPE(D), "vision_model.embeddings.class_embedding");
-    if (w->text_only)
-        goto text;
+    float *patch4 = NULL;
+    cs_status rc = take(l, &w->class_embedding, err, SHAPE(D), "vision_model.embeddings.class_embedding");
     if (rc == CS_OK) rc = take(l, &patch4, err, SHAPE(D, 3, P, P), "vision_model.embeddings.patch_embedding.weight");
     w->patch_w = patch4;   /* [D,3,P,P] row-major is already [D, 3*P*P] */
     if (rc == CS_OK) rc = take(l, &w->vision_positions, err, SHAPE(G * G + 1, D), "vision_model.embeddings.position_embedding.weight");
@@ -177,8 +175,16 @@ static cs_status load_all(loader *l, cs_error *err)
     if (rc == CS_OK) rc = take(l, &w->post_ln_b, err, SHAPE(D), "vision_model.post_layernorm.bias");
     if (rc == CS_OK) rc = load_layers(l, "vision_model", v, &w->vision_layers, err);
     if (rc == CS_OK) rc = take(l, &w->visual_projection, err, SHAPE(E, D), "visual_projection.weight");
-text:
-    if (rc == CS_OK) rc = take(l, &w->token_embedding, err, SHAPE(t->vocab_size, T), "text_model.embeddings.token_embedding.weight");
+    return rc;
+}
+
+static cs_status load_text(loader *l, cs_error *err)
+{
+    clip_weights *w = l->w;
+    const clip_tower_config *t = &w->config.text;
+    int64_t T = t->hidden, E = w->config.projection_dim;
+    float *scale = NULL;
+    cs_status rc = take(l, &w->token_embedding, err, SHAPE(t->vocab_size, T), "text_model.embeddings.token_embedding.weight");
     if (rc == CS_OK) rc = take(l, &w->text_positions, err, SHAPE(t->max_positions, T), "text_model.embeddings.position_embedding.weight");
     if (rc == CS_OK) rc = take(l, &w->final_ln_w, err, SHAPE(T), "text_model.final_layer_norm.weight");
     if (rc == CS_OK) rc = take(l, &w->final_ln_b, err, SHAPE(T), "text_model.final_layer_norm.bias");
@@ -188,6 +194,13 @@ text:
     if (rc == CS_OK)
         w->logit_scale = scale[0];
     return rc;
+}
+
+/* Both towers, or the text tower alone (text_only). */
+static cs_status load_all(loader *l, cs_error *err)
+{
+    cs_status rc = l->w->text_only ? CS_OK : load_vision(l, err);
+    return rc == CS_OK ? load_text(l, err) : rc;
 }
 
 /* When dir has no model.safetensors: the error names the weights it has
