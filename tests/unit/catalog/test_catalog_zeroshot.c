@@ -28,6 +28,15 @@ static char *text_of(const char *db_path, const char *sql)
     return out ? out : strdup("(no row)");
 }
 
+/* The first column of the first row of sql equals want. A macro, so a
+ * failure names its line. */
+#define EXPECT_TEXT(db_path, sql, want)          \
+    do {                                         \
+        char *text_ = text_of(db_path, sql);     \
+        CHECK_STR_EQ(text_, want);               \
+        free(text_);                             \
+    } while (0)
+
 typedef struct seen {
     int count;
     float first;
@@ -124,21 +133,15 @@ int main(int argc, char **argv)
     char sql[200];
     snprintf(sql, sizeof sql, "SELECT caption || '|' || tags FROM captions WHERE image_id = %lld",
              (long long)id);
-    char *got = text_of(path, sql);
-    CHECK_STR_EQ(got, "A dog on a beach. A landscape photo, mostly blue.|blue landscape dog beach");
-    free(got);
+    EXPECT_TEXT(path, sql, "A dog on a beach. A landscape photo, mostly blue.|blue landscape dog beach");
     /* again, and then another model's: replaced, not added */
     set(c, id, "clip:a", "A dog on a beach.", "dog beach", first, 2);
     catalog_tag second[] = {{"cat", "concept", 0.7f}};
     set(c, id, "clip:b", "A cat.", "cat", second, 1);
-    got = text_of(path, sql);
-    CHECK_STR_EQ(got, "A cat. A landscape photo, mostly blue.|blue landscape cat");
-    free(got);
+    EXPECT_TEXT(path, sql, "A cat. A landscape photo, mostly blue.|blue landscape cat");
     snprintf(sql, sizeof sql, "SELECT group_concat(tag || ':' || kind, ' ') FROM (SELECT * FROM"
              " tags WHERE image_id = %lld ORDER BY kind, tag)", (long long)id);
-    got = text_of(path, sql);
-    CHECK_STR_EQ(got, "blue:color cat:concept");
-    free(got);
+    EXPECT_TEXT(path, sql, "blue:color cat:concept");
     /* searchable through the FTS index */
     CHECK_INT_EQ(found(c, "\"cat\""), 1);
     CHECK_INT_EQ(found(c, "\"beach\""), 0);
@@ -148,22 +151,16 @@ int main(int argc, char **argv)
     CHECK_INT_EQ(found(c, "related : \"feline\""), 1);
     snprintf(sql, sizeof sql, "SELECT related FROM captions WHERE image_id = %lld",
              (long long)id);
-    got = text_of(path, sql);
-    CHECK_STR_EQ(got, "cat, feline, animal");
-    free(got);
+    EXPECT_TEXT(path, sql, "cat, feline, animal");
     set(c, id, "clip:b", "A cat.", "cat", second, 1);
-    got = text_of(path, sql);
-    CHECK_STR_EQ(got, "cat, feline, animal");
-    free(got);
+    EXPECT_TEXT(path, sql, "cat, feline, animal");
     set_related(c, id, "clip:b", "A cat.", "cat", second, 1, "");
     CHECK_INT_EQ(found(c, "related : \"feline\""), 0);
     /* nothing sure: the sentence and words go, the rest stays */
     set(c, id, "clip:b", "", "", NULL, 0);
     snprintf(sql, sizeof sql, "SELECT caption || '|' || tags FROM captions WHERE image_id = %lld",
              (long long)id);
-    got = text_of(path, sql);
-    CHECK_STR_EQ(got, "A landscape photo, mostly blue.|blue landscape");
-    free(got);
+    EXPECT_TEXT(path, sql, "A landscape photo, mostly blue.|blue landscape");
     set(c, id, "clip:b", "A cat.", "cat", second, 1);
 
     /* a rename carries the zero-shot caption: a later one still replaces it */
@@ -180,9 +177,7 @@ int main(int argc, char **argv)
     set(c, copy, "clip:b", "Two cats.", "cat", second, 1);
     snprintf(sql, sizeof sql, "SELECT caption FROM captions WHERE image_id = %lld",
              (long long)copy);
-    got = text_of(path, sql);
-    CHECK_STR_EQ(got, "Two cats. A landscape photo, mostly blue.");
-    free(got);
+    EXPECT_TEXT(path, sql, "Two cats. A landscape photo, mostly blue.");
     /* deleting the image deletes its zero-shot row */
     CHECK_OK(catalog_begin(c, &err), &err);
     CHECK_OK(catalog_delete_image(c, copy, &err), &err);
