@@ -315,8 +315,9 @@ cs_status catalog_fts_search_listed(catalog *c, const char *match, const cs_filt
 }
 
 /* A listing checks its excluded words on each picture's own text, newest
- * first (catalog_eval_row: about 9 us a picture), while that reads at most
- * WALK_ROWS_PER_WANTED rows a wanted picture plus WALK_ROWS_EXTRA. Past
+ * first (catalog_eval_row: about TEXT_SCORE_ROW_NS a picture), while that
+ * reads at most WALK_ROWS_PER_WANTED rows a wanted picture plus
+ * WALK_ROWS_EXTRA. Past
  * that, and for pages deeper than WALK_LIMIT_MAX, SQLite lists every match
  * of the excluded words once (NOT IN): about 0.2 us a match, 60-100 ms for
  * a word in a third of a million captions. */
