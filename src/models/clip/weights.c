@@ -205,21 +205,21 @@ static cs_status load_all(loader *l, cs_error *err)
 
 /* When dir has no model.safetensors: the error names the weights it has
  * instead, if any, since a model folder from elsewhere often holds those. */
+const char *const clip_other_weight_files[] = {
+    "pytorch_model.bin", "open_clip_pytorch_model.bin", "open_clip_model.safetensors",
+    "tf_model.h5", "flax_model.msgpack", "model.onnx", "model.safetensors.index.json", NULL};
+
 static cs_status no_safetensors(const char *dir, const char *path, cs_error *err)
 {
-    static const char *const others[] = {"pytorch_model.bin", "open_clip_pytorch_model.bin",
-                                         "open_clip_model.safetensors", "tf_model.h5",
-                                         "flax_model.msgpack", "model.onnx",
-                                         "model.safetensors.index.json"};
     char other[4096];
-    for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+    for (const char *const *name = clip_other_weight_files; *name; name++) {
         struct stat st;
-        if (snprintf(other, sizeof other, "%s/%s", dir, others[i]) < (int)sizeof other &&
+        if (snprintf(other, sizeof other, "%s/%s", dir, *name) < (int)sizeof other &&
             stat(other, &st) == 0)
             return cs_error_set(err, CS_ERR_UNSUPPORTED, "'%s' has %s but no model.safetensors: "
                                 "capsearch reads a Hugging Face CLIPModel's weights from one "
                                 "model.safetensors file (the model's page usually offers it)",
-                                dir, others[i]);
+                                dir, *name);
     }
     return cs_error_set(err, CS_ERR_NOT_FOUND, "cannot read '%s': no such file (a model folder "
                         "holds config.json, model.safetensors, vocab.json and merges.txt)", path);

@@ -39,6 +39,10 @@ typedef struct clip_weights {
     size_t narrays;
 } clip_weights;
 
+/* Weight files of other formats that a model folder or repository may
+ * hold instead of model.safetensors, named in errors; NULL-terminated. */
+extern const char *const clip_other_weight_files[];
+
 /* Loads dir/config.json and dir/model.safetensors (`text_only`: not the
  * vision tower's tensors, which stay NULL). Errors name the file and the
  * tensor (missing, wrong shape, not floating point). */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/clip/weights.h"
 #include "models/hub/hub.h"
 
 const hub_known_file hub_known_files[] = {
@@ -86,13 +87,11 @@ static cs_status missing_file(json_t *root, const char *path, const char *name,
         return cs_error_set(err, CS_ERR_UNSUPPORTED,
                             "%s (revision %s) splits its weights over several safetensors files; "
                             "capsearch reads a single model.safetensors", name, revision);
-    static const char *const others[] = {"pytorch_model.bin", "tf_model.h5", "flax_model.msgpack",
-                                         "open_clip_pytorch_model.bin"};
-    for (size_t i = 0; i < sizeof others / sizeof *others; i++)
-        if (listed(root, others[i]))
+    for (const char *const *other = clip_other_weight_files; *other; other++)
+        if (listed(root, *other))
             return cs_error_set(err, CS_ERR_UNSUPPORTED,
                                 "%s (revision %s) has no model.safetensors, only %s: capsearch "
-                                "reads safetensors weights only", name, revision, others[i]);
+                                "reads safetensors weights only", name, revision, *other);
     return cs_error_set(err, CS_ERR_UNSUPPORTED,
                         "%s (revision %s) has no model.safetensors: capsearch reads safetensors "
                         "weights only", name, revision);
